@@ -1,0 +1,65 @@
+"""What the words around a figure say: workload, phase and measuring method.
+
+Each classifier returns the label of the earliest matching cue in the text, or None (workload:
+'unknown') when there is none, so the caller can look at the figure's own sentence first and then
+at the wider context.
+"""
+
+from __future__ import annotations
+
+import re
+
+_WORKLOAD_CUES = (
+    ("fine-tuning", r"fine[- _]?tun(?:e|ed|ing)|finetun(?:e|ed|ing)|\bsft\b|\blora\b"),
+    ("training", r"pre[- ]?train(?:ed|ing)?|\btrain(?:ed|ing|s)?\b"),
+    ("inference", r"inference|\binfer\b|generat(?:e|ion|ing)|serving|\bdecod(?:e|ing)\b|prefill|"
+                  r"prompts?\b|queries|\bquery\b|tokens?/s|latency|throughput"),
+)
+_PHASE_CUES = (
+    ("idle", r"\bidle|\bidling"),
+    ("peak", r"\bpeak(?:s|ed|ing)?\b|\bmax(?:imum)?\b|\bspikes?\b"),
+    ("prefill", r"\bprefill"),
+    ("decode", r"\bdecod(?:e|ing)\b"),
+    ("steady", r"steady[- ]state|\bsteady\b|sustained|under (?:full )?load"),
+)
+_METHOD_CUES = (
+    ("codecarbon", r"code\s?carbon"),
+    ("zeus", r"\bzeus\b"),
+    ("nvidia-smi", r"nvidia[- ]smi"),
+    ("nvml", r"\bnvml\b|pynvml|nvmlDeviceGet"),
+    ("external-meter", r"wall[- ]?(?:plug|socket|meter|power)|power meter|\bpdu\b|kill[- ]a[- ]watt|"
+                       r"smart plug|external meter|at the wall"),
+    ("tdp-estimate", r"ml ?co2 ?impact|co2 ?calculator|machine learning impact calculator|"
+                     r"based on (?:the )?tdp|\btdp\b"),
+)
+
+
+def _compile(cues):
+    return tuple((label, re.compile(pattern, re.IGNORECASE)) for label, pattern in cues)
+
+
+_WORKLOAD_RES = _compile(_WORKLOAD_CUES)
+_PHASE_RES = _compile(_PHASE_CUES)
+_METHOD_RES = _compile(_METHOD_CUES)
+
+
+def _earliest(text: str | None, cues) -> str | None:
+    if not text:
+        return None
+    found = [(match.start(), label) for label, regex in cues if (match := regex.search(text))]
+    return min(found)[1] if found else None
+
+
+def classify_workload(text: str | None) -> str:
+    """'inference', 'training', 'fine-tuning' or 'unknown'."""
+    return _earliest(text, _WORKLOAD_RES) or "unknown"
+
+
+def classify_phase(text: str | None) -> str | None:
+    """'idle', 'steady', 'peak', 'prefill', 'decode' or None when the text does not say."""
+    return _earliest(text, _PHASE_RES)
+
+
+def classify_method(text: str | None) -> str | None:
+    """'codecarbon', 'nvidia-smi', 'nvml', 'zeus', 'external-meter', 'tdp-estimate' or None."""
+    return _earliest(text, _METHOD_RES)

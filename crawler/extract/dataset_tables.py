@@ -1,0 +1,342 @@
+"""Tables from Hub dataset files -> measurement dicts.
+
+Three rules, tried in order on a table's columns:
+
+* ``table.ohdoking``: the per-prompt benchmark schema of
+  ohdoking/energy_consumption_by_model_and_gpu, aggregated to one record per (model, GPU).
+* ``csv.codecarbon``: CodeCarbon ``emissions.csv``, one record per run row.
+* ``table.generic``: any table whose column names carry power or energy with a unit
+  (``avg_power_w``, ``energy_kwh``, ``energy_per_token_j``...) next to a GPU and a model column.
+
+Each returns measurement dicts keyed by the Measurement fields, plus ``locator`` (where in the
+file the figure stands, for the stable id) and the problems met.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from .context import classify_method, classify_workload
+from .datafiles import Problem
+from .gpus import normalise_gpu
+from .models import params_from_count, params_from_name
+from .records import number_or_none, row_excerpt, text_or_none
+from .units import UnitError, pint_unit, to_canonical
+
+
+@dataclass
+class TableExtraction:
+    extractor: str | None
+    records: list[dict] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+# --- ohdoking per-prompt benchmark files ---------------------------------------------------------
+
+OHDOKING_COLUMNS = frozenset({
+    "model_name", "huggingface_model", "num_params", "hardware_cpu", "hardware_gpu",
+    "total_prompts", "prompt_runtime", "prompt_energy",
+})
+_OHDOKING_EXCERPT_COLUMNS = (
+    "model_name", "huggingface_model", "num_params", "hardware_cpu", "hardware_gpu",
+    "hardware_ram", "total_prompts", "average_runtime", "average_energy", "benchmark_timestamp",
+)
+_NO_GPU_VALUES = {"", "cpu", "n/a", "na", "none", "null", "false", "0"}
+
+
+def _ohdoking_gpu(first_row: dict) -> tuple[str | None, str | None]:
+    """(gpu_raw, note). The GPU name stands in hardware_gpu, or with underscores in hardware_cpu."""
+    hardware_gpu = text_or_none(first_row.get("hardware_gpu")) or ""
+    hardware_cpu = text_or_none(first_row.get("hardware_cpu")) or ""
+    for candidate in (hardware_gpu, hardware_cpu):
+        if candidate and normalise_gpu(candidate).spec is not None:
+            return candidate, None
+    if hardware_gpu.lower() not in _NO_GPU_VALUES and "cpu" not in hardware_gpu.lower():
+        return hardware_gpu, None
+    return None, (
+        f"CPU baseline run, no GPU (hardware_gpu={hardware_gpu or 'empty'!s}, "
+        f"hardware_cpu={hardware_cpu or 'empty'!s})"
+    )
+
+
+def extract_ohdoking(rows: list[dict], file_path: str) -> TableExtraction:
+    result = TableExtraction("table.ohdoking")
+    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for row in rows:
+        model = text_or_none(row.get("huggingface_model")) or text_or_none(row.get("model_name"))
+        if model is None:
+            result.problems.append(Problem("row_without_model", "a prompt row names no model"))
+            continue
+        groups[(model, str(row.get("hardware_gpu") or ""))].append(row)
+
+    for (model, _), group in groups.items():
+        energies, runtimes = [], []
+        for row in group:
+            energy = number_or_none(row.get("prompt_energy"))
+            runtime = number_or_none(row.get("prompt_runtime"))
+            if energy is None or runtime is None:
+                result.problems.append(Problem(
+                    "non_numeric_cell",
+                    f"{model}: prompt {row.get('prompt_index')!s} has prompt_energy="
+                    f"{row.get('prompt_energy')!r}, prompt_runtime={row.get('prompt_runtime')!r}",
+                ))
+                continue
+            energies.append(energy)
+            runtimes.append(runtime)
+        if not energies:
+            continue
+        first = group[0]
+        total_energy = sum(energies)
+        total_runtime = sum(runtimes)
+        gpu_raw, gpu_note = _ohdoking_gpu(first)
+        notes = [
+            f"aggregated from {len(energies)} prompt rows of {file_path} "
+            f"(total_prompts column says {text_or_none(first.get('total_prompts'))}); "
+            "CodeCarbon GPU energy of the whole loop apportioned to prompts by runtime, "
+            "so per-prompt energy and power are derived",
+        ]
+        if gpu_note:
+            notes.append(gpu_note)
+        params = params_from_count(text_or_none(first.get("num_params")))
+        model_name = text_or_none(first.get("model_name")) or model
+        result.records.append({
+            "extractor": result.extractor,
+            "locator": f"{file_path}#model={model}&gpu={gpu_raw or 'cpu'}",
+            "excerpt": row_excerpt(
+                first, _OHDOKING_EXCERPT_COLUMNS,
+                prefix=f"{file_path} ({len(energies)} prompt rows; first): ",
+            ),
+            "model_id": text_or_none(first.get("huggingface_model")),
+            "model_name": model_name,
+            "model_params_b": params if params is not None else params_from_name(model_name),
+            "gpu_raw": gpu_raw,
+            "gpu_count": 1 if gpu_raw else None,
+            "workload": "inference",
+            "batch_size": 1,
+            "power_w": total_energy / total_runtime if total_runtime > 0 else None,
+            "power_kind": "measured",
+            "energy_j": total_energy,
+            "energy_per_query_j": total_energy / len(energies),
+            "duration_s": total_runtime,
+            "scope": "gpu" if gpu_raw else None,
+            "method": "codecarbon",
+            "flags": ["derived"],
+            "notes": "; ".join(notes),
+        })
+    return result
+
+
+# --- CodeCarbon emissions.csv --------------------------------------------------------------------
+
+CODECARBON_COLUMNS = frozenset({"duration", "emissions", "gpu_power", "gpu_energy", "gpu_count", "gpu_model"})
+_CODECARBON_EXCERPT_COLUMNS = (
+    "timestamp", "project_name", "run_id", "duration", "emissions", "gpu_power", "gpu_energy",
+    "energy_consumed", "gpu_count", "gpu_model", "tracking_mode", "codecarbon_version",
+)
+
+
+def extract_codecarbon(rows: list[dict], file_path: str, context: str = "") -> TableExtraction:
+    result = TableExtraction("csv.codecarbon")
+    for index, row in enumerate(rows, start=1):
+        gpu_model = text_or_none(row.get("gpu_model"))
+        gpu_count = number_or_none(row.get("gpu_count"))
+        gpu_power = number_or_none(row.get("gpu_power"))
+        gpu_energy_kwh = number_or_none(row.get("gpu_energy"))
+        if not gpu_model and not gpu_count:
+            result.problems.append(Problem("codecarbon_run_without_gpu", f"row {index}", error=False))
+            continue
+        count = int(gpu_count) if gpu_count else None
+        flags, notes = [], ["CodeCarbon gpu_power and gpu_energy cover the GPUs only"]
+        power = gpu_power
+        if power is not None and count and count > 1:
+            power = power / count
+            flags.append("per_gpu_from_total")
+            notes.append(f"gpu_power {gpu_power:g} W is the sum over {count} GPUs; power_w is per GPU")
+        emissions = number_or_none(row.get("emissions"))
+        if emissions is not None:
+            notes.append("co2_kg covers CPU, GPU and RAM energy")
+        for column in ("tracking_mode", "pue", "cloud_provider", "codecarbon_version"):
+            if text_or_none(row.get(column)):
+                notes.append(f"{column}={text_or_none(row.get(column))}")
+        run_id = text_or_none(row.get("run_id"))
+        result.records.append({
+            "extractor": result.extractor,
+            "locator": f"{file_path}#run={run_id or index}",
+            "excerpt": row_excerpt(row, _CODECARBON_EXCERPT_COLUMNS),
+            "gpu_raw": gpu_model,
+            "gpu_count": count,
+            "workload": classify_workload(" ".join(filter(None, (row.get("project_name"), context)))),
+            "power_w": power,
+            "power_kind": "measured",
+            "energy_j": to_canonical(gpu_energy_kwh, "kilowatt_hour")[1] if gpu_energy_kwh is not None else None,
+            "duration_s": number_or_none(row.get("duration")),
+            "co2_kg": emissions,
+            "scope": "gpu",
+            "method": "codecarbon",
+            "flags": flags,
+            "notes": "; ".join(notes),
+        })
+    return result
+
+
+# --- Any table with power or energy columns ------------------------------------------------------
+
+_GPU_COLUMNS = ("gpu", "gpu_name", "gpu_model", "gpu_type", "hardware_gpu", "hardware", "device",
+                "device_name", "accelerator")
+_MODEL_COLUMNS = ("model_id", "huggingface_model", "model", "model_name", "model_repo", "checkpoint")
+_BATCH_COLUMNS = ("batch_size", "batch", "bs")
+_GPU_COUNT_COLUMNS = ("gpu_count", "num_gpus", "n_gpus", "gpus")
+_TASK_COLUMNS = ("task",)
+_WORKLOAD_COLUMNS = ("workload", "mode", "stage")
+_METHOD_COLUMNS = ("method", "measurement_method", "tool", "measured_with")
+_THROUGHPUT_COLUMNS = ("tokens_per_s", "tokens_per_second", "throughput_tokens_per_s",
+                       "throughput_tok_s", "tok_s")
+_PER_TOKEN = ("token", "tokens", "tok")
+_PER_QUERY = ("query", "queries", "prompt", "prompts", "request", "requests", "sample", "samples",
+              "inference", "inferences")
+_DURATION_WORDS = ("duration", "runtime", "elapsed", "time", "latency")
+_POWER_WORDS = ("power", "watt", "watts", "draw")
+# Column-name unit tokens, lower case as column names write them. "mwh"/"mj" are left out: in a
+# lower-case name milli and mega cannot be told apart.
+_COLUMN_UNITS = {"w": "W", "watt": "W", "watts": "W", "kw": "kW", "j": "J", "joule": "J",
+                 "joules": "J", "kj": "kJ", "wh": "Wh", "kwh": "kWh", "s": "s", "sec": "s",
+                 "seconds": "s", "ms": "ms", "h": "h", "hours": "h", "hrs": "h"}
+
+
+def _column_key(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", str(name).lower()).strip("_")
+
+
+def _figure_field(name: str) -> tuple[str, float] | None:
+    """(record field, factor to canonical) for a figure column such as 'avg_power_w', or None."""
+    tokens = _column_key(name).split("_")
+    unit = next((_COLUMN_UNITS[t] for t in reversed(tokens) if t in _COLUMN_UNITS), None)
+    if unit is None:
+        return None
+    try:
+        kind, factor = to_canonical(1.0, pint_unit(unit))
+    except UnitError:
+        return None
+    after_per = tokens[tokens.index("per") + 1:] if "per" in tokens else []
+    if kind == "power" and any(word in tokens for word in _POWER_WORDS):
+        return "power_w", factor
+    if kind == "energy":
+        if any(t in _PER_TOKEN for t in after_per):
+            return "energy_per_token_j", factor
+        if any(t in _PER_QUERY for t in after_per):
+            return "energy_per_query_j", factor
+        if not after_per and ("energy" in tokens or "consumption" in tokens):
+            return "energy_j", factor
+    if kind == "duration" and any(word in tokens for word in _DURATION_WORDS) and not after_per:
+        return "duration_s", factor
+    return None
+
+
+def _pick(columns_by_key: dict[str, str], candidates) -> str | None:
+    return next((columns_by_key[key] for key in candidates if key in columns_by_key), None)
+
+
+@dataclass(frozen=True)
+class GenericColumns:
+    figures: dict[str, tuple[str, float]]  # column -> (record field, factor)
+    gpu: str | None
+    model: str | None
+    batch: str | None
+    gpu_count: str | None
+    task: str | None
+    workload: str | None
+    method: str | None
+    throughput: str | None
+
+    def describe(self) -> str:
+        return ", ".join(f"{column} -> {target}" for column, (target, _) in self.figures.items())
+
+
+def map_generic_columns(columns) -> GenericColumns:
+    """The documented column heuristic: which columns hold figures, GPU, model and context."""
+    by_key = {_column_key(column): column for column in columns}
+    figures = {}
+    for column in columns:
+        mapped = _figure_field(column)
+        if mapped and mapped[0] not in {target for target, _ in figures.values()}:
+            figures[column] = mapped
+    return GenericColumns(
+        figures=figures,
+        gpu=_pick(by_key, _GPU_COLUMNS),
+        model=_pick(by_key, _MODEL_COLUMNS),
+        batch=_pick(by_key, _BATCH_COLUMNS),
+        gpu_count=_pick(by_key, _GPU_COUNT_COLUMNS),
+        task=_pick(by_key, _TASK_COLUMNS),
+        workload=_pick(by_key, _WORKLOAD_COLUMNS),
+        method=_pick(by_key, _METHOD_COLUMNS),
+        throughput=_pick(by_key, _THROUGHPUT_COLUMNS),
+    )
+
+
+def extract_generic(rows: list[dict], file_path: str, mapping: GenericColumns) -> TableExtraction:
+    result = TableExtraction("table.generic")
+    interesting = [c for c in (mapping.model, mapping.gpu, mapping.gpu_count, mapping.batch,
+                               mapping.task, mapping.workload, mapping.method) if c]
+    interesting += list(mapping.figures)
+    for index, row in enumerate(rows, start=1):
+        record = {field_name: None for field_name, _ in mapping.figures.values()}
+        for column, (field_name, factor) in mapping.figures.items():
+            value = number_or_none(row.get(column))
+            if value is None and text_or_none(row.get(column)) is not None:
+                result.problems.append(Problem(
+                    "non_numeric_cell", f"row {index}: {column}={row.get(column)!r}"))
+            record[field_name] = value * factor if value is not None else None
+        if all(value is None for value in record.values()):
+            continue
+        model = text_or_none(row.get(mapping.model))
+        batch = number_or_none(row.get(mapping.batch)) if mapping.batch else None
+        count = number_or_none(row.get(mapping.gpu_count)) if mapping.gpu_count else None
+        workload_text = text_or_none(row.get(mapping.workload)) if mapping.workload else None
+        method_text = text_or_none(row.get(mapping.method)) if mapping.method else None
+        record.update({
+            "extractor": result.extractor,
+            "locator": f"{file_path}#row={index}",
+            "excerpt": row_excerpt(row, interesting),
+            "model_id": model if model and "/" in model else None,
+            "model_name": model,
+            "model_params_b": params_from_name(model),
+            "gpu_raw": text_or_none(row.get(mapping.gpu)),
+            "gpu_count": int(count) if count else None,
+            "batch_size": int(batch) if batch else None,
+            "task": text_or_none(row.get(mapping.task)) if mapping.task else None,
+            "workload": classify_workload(workload_text),
+            "method": (classify_method(method_text) or "unknown") if method_text else None,
+            "throughput_tokens_per_s": (number_or_none(row.get(mapping.throughput))
+                                        if mapping.throughput else None),
+            "power_kind": "measured" if record.get("power_w") is not None else None,
+            "flags": [],
+            "notes": f"read by the generic column heuristic ({mapping.describe()})",
+        })
+        result.records.append(record)
+    return result
+
+
+def extract_table(rows: list[dict], file_path: str, context: str = "") -> TableExtraction:
+    """Choose the rule for a table by its columns and apply it.
+
+    ``context`` is text about where the table comes from (dataset id, tags) that may say what
+    workload it measures.
+    """
+    columns = set(rows[0]) if rows else set()
+    if OHDOKING_COLUMNS <= columns:
+        return extract_ohdoking(rows, file_path)
+    if CODECARBON_COLUMNS <= columns:
+        return extract_codecarbon(rows, file_path, context)
+    mapping = map_generic_columns(list(rows[0]) if rows else [])
+    if not mapping.figures:
+        return TableExtraction(None, problems=[Problem(
+            "no_power_columns", f"{file_path}: no column carries power or energy with a unit",
+            error=False)])
+    if not (mapping.gpu and mapping.model):
+        return TableExtraction(None, problems=[Problem(
+            "no_gpu_or_model_column",
+            f"{file_path}: figure columns ({mapping.describe()}) but no GPU and model columns",
+            error=False)])
+    return extract_generic(rows, file_path, mapping)

@@ -1,0 +1,244 @@
+"""Figures with units, as people write them, converted to the record's canonical units.
+
+Canonical units: watts, joules, J/token, J/query, seconds. pint does the arithmetic; this module
+only recognises how a figure is written ("~300 W", "350-400W", "3.5 Wh per 1k queries",
+"7,059,021 tokens/kWh") and says which quantity it is.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+
+import pint
+
+ureg = pint.UnitRegistry()
+ureg.define("token = [token]")
+ureg.define("query = [query]")
+
+# The record field a figure belongs to, with its canonical pint unit.
+CANONICAL_UNITS = {
+    "power": "watt",
+    "energy": "joule",
+    "energy_per_token": "joule / token",
+    "energy_per_query": "joule / query",
+    "duration": "second",
+}
+
+# Unit symbols as written, to pint names. Keys are matched case-insensitively except where the
+# case changes the meaning (mW vs MW), which is why those few stand in _CASED_SYMBOLS.
+_SYMBOLS = {
+    "w": "watt", "watt": "watt", "watts": "watt",
+    "kw": "kilowatt", "kilowatt": "kilowatt", "kilowatts": "kilowatt",
+    "j": "joule", "joule": "joule", "joules": "joule",
+    "kj": "kilojoule", "kilojoule": "kilojoule", "kilojoules": "kilojoule",
+    "wh": "watt_hour", "kwh": "kilowatt_hour", "gwh": "gigawatt_hour",
+    "s": "second", "sec": "second", "secs": "second", "second": "second", "seconds": "second",
+    "ms": "millisecond", "min": "minute", "mins": "minute", "minute": "minute", "minutes": "minute",
+    "h": "hour", "hr": "hour", "hrs": "hour", "hour": "hour", "hours": "hour",
+}
+_CASED_SYMBOLS = {
+    "MW": "megawatt", "mW": "milliwatt",
+    "MWh": "megawatt_hour", "mWh": "milliwatt_hour",
+    "MJ": "megajoule", "mJ": "millijoule",
+}
+_PER_UNITS = {
+    "token": "token", "tokens": "token", "tok": "token",
+    "query": "query", "queries": "query", "request": "query", "requests": "query",
+    "prompt": "query", "prompts": "query", "inference": "query", "inferences": "query",
+    "sample": "query", "samples": "query",
+}
+
+_NUMBER = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+"
+_APPROX = r"~|≈|about\s+|around\s+|approx(?:\.|imately)?\s+|roughly\s+|circa\s+|ca\.\s*"
+_UNIT = (
+    r"kilowatts?|kilojoules?|watts?|joules?|seconds?|secs?|minutes?|mins?|hours?|hrs?|"
+    r"GWh|MWh|kWh|mWh|Wh|MW|kW|mW|W|MJ|kJ|mJ|J|ms|min|s|h"
+)
+_PER = r"tokens?|tok|quer(?:y|ies)|requests?|prompts?|inferences?|samples?"
+_PER_COUNT = r"1k|1K|\d{1,3}(?:,\d{3})+|\d+"
+
+_FIGURE_RE = re.compile(
+    rf"(?P<approx>{_APPROX})?"
+    rf"(?P<num>{_NUMBER})"
+    rf"(?:\s*(?:-|–|—|to)\s*(?P<num2>{_NUMBER}))?"
+    r"\s*"
+    rf"(?:"
+    rf"(?P<inv_per>{_PER})\s*(?:/|per)\s*(?P<inv_unit>kWh|Wh|kJ|J)"
+    rf"|"
+    rf"(?P<unit>{_UNIT})(?:\s*(?:/|per)\s*(?P<per_count>{_PER_COUNT})?\s*(?P<per>{_PER}))?"
+    rf")"
+    r"(?![A-Za-z0-9])",
+    re.IGNORECASE,
+)
+
+_COUNT_RE = re.compile(
+    rf"^\s*(?P<num>{_NUMBER})\s*(?P<mult>[kKmMbBtT])?\s*$"
+)
+_COUNT_MULTIPLIERS = {"k": 10**3, "m": 10**6, "b": 10**9, "t": 10**12}
+
+
+class UnitError(ValueError):
+    """A unit that this module does not know how to convert."""
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One figure read from text, in canonical units.
+
+    For a range ("350-400W") ``value`` is the midpoint and ``low``/``high`` keep both ends.
+    """
+
+    kind: str
+    value: float
+    low: float | None
+    high: float | None
+    approximate: bool
+    written: str
+    start: int
+    end: int
+
+    @property
+    def is_range(self) -> bool:
+        return self.low is not None and self.high is not None
+
+    def describe(self) -> str:
+        """A note saying how the figure was written when that matters to a reader."""
+        parts = []
+        if self.is_range:
+            parts.append(
+                f"written as the range {self.written.strip()!r} "
+                f"({_fmt(self.low)}–{_fmt(self.high)} {_short_unit(self.kind)}); value is the midpoint"
+            )
+        if self.approximate:
+            parts.append(f"written as approximate ({self.written.strip()!r})")
+        return "; ".join(parts)
+
+
+def _fmt(number: float | None) -> str:
+    return f"{number:g}"
+
+
+def _short_unit(kind: str) -> str:
+    return {"power": "W", "energy": "J", "energy_per_token": "J/token",
+            "energy_per_query": "J/query", "duration": "s"}[kind]
+
+
+def parse_number(text: str) -> float:
+    """'2,040' -> 2040.0, '0.35' -> 0.35; raises ValueError on anything else."""
+    cleaned = text.strip().replace(",", "")
+    try:
+        return float(Decimal(cleaned))
+    except InvalidOperation as exc:
+        raise ValueError(f"not a number: {text!r}") from exc
+
+
+def parse_count(text: str) -> float | None:
+    """Counts as tables write them: '1.3M' -> 1.3e6, '30.84M', '2,040', '184320'. None if not a count."""
+    match = _COUNT_RE.match(str(text))
+    if not match:
+        return None
+    value = Decimal(match["num"].replace(",", ""))
+    if match["mult"]:
+        value *= _COUNT_MULTIPLIERS[match["mult"].lower()]
+    return float(value)
+
+
+def pint_unit(symbol: str) -> str:
+    """The pint name for a unit symbol as written ('kWh' -> 'kilowatt_hour')."""
+    if symbol in _CASED_SYMBOLS:
+        return _CASED_SYMBOLS[symbol]
+    lowered = symbol.lower()
+    if lowered in _SYMBOLS:
+        return _SYMBOLS[lowered]
+    raise UnitError(f"unknown unit {symbol!r}")
+
+
+@lru_cache(maxsize=256)
+def _kind_and_factor(unit_expression: str) -> tuple[str, float]:
+    try:
+        quantity = ureg.parse_expression(unit_expression)
+    except (pint.errors.PintError, AttributeError, TypeError) as exc:
+        raise UnitError(f"cannot read unit {unit_expression!r}") from exc
+    for kind, canonical in CANONICAL_UNITS.items():
+        if quantity.is_compatible_with(canonical):
+            return kind, float(quantity.to(canonical).magnitude)
+    raise UnitError(f"{unit_expression!r} is not power, energy, energy per token/query or time")
+
+
+def to_canonical(value: float, unit_expression: str) -> tuple[str, float]:
+    """Convert a value in a pint unit expression; returns (kind, value in the canonical unit)."""
+    kind, factor = _kind_and_factor(unit_expression)
+    return kind, value * factor
+
+
+def unit_expression(symbol: str, per: str | None = None, per_count: str | None = None) -> str:
+    """Build a pint expression for 'Wh' + 'per 1k queries' style units."""
+    expression = pint_unit(symbol)
+    if per:
+        count = 1000 if per_count and per_count.lower() == "1k" else int(parse_number(per_count or "1"))
+        expression = f"{expression} / ({count} * {_PER_UNITS[per.lower()]})"
+    return expression
+
+
+def _inverse_to_canonical(value: float, per: str, energy_symbol: str) -> tuple[str, float]:
+    """'7,059,021 tokens/kWh' -> J/token: the reciprocal of a per-energy efficiency figure."""
+    efficiency = ureg.Quantity(value, f"{_PER_UNITS[per.lower()]} / {pint_unit(energy_symbol)}")
+    inverse = 1 / efficiency
+    for kind in ("energy_per_token", "energy_per_query"):
+        if inverse.is_compatible_with(CANONICAL_UNITS[kind]):
+            return kind, float(inverse.to(CANONICAL_UNITS[kind]).magnitude)
+    raise UnitError(f"cannot invert {per}/{energy_symbol}")
+
+
+def _figure_from_match(match: re.Match) -> Figure | None:
+    first = parse_number(match["num"])
+    second = parse_number(match["num2"]) if match["num2"] else None
+    try:
+        if match["inv_per"]:
+            if first == 0:
+                return None
+            kind, value = _inverse_to_canonical(first, match["inv_per"], match["inv_unit"])
+            low = high = None
+            if second:
+                _, end_value = _inverse_to_canonical(second, match["inv_per"], match["inv_unit"])
+                low, high = sorted((value, end_value))
+        else:
+            expression = unit_expression(match["unit"], match["per"], match["per_count"])
+            kind, value = to_canonical(first, expression)
+            low = high = None
+            if second is not None:
+                _, end_value = to_canonical(second, expression)
+                low, high = value, end_value
+    except UnitError:
+        return None
+    if low is not None and high is not None:
+        value = (low + high) / 2
+    return Figure(
+        kind=kind,
+        value=value,
+        low=low,
+        high=high,
+        approximate=bool(match["approx"]),
+        written=match.group(0),
+        start=match.start(),
+        end=match.end(),
+    )
+
+
+def find_figures(text: str) -> list[Figure]:
+    """Every figure with a recognised unit in the text, in order."""
+    figures = []
+    for match in _FIGURE_RE.finditer(text):
+        figure = _figure_from_match(match)
+        if figure is not None:
+            figures.append(figure)
+    return figures
+
+
+def parse_figure(text: str) -> Figure | None:
+    """The first figure with a recognised unit in the text, or None."""
+    figures = find_figures(text)
+    return figures[0] if figures else None

@@ -1,0 +1,143 @@
+"""Downloader middlewares: offline guard, Retry-After aware retries, per-host auth tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from email.utils import parsedate_to_datetime
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
+
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.utils.response import response_status_message
+
+logger = logging.getLogger(__name__)
+
+
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
+class OfflineGuardMiddleware:
+    """Refuses, loudly, any request to a host outside ALLOWED_HOSTS and stops the crawl.
+
+    Off unless ALLOWED_HOSTS is set; the tests and the offline demo set it to the mock site.
+    """
+
+    def __init__(self, crawler, allowed_hosts):
+        self.crawler = crawler
+        self.allowed_hosts = {h.lower() for h in allowed_hosts}
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        allowed = crawler.settings.getlist("ALLOWED_HOSTS")
+        if not allowed:
+            raise NotConfigured
+        return cls(crawler, allowed)
+
+    async def process_request(self, request):
+        host = _host(request.url)
+        if host in self.allowed_hosts:
+            return None
+        self.crawler.stats.inc_value("offline_guard/blocked")
+        logger.critical(
+            "Blocked a live request to %s (allowed: %s): this crawl must stay on the local mock site",
+            host, ", ".join(sorted(self.allowed_hosts)),
+        )
+        await self.crawler.engine.close_spider_async(reason="live_request_blocked")
+        raise IgnoreRequest(f"host {host} is not allowed")
+
+
+def _retry_after_seconds(value: bytes | None) -> float | None:
+    """Seconds from a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    text = value.decode("latin-1").strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+class RetryAfterMiddleware(RetryMiddleware):
+    """Scrapy's retries, plus a wait before each retry of a response.
+
+    The wait is the server's Retry-After when given (up to RETRY_AFTER_MAX; longer gives up), else
+    an exponential backoff from RETRY_BACKOFF_BASE capped at RETRY_BACKOFF_MAX.
+    """
+
+    def __init__(self, settings):
+        super().__init__(settings)
+        self.backoff_base = settings.getfloat("RETRY_BACKOFF_BASE")
+        self.backoff_max = settings.getfloat("RETRY_BACKOFF_MAX")
+        self.retry_after_max = settings.getfloat("RETRY_AFTER_MAX")
+
+    async def process_response(self, request, response):
+        if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
+            return response
+        retries = request.meta.get("retry_times", 0)
+        if retries >= request.meta.get("max_retry_times", self.max_retry_times):
+            return self._retry(request, response_status_message(response.status)) or response
+        retry_after = _retry_after_seconds(response.headers.get(b"Retry-After"))
+        if retry_after is not None:
+            if retry_after > self.retry_after_max:
+                self.crawler.stats.inc_value("retry/retry_after_too_long")
+                logger.warning(
+                    "Giving up %s: the server asks to wait %.0f s (more than RETRY_AFTER_MAX=%.0f s)",
+                    request.url, retry_after, self.retry_after_max,
+                )
+                return response
+            delay = retry_after
+            self.crawler.stats.inc_value("retry/retry_after_honoured")
+        else:
+            delay = min(self.backoff_base * 2**retries, self.backoff_max)
+        if delay > 0:
+            logger.info("Waiting %.1f s before retrying %s (HTTP %d)", delay, request.url, response.status)
+            await asyncio.sleep(delay)
+        return self._retry(request, response_status_message(response.status)) or response
+
+
+class HostTokenMiddleware:
+    """Sends each token as a bearer token to its own API host only, and strips it elsewhere.
+
+    Tokens are read from the environment, never from settings, so they stay out of the settings
+    Scrapy logs. A redirect to another host (the Hub's CDN for LFS files) carries no token.
+    """
+
+    # token environment variable -> setting that holds the URL of the only host it may go to
+    TOKEN_HOSTS = {"HF_TOKEN": "HF_ENDPOINT", "GITHUB_TOKEN": "GITHUB_API_URL"}
+
+    def __init__(self, tokens_by_origin):
+        self.tokens_by_origin = tokens_by_origin
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        tokens = {}
+        for env_name, setting in cls.TOKEN_HOSTS.items():
+            token = os.environ.get(env_name, "").strip()
+            if token:
+                tokens[_origin(crawler.settings[setting])] = f"Bearer {token}"
+        return cls(tokens)
+
+    def process_request(self, request):
+        token = self.tokens_by_origin.get(_origin(request.url))
+        if token:
+            request.headers[b"Authorization"] = token
+        elif b"Authorization" in request.headers:
+            del request.headers[b"Authorization"]
+        return None

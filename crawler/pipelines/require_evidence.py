@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from itemadapter import ItemAdapter
+from scrapy.exceptions import DropItem
+
+EVIDENCE_FIELDS = ("url", "excerpt", "extractor")
+
+
+class RequireEvidencePipeline:
+    """Refuses a record that lacks url, excerpt or extractor (counted per missing field)."""
+
+    def __init__(self, stats):
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler.stats)
+
+    def process_item(self, item):
+        adapter = ItemAdapter(item)
+        missing = [name for name in EVIDENCE_FIELDS if not str(adapter.get(name) or "").strip()]
+        if missing:
+            for name in missing:
+                self.stats.inc_value(f"measurement/dropped/missing_{name}")
+            raise DropItem(f"record without {', '.join(missing)}: no evidence to check it against")
+        return item

@@ -1,0 +1,91 @@
+"""Scrapy settings: polite defaults, endpoints, pipeline order.
+
+Every network base URL is a setting with an environment override, so the same spider runs against
+the real site or a local mock. Tokens are NOT settings (Scrapy logs overridden settings at start):
+middlewares read HF_TOKEN / GITHUB_TOKEN from the environment.
+"""
+
+import os
+
+BOT_NAME = "crawler"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+# --- Endpoints (DESIGN.md) --------------------------------------------------------------------
+HF_ENDPOINT = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+GITHUB_API_URL = os.environ.get("GITHUB_API_URL", "https://api.github.com")
+AIENERGYSCORE_SITE_URL = os.environ.get(
+    "AIENERGYSCORE_SITE_URL", "https://huggingface.github.io/AIEnergyScore/"
+)
+
+# Hosts a crawl may reach, comma-separated; empty means any. Tests and the offline demo set it to
+# the loopback mock so an accidental live request fails loudly instead of leaving the machine.
+ALLOWED_HOSTS = [h for h in os.environ.get("CRAWLER_ALLOWED_HOSTS", "").split(",") if h]
+
+# --- Politeness ---------------------------------------------------------------------------------
+USER_AGENT = "gpu-power-crawler/0.1 (+https://github.com/gpu-power-crawler; research crawler)"
+ROBOTSTXT_OBEY = True  # API and file requests opt out per request: robots.txt governs HTML pages
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 60.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+
+# --- Retries: 429 and 5xx, with Retry-After honoured, else exponential backoff ------------------
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+RETRY_HTTP_CODES = [429, 500, 502, 503, 504, 522, 524, 408]
+RETRY_BACKOFF_BASE = 2.0  # seconds before the first retry; doubles each time
+RETRY_BACKOFF_MAX = 60.0
+RETRY_AFTER_MAX = 300.0  # a Retry-After longer than this gives up instead of stalling the crawl
+
+# --- Sizes: a huge file is cancelled and counted, never loaded ---------------------------------
+DOWNLOAD_MAXSIZE = 200 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 50 * 1024 * 1024
+HUB_MAX_FILE_BYTES = int(os.environ.get("HUB_MAX_FILE_BYTES", 100 * 1024 * 1024))
+DOWNLOAD_TIMEOUT = 120
+
+DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.OfflineGuardMiddleware": 50,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.RetryAfterMiddleware": 550,
+    # After the HTTP cache (900) so a token never lands in cached request headers.
+    "crawler.middlewares.HostTokenMiddleware": 950,
+}
+
+# --- Items -------------------------------------------------------------------------------------
+ITEM_PIPELINES = {
+    # Refuse records without url, excerpt and extractor: a figure without evidence is useless.
+    "crawler.pipelines.require_evidence.RequireEvidencePipeline": 100,
+    # Figures as written -> canonical units, GPU, model size; every field present.
+    "crawler.pipelines.normalise.NormalisePipeline": 200,
+    # Above-TDP power, zeros that mean "not measured", non-positive energy: flagged and counted.
+    "crawler.pipelines.flag_implausible.FlagImplausiblePipeline": 300,
+    # Stable id from source + document + figure.
+    "crawler.pipelines.stable_id.StableIdPipeline": 400,
+    "crawler.pipelines.deduplicate.DeduplicatePipeline": 500,
+    # Last: what leaves the crawler matches the JSON Schema.
+    "crawler.pipelines.validate_schema.ValidateSchemaPipeline": 600,
+}
+
+OUTPUT_DIR = os.environ.get("CRAWLER_OUTPUT_DIR", "output")
+FEEDS = {
+    f"{OUTPUT_DIR}/%(name)s/%(time)s.jsonl": {
+        "format": "jsonlines",
+        "encoding": "utf8",
+        "item_classes": ["crawler.items.Measurement"],
+    },
+}
+FEED_EXPORT_ENCODING = "utf-8"
+
+EXTENSIONS = {
+    "crawler.extensions.StatsJsonDump": 500,
+}
+# Where StatsJsonDump writes the crawl stats as JSON at close ("" = nowhere). %(name)s and
+# %(time)s are filled in as in FEEDS.
+STATS_JSON_PATH = os.environ.get("CRAWLER_STATS_JSON", "")
+
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+TELNETCONSOLE_ENABLED = False
+LOG_LEVEL = "INFO"

@@ -1,0 +1,110 @@
+"""What the Hub spiders share: endpoints, Link pagination, file URLs, JSON reading, errbacks."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from datetime import datetime, timezone
+from urllib.parse import quote, urlencode
+
+import scrapy
+from scrapy.exceptions import DownloadCancelledError
+from scrapy.spidermiddlewares.httperror import HttpError
+
+from .arguments import list_argument, positive_int_argument
+
+_NEXT_LINK_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?', re.IGNORECASE)
+
+
+def next_link(link_header: bytes | str | None) -> str | None:
+    """The rel="next" URL of a Link header (the Hub and GitHub paginate this way)."""
+    if not link_header:
+        return None
+    text = link_header.decode("latin-1") if isinstance(link_header, bytes) else link_header
+    match = _NEXT_LINK_RE.search(text)
+    return match[1] if match else None
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class HubSpider(scrapy.Spider):
+    """Base of the Hugging Face Hub spiders.
+
+    Subclasses set ``repo_type`` ("datasets" or "models") and the default searches and ids.
+    Arguments: ``-a search=a,b`` and ``-a ids=org/x,org/y`` replace the defaults (an empty value
+    means none), ``-a max_pages=N`` bounds pagination per search.
+    """
+
+    repo_type: str = ""
+    default_searches: tuple[str, ...] = ()
+    default_ids: tuple[str, ...] = ()
+    page_size = 100
+
+    def __init__(self, *args, search=None, ids=None, max_pages=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.searches = list_argument("search", search, self.default_searches)
+        self.ids = list_argument("ids", ids, self.default_ids)
+        self.max_pages = positive_int_argument("max_pages", max_pages, None)
+
+    @property
+    def endpoint(self) -> str:
+        return self.settings["HF_ENDPOINT"].rstrip("/")
+
+    def api_url(self, path: str, **params) -> str:
+        query = f"?{urlencode(params)}" if params else ""
+        return f"{self.endpoint}/api/{path}{query}"
+
+    def search_url(self, term: str) -> str:
+        return self.api_url(self.repo_type, search=term, full="true", sort="downloads",
+                            direction=-1, limit=self.page_size)
+
+    def repo_url(self, repo_id: str) -> str:
+        return self.api_url(f"{self.repo_type}/{repo_id}", full="true")
+
+    def _repo_prefix(self) -> str:
+        return "" if self.repo_type == "models" else f"/{self.repo_type}"
+
+    def file_url(self, repo_id: str, path: str) -> str:
+        return f"{self.endpoint}{self._repo_prefix()}/{repo_id}/resolve/main/{quote(path)}"
+
+    def human_url(self, repo_id: str, path: str | None = None) -> str:
+        base = f"{self.endpoint}{self._repo_prefix()}/{repo_id}"
+        return f"{base}/blob/main/{quote(path)}" if path else base
+
+    def api_request(self, url: str, callback, **kwargs) -> scrapy.Request:
+        meta = {"dont_obey_robotstxt": True, **kwargs.pop("meta", {})}
+        return scrapy.Request(url, callback=callback, errback=self.request_failed, meta=meta, **kwargs)
+
+    def count(self, key: str, amount: int = 1) -> None:
+        self.crawler.stats.inc_value(f"{self.name}/{key}", amount)
+
+    def count_problem(self, kind: str, detail: str, *, error: bool = True) -> None:
+        """Count and log one skipped input: extract/error/<kind> or extract/skipped/<kind>."""
+        self.crawler.stats.inc_value(f"extract/{'error' if error else 'skipped'}/{kind}")
+        (self.logger.warning if error else self.logger.info)("%s: %s", kind, detail)
+
+    def json_or_none(self, response):
+        try:
+            return json.loads(response.text)
+        except (ValueError, AttributeError) as exc:
+            self.count_problem("invalid_api_json", f"{response.url}: {exc}")
+            return None
+
+    def pages_left(self, page: int) -> bool:
+        return self.max_pages is None or page < self.max_pages
+
+    def request_failed(self, failure):
+        """Errback: an HTTP error, a cancelled oversized download or a network error is counted."""
+        request = failure.request
+        if failure.check(HttpError):
+            status = failure.value.response.status
+            kind = {401: "gated", 403: "gated", 404: "not_found", 429: "rate_limited"}.get(
+                status, f"http_{status}")
+            self.count_problem(kind, f"HTTP {status} for {request.url}")
+        elif failure.check(DownloadCancelledError):
+            self.count_problem("oversized", f"{request.url} is larger than the download bound")
+        else:
+            self.count_problem("download_failed", f"{request.url}: {failure.getErrorMessage()}")

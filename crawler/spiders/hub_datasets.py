@@ -1,0 +1,117 @@
+"""Hub dataset search -> data files of the matching datasets -> power and energy records."""
+
+from __future__ import annotations
+
+from crawler.extract.dataset_tables import extract_table
+from crawler.extract.datafiles import DataFileError, is_data_file, read_rows
+from crawler.items import Measurement
+
+from .arguments import positive_int_argument
+from .hub import HubSpider, next_link, utc_now
+
+
+class HubDatasetsSpider(HubSpider):
+    """Searches Hub datasets and reads their CSV, JSON, JSONL and Parquet files.
+
+    Arguments (besides HubSpider's ``search``, ``ids`` and ``max_pages``): ``-a max_files=N``
+    bounds the data files read per dataset (default 50).
+    """
+
+    name = "hub_datasets"
+    repo_type = "datasets"
+    default_searches = ("energy", "power", "GPU")
+    default_ids = ("ohdoking/energy_consumption_by_model_and_gpu",)
+
+    def __init__(self, *args, max_files=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.max_files = positive_int_argument("max_files", max_files, 50)
+        self.datasets_seen: set[str] = set()
+        self.datasets_readable: set[str] = set()
+        self.datasets_yielding: set[str] = set()
+
+    async def start(self):
+        for repo_id in self.ids:
+            yield self.api_request(self.repo_url(repo_id), self.parse_dataset_info)
+        for term in self.searches:
+            yield self.api_request(self.search_url(term), self.parse_search, cb_kwargs={"page": 1})
+
+    def parse_search(self, response, page):
+        listing = self.json_or_none(response)
+        if not isinstance(listing, list):
+            if listing is not None:
+                self.count_problem("unexpected_api_shape", f"{response.url}: not a list of datasets")
+            return
+        self.count("search_pages")
+        for entry in listing:
+            if isinstance(entry, dict) and entry.get("id"):
+                yield from self.dataset_entry(entry)
+        following = next_link(response.headers.get(b"Link"))
+        if following and self.pages_left(page):
+            yield self.api_request(following, self.parse_search, cb_kwargs={"page": page + 1})
+        elif following:
+            self.logger.info("Stopped after %d pages (max_pages) at %s", page, response.url)
+
+    def parse_dataset_info(self, response):
+        entry = self.json_or_none(response)
+        if isinstance(entry, dict) and entry.get("id"):
+            yield from self.dataset_entry(entry)
+        elif entry is not None:
+            self.count_problem("unexpected_api_shape", f"{response.url}: not a dataset")
+
+    def dataset_entry(self, entry: dict):
+        repo_id = entry["id"]
+        if repo_id in self.datasets_seen:
+            return
+        if "siblings" not in entry:
+            # Listings made without full=true carry no file list: ask for the repo itself.
+            yield self.api_request(self.repo_url(repo_id), self.parse_dataset_info)
+            return
+        self.datasets_seen.add(repo_id)
+        self.count("datasets_listed")
+        paths = [s.get("rfilename", "") for s in entry.get("siblings") or [] if isinstance(s, dict)]
+        data_files = [path for path in paths if is_data_file(path)]
+        if not data_files:
+            self.count("datasets_without_data_files")
+            self.logger.info("Skipping dataset %s: no CSV, JSON, JSONL or Parquet files", repo_id)
+            return
+        self.count("datasets_with_data_files")
+        if len(data_files) > self.max_files:
+            self.logger.info("Dataset %s: reading %d of %d data files (max_files)",
+                             repo_id, self.max_files, len(data_files))
+        context = " ".join([repo_id, *map(str, entry.get("tags") or [])])
+        for path in data_files[: self.max_files]:
+            yield self.api_request(
+                self.file_url(repo_id, path),
+                self.parse_data_file,
+                cb_kwargs={"repo_id": repo_id, "path": path, "context": context},
+                meta={"download_maxsize": self.settings.getint("HUB_MAX_FILE_BYTES")},
+            )
+
+    def parse_data_file(self, response, repo_id, path, context):
+        self.count("files_fetched")
+        where = f"{repo_id}/{path}"
+        try:
+            table = read_rows(response.body, path)
+        except DataFileError as exc:
+            self.count_problem(exc.kind, f"{where}: {exc.detail}")
+            return
+        for problem in table.problems:
+            self.count_problem(problem.kind, f"{where}: {problem.detail}", error=problem.error)
+        if not table.rows:
+            return
+        self.count("files_read")
+        if repo_id not in self.datasets_readable:
+            self.datasets_readable.add(repo_id)
+            self.count("datasets_with_readable_files")
+        extraction = extract_table(table.rows, path, context)
+        for problem in extraction.problems:
+            self.count_problem(problem.kind, f"{where}: {problem.detail}", error=problem.error)
+        if not extraction.records:
+            return
+        if repo_id not in self.datasets_yielding:
+            self.datasets_yielding.add(repo_id)
+            self.count("datasets_with_measurements")
+        retrieved_at = utc_now()
+        url = self.human_url(repo_id, path)
+        for record in extraction.records:
+            yield Measurement(source=self.name, url=url, retrieved_at=retrieved_at, **record)
