@@ -275,7 +275,8 @@ def map_generic_columns(columns) -> GenericColumns:
     )
 
 
-def extract_generic(rows: list[dict], file_path: str, mapping: GenericColumns) -> TableExtraction:
+def extract_generic(rows: list[dict], file_path: str, mapping: GenericColumns,
+                    context: str = "") -> TableExtraction:
     result = TableExtraction("table.generic")
     interesting = [c for c in (mapping.model, mapping.gpu, mapping.gpu_count, mapping.batch,
                                mapping.task, mapping.workload, mapping.method) if c]
@@ -306,7 +307,7 @@ def extract_generic(rows: list[dict], file_path: str, mapping: GenericColumns) -
             "gpu_count": int(count) if count else None,
             "batch_size": int(batch) if batch else None,
             "task": text_or_none(row.get(mapping.task)) if mapping.task else None,
-            "workload": classify_workload(workload_text),
+            "workload": classify_workload(workload_text or context),
             "method": (classify_method(method_text) or "unknown") if method_text else None,
             "throughput_tokens_per_s": (number_or_none(row.get(mapping.throughput))
                                         if mapping.throughput else None),
@@ -339,4 +340,4 @@ def extract_table(rows: list[dict], file_path: str, context: str = "") -> TableE
             "no_gpu_or_model_column",
             f"{file_path}: figure columns ({mapping.describe()}) but no GPU and model columns",
             error=False)])
-    return extract_generic(rows, file_path, mapping)
+    return extract_generic(rows, file_path, mapping, context)

@@ -21,7 +21,8 @@ _NOISE_TOKENS = {"nvidia", "geforce", "tesla", "quadro", "amd", "radeon", "gpu",
 _LEADING_COUNT_RE = re.compile(
     r"^\s*(?P<count>\d{1,5})\s*(?:x|×|\*)?\s*(?=[A-Za-z])(?!gb\b|tb\b|x\s*$)", re.IGNORECASE
 )
-_TRAILING_COUNT_RE = re.compile(r"\s+(?:x|×|\*)\s*(?P<count>\d{1,5})\s*$", re.IGNORECASE)
+# "A100 x 8": the x stands apart, so model names such as "Tesla X900" are not counts.
+_TRAILING_COUNT_RE = re.compile(r"\s+(?:x|×|\*)\s+(?P<count>\d{1,5})\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

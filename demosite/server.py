@@ -1,0 +1,105 @@
+"""An HTTP server on 127.0.0.1 that serves the mock sources and logs every request it gets.
+
+The CDN host for LFS redirects is the same server reached as ``localhost``: a different host name,
+so tests can check that a token sent to the Hub host never follows a redirect elsewhere.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from .hub import MockHub, Reply, split_query
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    host: str
+    path: str
+    authorization: str | None
+    status: int
+
+
+class MockSite:
+    """Start with ``start()``; ``hub_url`` is the HF_ENDPOINT to crawl; ``stop()`` when done."""
+
+    def __init__(self, port: int = 0):
+        self.hub = MockHub()
+        self.requests: list[LoggedRequest] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    @property
+    def hub_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def cdn_url(self) -> str:
+        return f"http://localhost:{self.port}"
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        return ("127.0.0.1", "localhost")
+
+    def start(self) -> "MockSite":
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def route(self, raw_path: str) -> Reply:
+        path, query = split_query(raw_path)
+        if path == "/robots.txt":
+            return Reply(200, b"User-agent: *\nDisallow:\n", content_type="text/plain")
+        reply = self.hub.handle(path, query, self.hub_url, self.cdn_url)
+        return reply or Reply(404, b'{"error": "Not found"}')
+
+    def _handler_class(self):
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):  # noqa: N802 (http.server's naming)
+                reply = site.route(self.path)
+                site.requests.append(LoggedRequest(
+                    host=(self.headers.get("Host") or "").split(":")[0],
+                    path=self.path,
+                    authorization=self.headers.get("Authorization"),
+                    status=reply.status,
+                ))
+                self.send_response(reply.status)
+                self.send_header("Content-Type", reply.content_type)
+                length = reply.length if reply.chunks is not None else len(reply.body)
+                self.send_header("Content-Length", str(length))
+                for name, value in (reply.headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                try:
+                    if reply.chunks is not None:
+                        for chunk in reply.chunks:
+                            self.wfile.write(chunk)
+                    else:
+                        self.wfile.write(reply.body)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True
+
+            def log_message(self, format, *args):  # noqa: A002 (http.server's signature)
+                pass
+
+        return Handler

@@ -1,0 +1,91 @@
+"""Shared test set-up: no network, a local mock site, and a helper that runs a real crawl."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from crawler.pipelines.validate_schema import schema_validator
+from demosite.__main__ import crawl_environment
+from demosite.server import MockSite
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def refuse_network(monkeypatch):
+    """Any connection from the test process to a non-loopback address fails loudly."""
+    real_connect = socket.socket.connect
+
+    def guarded_connect(sock, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            try:
+                loopback = ipaddress.ip_address(host).is_loopback
+            except ValueError:
+                loopback = host == "localhost"
+            if not loopback:
+                raise RuntimeError(f"test tried to reach the network: {address!r}")
+        return real_connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+
+
+@pytest.fixture
+def mock_site():
+    with MockSite() as site:
+        yield site
+
+
+_VALIDATOR = schema_validator()
+
+
+def assert_valid_record(record: dict) -> None:
+    errors = [f"{list(e.path)}: {e.message}" for e in _VALIDATOR.iter_errors(record)]
+    assert not errors, f"record breaks the schema: {errors}\n{record}"
+
+
+@dataclass
+class CrawlResult:
+    items: list[dict]
+    stats: dict
+    log: str
+    returncode: int
+    output_dir: Path
+
+    def stat(self, key: str) -> int:
+        return self.stats.get(key, 0)
+
+
+def run_crawl(site: MockSite, spider: str, tmp_path: Path, *args: str, env: dict | None = None,
+              settings: dict | None = None) -> CrawlResult:
+    """Run ``scrapy crawl`` for real (its own process, project settings) against the mock site.
+
+    Every item it wrote is validated against the shipped schema before the test sees it.
+    """
+    output_dir = tmp_path / "output"
+    log_file = tmp_path / f"{spider}.log"
+    environment = crawl_environment(site, output_dir)
+    environment.update(env or {})
+    command = [sys.executable, "-m", "scrapy", "crawl", spider, "-s", f"LOG_FILE={log_file}",
+               "-s", "AUTOTHROTTLE_START_DELAY=0.01", "-s", "AUTOTHROTTLE_MAX_DELAY=0.5", *args]
+    for key, value in (settings or {}).items():
+        command += ["-s", f"{key}={value}"]
+    completed = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True,
+                               timeout=300)
+    feeds = sorted((output_dir / spider).glob("*.jsonl"))
+    items = [json.loads(line) for feed in feeds for line in feed.read_text("utf-8").splitlines()]
+    for item in items:
+        assert_valid_record(item)
+    stats_files = sorted((output_dir / "stats").glob(f"{spider}-*.json"))
+    stats = json.loads(stats_files[-1].read_text()) if stats_files else {}
+    log = log_file.read_text("utf-8") if log_file.exists() else ""
+    return CrawlResult(items, stats, log + completed.stdout + completed.stderr,
+                       completed.returncode, output_dir)

@@ -1,0 +1,76 @@
+import pytest
+
+from crawler.extract.units import find_figures, parse_count, parse_figure, parse_number, to_canonical
+
+
+@pytest.mark.parametrize("text, kind, value", [
+    ("350 W", "power", 350.0),
+    ("0.35 kW", "power", 350.0),
+    ("350W", "power", 350.0),
+    ("0.42 kWh", "energy", 0.42 * 3_600_000),          # 1 kWh = 3.6 MJ
+    ("1.2 J/token", "energy_per_token", 1.2),
+    ("3.5 Wh per 1k queries", "energy_per_query", 12.6),  # 3.5 * 3600 J / 1000
+    ("294.07 J", "energy", 294.07),
+    ("2.5 kJ", "energy", 2500.0),
+    ("12 s", "duration", 12.0),
+    ("2 hours", "duration", 7200.0),
+    ("5 MWh", "energy", 1.8e10),
+    ("1.5 mWh", "energy", 5.4),                        # milli, not mega: case matters
+])
+def test_figures_convert_to_canonical_units(text, kind, value):
+    figure = parse_figure(text)
+    assert figure.kind == kind
+    assert figure.value == pytest.approx(value)
+    assert not figure.is_range and not figure.approximate
+
+
+def test_tokens_per_kwh_becomes_joules_per_token():
+    figure = parse_figure("7,059,021 tokens/kWh")
+    assert figure.kind == "energy_per_token"
+    assert figure.value == pytest.approx(3_600_000 / 7_059_021)  # 0.50999 J/token
+
+
+def test_approximate_figure_is_marked():
+    figure = parse_figure("~300 W")
+    assert figure.value == 300.0 and figure.approximate
+    assert "approximate" in figure.describe()
+
+
+def test_range_keeps_both_ends_and_says_so():
+    figure = parse_figure("350-400W")
+    assert (figure.low, figure.high, figure.value) == (350.0, 400.0, 375.0)
+    assert figure.is_range
+    assert "350–400 W" in figure.describe() and "midpoint" in figure.describe()
+
+
+def test_figures_found_in_prose_in_order():
+    figures = find_figures("idle at 60W, peaks at 340 W, and uses 0.35 J/token on A100-80GB")
+    assert [(f.kind, f.value) for f in figures] == [
+        ("power", 60.0), ("power", 340.0), ("energy_per_token", 0.35)]
+
+
+def test_model_sizes_and_gpu_names_are_not_figures():
+    assert parse_figure("Llama-2-7B on an A100 80GB") is None
+
+
+@pytest.mark.parametrize("text, value", [
+    ("1.3M", 1_300_000.0), ("30.84M", 30_840_000.0), ("2,040", 2040.0), ("184320", 184320.0),
+    ("2.5k", 2500.0),
+])
+def test_counts(text, value):
+    assert parse_count(text) == value
+
+
+@pytest.mark.parametrize("text", ["", "n/a", "12 W", "M"])
+def test_not_counts(text):
+    assert parse_count(text) is None
+
+
+def test_parse_number_rejects_words():
+    assert parse_number("2,040.5") == 2040.5
+    with pytest.raises(ValueError):
+        parse_number("n/a")
+
+
+def test_to_canonical_names_the_quantity():
+    assert to_canonical(0.05, "kilowatt_hour") == ("energy", pytest.approx(180_000.0))
