@@ -35,6 +35,7 @@ class OfflineGuardMiddleware:
     def __init__(self, crawler, allowed_hosts):
         self.crawler = crawler
         self.allowed_hosts = {h.lower() for h in allowed_hosts}
+        self.closing: asyncio.Task | None = None
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -43,7 +44,7 @@ class OfflineGuardMiddleware:
             raise NotConfigured
         return cls(crawler, allowed)
 
-    async def process_request(self, request):
+    def process_request(self, request):
         host = _host(request.url)
         if host in self.allowed_hosts:
             return None
@@ -52,7 +53,10 @@ class OfflineGuardMiddleware:
             "Blocked a live request to %s (allowed: %s): this crawl must stay on the local mock site",
             host, ", ".join(sorted(self.allowed_hosts)),
         )
-        await self.crawler.engine.close_spider_async(reason="live_request_blocked")
+        if self.closing is None:
+            # Not awaited: closing waits for requests in flight, this one included.
+            self.closing = asyncio.ensure_future(
+                self.crawler.engine.close_spider_async(reason="live_request_blocked"))
         raise IgnoreRequest(f"host {host} is not allowed")
 
 

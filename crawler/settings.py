@@ -69,8 +69,11 @@ ITEM_PIPELINES = {
     "crawler.pipelines.validate_schema.ValidateSchemaPipeline": 600,
 }
 
+# The default feed, output/<spider>/<time>.jsonl. It is not in FEEDS here because Scrapy merges
+# FEEDS from the command line into the project's: the spiders' base class adds it only when the
+# command line names no feed, so `scrapy crawl x -O file.jsonl` writes that file alone, as usual.
 OUTPUT_DIR = os.environ.get("CRAWLER_OUTPUT_DIR", "output")
-FEEDS = {
+DEFAULT_FEED = {
     f"{OUTPUT_DIR}/%(name)s/%(time)s.jsonl": {
         "format": "jsonlines",
         "encoding": "utf8",

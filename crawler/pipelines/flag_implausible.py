@@ -8,7 +8,7 @@ ENERGY_FIELDS = ("energy_j", "energy_per_token_j", "energy_per_query_j")
 
 
 class FlagImplausiblePipeline:
-    """Flags figures that cannot be right as they stand; keeps the record, counts the flag.
+    """Flags figures that cannot be right as they stand; keeps the record, counts every flag.
 
     * ``exceeds_tdp``: a per-GPU average power above the most the GPU can draw (its TDP, or for a
       name that leaves the variant open, the highest TDP of its variants);
@@ -24,10 +24,10 @@ class FlagImplausiblePipeline:
     def from_crawler(cls, crawler):
         return cls(crawler.stats)
 
-    def _flag(self, adapter: ItemAdapter, flag: str) -> None:
+    @staticmethod
+    def _flag(adapter: ItemAdapter, flag: str) -> None:
         if flag not in adapter["flags"]:
             adapter["flags"] = [*adapter["flags"], flag]
-            self.stats.inc_value(f"measurement/flag/{flag}")
 
     def process_item(self, item):
         adapter = ItemAdapter(item)
@@ -48,4 +48,7 @@ class FlagImplausiblePipeline:
         if (power is not None and ceiling and power > ceiling and adapter["scope"] != "system"
                 and adapter["power_kind"] != "rated"):
             self._flag(adapter, "exceeds_tdp")
+        # Every flag is counted here, including those the extractors set (derived, ...).
+        for flag in adapter["flags"]:
+            self.stats.inc_value(f"measurement/flag/{flag}")
         return item

@@ -13,6 +13,7 @@ from scrapy.exceptions import DownloadCancelledError
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from .arguments import list_argument, positive_int_argument
+from .base import MeasurementSpider
 
 _NEXT_LINK_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?', re.IGNORECASE)
 
@@ -30,7 +31,7 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class HubSpider(scrapy.Spider):
+class HubSpider(MeasurementSpider):
     """Base of the Hugging Face Hub spiders.
 
     Subclasses set ``repo_type`` ("datasets" or "models") and the default searches and ids.

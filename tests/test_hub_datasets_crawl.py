@@ -1,0 +1,199 @@
+"""End to end: the real hub_datasets spider, engine and settings against the local mock Hub.
+
+Expected figures are worked out by hand from the fixture files under demosite/fixtures/hub/.
+"""
+
+import pytest
+
+from demosite.server import MockSite
+from tests.conftest import run_crawl
+
+
+@pytest.fixture(scope="module")
+def crawl(tmp_path_factory):
+    with MockSite() as site:
+        result = run_crawl(site, "hub_datasets", tmp_path_factory.mktemp("crawl"))
+        result.requests = list(site.requests)
+    assert result.returncode == 0, result.log[-3000:]
+    return result
+
+
+def by_key(items):
+    return {(i["extractor"], i["model_id"] or i["model_name"], i["gpu_raw"], i["batch_size"]): i
+            for i in items}
+
+
+# (extractor, model, gpu_raw, batch) -> figures expected
+EXPECTED = {
+    # ohdoking RTX 3070 file. TinyLlama: 294 + 21 + 105 = 420 J over 3.5 + 0.25 + 1.25 = 5 s.
+    ("table.ohdoking", "TinyLlama/TinyLlama-1.1B-Chat-v1.0", "NVIDIA GeForce RTX 3070", 1):
+        {"gpu": "RTX 3070", "gpu_tdp_w": 220.0, "power_w": 84.0, "energy_j": 420.0,
+         "energy_per_query_j": 140.0, "duration_s": 5.0, "model_params_b": 1.1},
+    # opt-125m: 30 + 18 + 12 = 60 J over 0.5 + 0.3 + 0.2 = 1 s.
+    ("table.ohdoking", "facebook/opt-125m", "NVIDIA GeForce RTX 3070", 1):
+        {"gpu": "RTX 3070", "power_w": 60.0, "energy_j": 60.0, "energy_per_query_j": 20.0,
+         "duration_s": 1.0, "model_params_b": 0.125},
+    # RTX 4000 Ada file. TinyLlama: 200 + 100 + 60 = 360 J over 2.5 + 1.5 + 1 = 5 s.
+    ("table.ohdoking", "TinyLlama/TinyLlama-1.1B-Chat-v1.0", "NVIDIA RTX 4000 Ada Generation", 1):
+        {"gpu": "RTX 4000 Ada", "gpu_tdp_w": 130.0, "power_w": 72.0, "energy_j": 360.0,
+         "energy_per_query_j": 120.0, "duration_s": 5.0},
+    # opt-125m: 16 + 8 + 16 = 40 J over 0.4 + 0.2 + 0.4 = 1 s; 40 / 3 J per prompt.
+    ("table.ohdoking", "facebook/opt-125m", "NVIDIA RTX 4000 Ada Generation", 1):
+        {"gpu": "RTX 4000 Ada", "power_w": 40.0, "energy_j": 40.0,
+         "energy_per_query_j": 40 / 3, "duration_s": 1.0},
+    # CPU baseline: 5 + 3 = 8 J over 2 s; no GPU.
+    ("table.ohdoking", "TinyLlama/TinyLlama-1.1B-Chat-v1.0", None, 1):
+        {"gpu": None, "power_w": 4.0, "energy_j": 8.0, "energy_per_query_j": 4.0, "scope": None},
+    # CodeCarbon: 250 W on one A100; 0.05 kWh = 180,000 J.
+    ("csv.codecarbon", None, "1 x NVIDIA A100-SXM4-40GB", None):
+        {"gpu": "A100 SXM", "gpu_count": 1, "gpu_tdp_w": 400.0, "power_w": 250.0,
+         "energy_j": 180_000.0, "duration_s": 720.0, "co2_kg": 0.021, "flags": []},
+    # 1600 W over 4 GPUs = 400 W each; 0.4 kWh = 1,440,000 J.
+    ("csv.codecarbon", None, "4 x NVIDIA H100 80GB HBM3", None):
+        {"gpu": "H100 SXM", "gpu_count": 4, "power_w": 400.0, "energy_j": 1_440_000.0,
+         "flags": ["per_gpu_from_total"]},
+    # T4 without an energy counter: 0 W and 0 kWh mean "not measured".
+    ("csv.codecarbon", None, "1 x Tesla T4", None):
+        {"gpu": "T4", "power_w": None, "energy_j": None, "duration_s": 600.0,
+         "flags": ["zero_not_measured"]},
+    # 95 W on an L4 (TDP 72 W) is kept and flagged; 0.0095 kWh = 34,200 J.
+    ("csv.codecarbon", None, "1 x NVIDIA L4", None):
+        {"gpu": "L4", "power_w": 95.0, "energy_j": 34_200.0, "flags": ["exceeds_tdp"]},
+    ("table.generic", "meta-llama/Llama-2-7b-hf", "NVIDIA H100 PCIe", 1):
+        {"gpu": "H100 PCIe", "gpu_tdp_w": 350.0, "power_w": 210.5, "energy_per_token_j": 0.42,
+         "throughput_tokens_per_s": 48.0, "workload": "inference", "model_params_b": 7.0},
+    ("table.generic", "meta-llama/Llama-2-7b-hf", "NVIDIA H100 PCIe", 8):
+        {"gpu": "H100 PCIe", "power_w": 285.0, "energy_per_token_j": 0.11},
+    # "n/a" power: the record keeps its energy per token, the cell is counted.
+    ("table.generic", "meta-llama/Llama-2-7b-hf", "H100-PCIE-80GB", 32):
+        {"gpu": "H100 PCIe", "power_w": None, "power_kind": None, "energy_per_token_j": 0.05},
+    ("table.generic", "mistralai/Mistral-7B-v0.1", "A100-SXM4-80GB", 8):
+        {"gpu": "A100 SXM", "power_w": 330.0, "energy_per_token_j": 0.2},
+    # Parquet behind the LFS redirect: 0.01 kWh = 36,000 J; 0.004 kWh = 14,400 J.
+    ("table.generic", "google/gemma-7b", "NVIDIA L40S", 4):
+        {"gpu": "L40S", "energy_j": 36_000.0, "duration_s": 120.0, "model_params_b": 7.0},
+    ("table.generic", "google/gemma-2b", "NVIDIA L40S", 4):
+        {"gpu": "L40S", "energy_j": 14_400.0, "duration_s": 60.0, "model_params_b": 2.0},
+    ("table.generic", "Qwen/Qwen2.5-0.5B-Instruct", "NVIDIA GeForce RTX 4090", None):
+        {"gpu": "RTX 4090", "power_w": 180.0, "energy_per_query_j": 95.5, "model_params_b": 0.5},
+    ("table.generic", "Qwen/Qwen2.5-1.5B-Instruct", "Tesla X900", None):
+        {"gpu": None, "gpu_count": None, "power_w": 250.0, "energy_per_query_j": 130.0},
+    # The good row before the truncated one.
+    ("table.generic", "microsoft/phi-2", "NVIDIA A10G", None):
+        {"gpu": "A10", "power_w": 120.5, "model_params_b": None},
+    # The file that answered 429 first.
+    ("table.generic", "meta-llama/Llama-2-13b-hf", "NVIDIA RTX A6000", None):
+        {"gpu": "RTX A6000", "power_w": 290.0, "energy_per_token_j": 0.9},
+}
+
+
+def test_exactly_the_expected_records(crawl):
+    records = by_key(crawl.items)
+    assert len(crawl.items) == len(EXPECTED) == 19
+    assert set(records) == set(EXPECTED)
+    for key, expected in EXPECTED.items():
+        for name, value in expected.items():
+            actual = records[key][name]
+            if isinstance(value, float):
+                assert actual == pytest.approx(value, rel=1e-12), (key, name)
+            else:
+                assert actual == value, (key, name)
+
+
+def test_common_fields_of_each_rule(crawl):
+    for item in crawl.items:
+        assert item["source"] == "hub_datasets"
+        assert item["url"].startswith("http://127.0.0.1:") and "/datasets/" in item["url"]
+        assert "/blob/main/" in item["url"] and "/api/" not in item["url"]
+        if item["extractor"] == "table.ohdoking":
+            assert (item["workload"], item["method"], item["batch_size"]) == ("inference", "codecarbon", 1)
+            assert "derived" in item["flags"]
+        if item["extractor"] == "csv.codecarbon":
+            assert (item["method"], item["scope"], item["workload"]) == ("codecarbon", "gpu", "inference")
+    assert len({item["id"] for item in crawl.items}) == 19
+
+
+def test_crawl_stats(crawl):
+    expected = {
+        "hub_datasets/search_pages": 4,  # energy: 5 matches at 3 a page = 2 pages; power; GPU
+        "hub_datasets/datasets_listed": 7,
+        "hub_datasets/datasets_without_data_files": 1,
+        "hub_datasets/datasets_with_data_files": 6,
+        "hub_datasets/datasets_with_readable_files": 6,
+        "hub_datasets/datasets_with_measurements": 4,
+        "hub_datasets/files_fetched": 13,  # 15 data files less the 404 and the oversized one
+        "hub_datasets/files_read": 11,     # less the latin-1 CSV and the broken JSON
+        "extract/error/not_found": 1,
+        "extract/error/oversized": 1,
+        "extract/error/not_utf8": 1,
+        "extract/error/invalid_json": 1,
+        "extract/error/invalid_json_line": 1,
+        "extract/error/ragged_row": 1,
+        "extract/error/non_numeric_cell": 1,
+        "extract/skipped/no_power_columns": 1,
+        "extract/skipped/no_gpu_or_model_column": 1,
+        "extract/skipped/codecarbon_run_without_gpu": 1,
+        "gpu/unknown": 1,
+        "measurement/flag/exceeds_tdp": 1,
+        "measurement/flag/zero_not_measured": 1,
+        "measurement/flag/per_gpu_from_total": 1,
+        "measurement/flag/derived": 5,
+        "measurement/valid": 19,
+        "retry/retry_after_honoured": 1,
+        "item_scraped_count": 19,
+    }
+    assert {key: crawl.stat(key) for key in expected} == expected
+    assert crawl.stats["finish_reason"] == "finished"
+    assert crawl.stat("offline_guard/blocked") == 0
+    assert crawl.stat("measurement/invalid") == 0 and crawl.stat("item_dropped_count") == 0
+
+
+def test_429_with_retry_after_is_waited_out_and_costs_no_record(crawl):
+    throttled = [r for r in crawl.requests if r.path.endswith("data/throttled.csv")]
+    assert [r.status for r in throttled] == [429, 200]
+    assert any(i["url"].endswith("data/throttled.csv") for i in crawl.items)
+
+
+def test_lfs_file_is_fetched_from_the_cdn_host(crawl):
+    parquet = [(r.host, r.status) for r in crawl.requests if "runs.parquet" in r.path]
+    assert parquet == [("127.0.0.1", 302), ("localhost", 200)]
+
+
+def test_each_skipped_file_is_logged_once_with_its_reason(crawl):
+    for reason, path in [("not_found", "missing.csv"), ("oversized", "huge.csv"),
+                         ("not_utf8", "latin1.csv"), ("invalid_json", "broken.json")]:
+        lines = [line for line in crawl.log.splitlines() if f"{reason}:" in line and path in line]
+        assert len(lines) == 1, (reason, lines)
+    assert "Skipping dataset someone/energy-papers: no CSV, JSON, JSONL or Parquet files" in crawl.log
+
+
+def test_default_feed_layout(crawl):
+    feeds = list((crawl.output_dir / "hub_datasets").glob("*.jsonl"))
+    assert len(feeds) == 1
+
+
+def test_search_ids_and_max_pages_arguments(mock_site, tmp_path):
+    result = run_crawl(mock_site, "hub_datasets", tmp_path, "-a", "search=energy", "-a", "ids=",
+                       "-a", "max_pages=1")
+    # Page 1 of "energy" (3 by downloads): ohdoking, lab/llm-energy-codecarbon, household-energy.
+    assert result.stat("hub_datasets/search_pages") == 1
+    assert result.stat("hub_datasets/datasets_listed") == 3
+    assert {i["extractor"] for i in result.items} == {"table.ohdoking", "csv.codecarbon"}
+    assert len(result.items) == 9
+
+
+def test_bad_argument_is_a_clear_error(mock_site, tmp_path):
+    result = run_crawl(mock_site, "hub_datasets", tmp_path, "-a", "max_pages=none")
+    assert result.returncode != 0
+    assert "-a max_pages='none': expected a whole number of 1 or more" in result.log
+    assert result.items == []
+
+
+def test_live_request_is_blocked_loudly(tmp_path):
+    with MockSite() as site:
+        result = run_crawl(site, "hub_datasets", tmp_path,
+                           env={"HF_ENDPOINT": "https://huggingface.co"})
+        assert site.requests == []
+    assert result.stats["finish_reason"] == "live_request_blocked"
+    assert result.stat("offline_guard/blocked") >= 1
+    assert "CRITICAL: Blocked a live request to huggingface.co" in result.log

@@ -1,0 +1,154 @@
+"""Each pipeline on its own, built from a crawler with the project settings."""
+
+import pytest
+from scrapy.exceptions import DropItem
+from scrapy.utils.test import get_crawler
+
+from crawler.items import MEASUREMENT_FIELDS, Measurement
+from crawler.pipelines.deduplicate import DeduplicatePipeline
+from crawler.pipelines.flag_implausible import FlagImplausiblePipeline
+from crawler.pipelines.normalise import NormalisePipeline
+from crawler.pipelines.require_evidence import RequireEvidencePipeline
+from crawler.pipelines.stable_id import StableIdPipeline, measurement_id
+from crawler.pipelines.validate_schema import ValidateSchemaPipeline
+from tests.conftest import assert_valid_record
+
+
+@pytest.fixture
+def crawler():
+    crawler = get_crawler()
+    crawler.stats.open_spider()
+    return crawler
+
+
+def build(pipeline_class, crawler):
+    return pipeline_class.from_crawler(crawler) if hasattr(pipeline_class, "from_crawler") else pipeline_class()
+
+
+def evidence(**fields):
+    defaults = {"source": "hub_datasets", "url": "https://huggingface.co/datasets/a/b",
+                "excerpt": "a row", "extractor": "table.generic"}
+    return Measurement(**{**defaults, **fields})
+
+
+def run_all(crawler, item):
+    for pipeline_class in (RequireEvidencePipeline, NormalisePipeline, FlagImplausiblePipeline,
+                           StableIdPipeline, DeduplicatePipeline, ValidateSchemaPipeline):
+        item = build(pipeline_class, crawler).process_item(item)
+    return dict(item)
+
+
+def test_measurement_refuses_unknown_fields():
+    with pytest.raises(KeyError):
+        Measurement(wattage=3)
+
+
+@pytest.mark.parametrize("missing", ["url", "excerpt", "extractor"])
+def test_record_without_evidence_is_refused_and_counted(crawler, missing):
+    item = evidence()
+    item[missing] = "  "
+    with pytest.raises(DropItem):
+        build(RequireEvidencePipeline, crawler).process_item(item)
+    assert crawler.stats.get_value(f"measurement/dropped/missing_{missing}") == 1
+
+
+def test_normalise_fills_every_field_and_reads_figures_as_written(crawler):
+    item = build(NormalisePipeline, crawler).process_item(
+        evidence(power_w="~300 W", energy_j="0.42 kWh", gpu_raw="NVIDIA H100 PCIe",
+                 model_name="Llama-2-7b-hf", batch_size="8"))
+    assert set(item.keys()) == set(MEASUREMENT_FIELDS)
+    assert item["power_w"] == 300.0 and item["energy_j"] == pytest.approx(1_512_000.0)
+    assert "approximate" in item["notes"]
+    assert (item["gpu"], item["gpu_tdp_w"], item["model_params_b"], item["batch_size"]) == (
+        "H100 PCIe", 350.0, 7.0, 8)
+    assert item["workload"] == "unknown" and item["flags"] == []
+    assert item["retrieved_at"].endswith("Z")
+
+
+def test_normalise_range_keeps_both_ends_in_notes(crawler):
+    item = build(NormalisePipeline, crawler).process_item(evidence(power_w="350-400W"))
+    assert item["power_w"] == 375.0
+    assert "350–400 W" in item["notes"]
+
+
+def test_normalise_counts_gpu_from_raw_name(crawler):
+    item = build(NormalisePipeline, crawler).process_item(
+        evidence(power_w=250.0, gpu_raw="384 A100 80GB GPUs"))
+    assert (item["gpu"], item["gpu_count"], item["gpu_tdp_w"]) == ("A100", 384, None)
+    assert "form factor not stated" in item["notes"]
+
+
+def test_unknown_gpu_is_kept_raw_and_counted(crawler):
+    item = build(NormalisePipeline, crawler).process_item(evidence(power_w=10.0, gpu_raw="Apple M1 Pro"))
+    assert item["gpu"] is None and item["gpu_raw"] == "Apple M1 Pro"
+    assert crawler.stats.get_value("gpu/unknown") == 1
+
+
+def test_unreadable_figure_is_nulled_and_junk_record_dropped(crawler):
+    pipeline = build(NormalisePipeline, crawler)
+    item = pipeline.process_item(evidence(power_w="lots", energy_per_token_j=0.4))
+    assert item["power_w"] is None and item["energy_per_token_j"] == 0.4
+    with pytest.raises(DropItem):
+        pipeline.process_item(evidence(power_w="lots"))
+    assert crawler.stats.get_value("measurement/unparseable/power_w") == 2
+    assert crawler.stats.get_value("measurement/dropped/unparseable") == 1
+
+
+def test_power_above_tdp_is_flagged_not_dropped(crawler):
+    record = run_all(crawler, evidence(power_w=95.0, gpu_raw="NVIDIA L4"))  # L4 TDP 72 W
+    assert record["power_w"] == 95.0 and record["flags"] == ["exceeds_tdp"]
+    assert crawler.stats.get_value("measurement/flag/exceeds_tdp") == 1
+
+
+def test_above_tdp_check_uses_the_highest_variant_when_form_factor_unknown(crawler):
+    # "H100" could be an SXM (700 W): 500 W is possible; 750 W is not.
+    assert run_all(crawler, evidence(power_w=500.0, gpu_raw="H100-80GB"))["flags"] == []
+    assert run_all(crawler, evidence(power_w=750.0, gpu_raw="H100-80GB",
+                                     excerpt="another row"))["flags"] == ["exceeds_tdp"]
+
+
+def test_rated_and_system_power_are_not_held_to_the_gpu_tdp(crawler):
+    assert run_all(crawler, evidence(power_w=1200.0, gpu_raw="H100 PCIe", scope="system"))["flags"] == []
+
+
+def test_zero_means_not_measured(crawler):
+    record = run_all(crawler, evidence(power_w=0.0, energy_j=0.0, duration_s=600.0, gpu_raw="T4"))
+    assert record["power_w"] is None and record["energy_j"] is None
+    assert record["flags"] == ["zero_not_measured"]
+    assert "reported as 0" in record["notes"]
+
+
+def test_negative_energy_is_flagged(crawler):
+    record = run_all(crawler, evidence(energy_j=-5.0))
+    assert record["energy_j"] == -5.0 and record["flags"] == ["non_positive_energy"]
+
+
+def test_flags_from_extractors_are_counted_too(crawler):
+    run_all(crawler, evidence(power_w=50.0, flags=["derived"]))
+    assert crawler.stats.get_value("measurement/flag/derived") == 1
+
+
+def test_stable_id_depends_on_source_document_and_figure_only(crawler):
+    first = run_all(crawler, evidence(power_w=10.0, locator="f.csv#row=1"))
+    again = run_all(get_crawler(), evidence(power_w=11.0, locator="f.csv#row=1", excerpt="changed"))
+    other = run_all(get_crawler(), evidence(power_w=10.0, locator="f.csv#row=2"))
+    assert first["id"] == again["id"] != other["id"]
+    assert first["id"] == measurement_id("hub_datasets", "https://huggingface.co/datasets/a/b",
+                                         "table.generic", "f.csv#row=1")
+
+
+def test_duplicates_within_a_crawl_are_dropped_and_counted(crawler):
+    pipeline = build(DeduplicatePipeline, crawler)
+    pipeline.process_item({"id": "a"})
+    with pytest.raises(DropItem):
+        pipeline.process_item({"id": "a"})
+    assert crawler.stats.get_value("measurement/duplicate") == 1
+
+
+def test_schema_invalid_record_is_dropped_and_counted(crawler):
+    item = dict(run_all(crawler, evidence(power_w=10.0)))
+    assert_valid_record(item)
+    item["workload"] = "gaming"
+    with pytest.raises(DropItem, match="workload"):
+        build(ValidateSchemaPipeline, crawler).process_item(item)
+    assert crawler.stats.get_value("measurement/invalid/workload") == 1

@@ -1,0 +1,30 @@
+"""HF_TOKEN reaches the Hub host and nothing else, and appears in no output, log or stats."""
+
+from tests.conftest import run_crawl
+
+TOKEN = "hf_TESTtokenDoNotLeak1234567890"
+
+
+def test_token_only_to_the_hub_host_and_never_written(mock_site, tmp_path):
+    out = tmp_path / "x.jsonl"
+    result = run_crawl(mock_site, "hub_datasets", tmp_path, "-O", str(out),
+                       env={"HF_TOKEN": TOKEN, "CRAWLER_STATS_JSON": str(tmp_path / "stats.json")},
+                       settings={"LOG_LEVEL": "DEBUG"})
+    assert result.returncode == 0
+    hub = [r for r in mock_site.requests if r.host == "127.0.0.1"]
+    cdn = [r for r in mock_site.requests if r.host == "localhost"]
+    assert hub and cdn
+    assert {r.authorization for r in hub} == {f"Bearer {TOKEN}"}
+    assert {r.authorization for r in cdn} == {None}
+    # -O works as usual: the records go to the named file and not to the default feed.
+    assert len(out.read_text().splitlines()) == 19
+    assert not (result.output_dir / "hub_datasets").exists()
+    written = [out.read_text(), (tmp_path / "stats.json").read_text(), result.log]
+    assert all(TOKEN not in text for text in written)
+    assert "Authorization" not in result.log
+
+
+def test_without_token_no_authorization_is_sent(mock_site, tmp_path):
+    result = run_crawl(mock_site, "hub_datasets", tmp_path, "-a", "search=", env={"HF_TOKEN": ""})
+    assert result.returncode == 0 and result.items
+    assert {r.authorization for r in mock_site.requests} == {None}
