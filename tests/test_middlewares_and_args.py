@@ -70,3 +70,67 @@ def test_bad_positive_int_argument_is_a_usage_error(value):
 def test_positive_int_argument():
     assert positive_int_argument("max_pages", "3", None) == 3
     assert positive_int_argument("max_pages", None, 50) == 50
+
+
+class RecordedSleeps:
+    def __init__(self):
+        self.delays = []
+
+    async def __call__(self, delay):
+        self.delays.append(delay)
+
+
+@pytest.fixture
+def retry_middleware(monkeypatch):
+    import asyncio
+
+    from scrapy import Spider
+
+    from crawler import middlewares
+
+    crawler = get_crawler(Spider, settings_dict={"RETRY_BACKOFF_BASE": 2.0, "RETRY_BACKOFF_MAX": 5.0,
+                                                 "RETRY_AFTER_MAX": 60.0, "RETRY_TIMES": 3})
+    crawler.spider = crawler._create_spider("test")
+    crawler.stats.open_spider()
+    sleeps = RecordedSleeps()
+    monkeypatch.setattr(middlewares.asyncio, "sleep", sleeps)
+    middleware = middlewares.RetryAfterMiddleware.from_crawler(crawler)
+    return middleware, sleeps, crawler, asyncio.run
+
+
+def respond(status, retry_times=0, **headers):
+    from scrapy.http import Response
+
+    request = Request("https://huggingface.co/api/datasets", meta={"retry_times": retry_times})
+    return request, Response(request.url, status=status, headers=headers)
+
+
+def test_retry_after_is_honoured(retry_middleware):
+    middleware, sleeps, crawler, run = retry_middleware
+    retried = run(middleware.process_response(*respond(429, **{"Retry-After": "7"})))
+    assert isinstance(retried, Request) and retried.meta["retry_times"] == 1
+    assert sleeps.delays == [7.0]
+    assert crawler.stats.get_value("retry/retry_after_honoured") == 1
+
+
+def test_without_retry_after_the_wait_doubles_up_to_the_cap(retry_middleware):
+    middleware, sleeps, _, run = retry_middleware
+    for retries in (0, 1, 2):
+        assert isinstance(run(middleware.process_response(*respond(503, retries))), Request)
+    assert sleeps.delays == [2.0, 4.0, 5.0]  # 2 * 2**n, capped at RETRY_BACKOFF_MAX = 5
+
+
+def test_too_long_retry_after_or_spent_retries_give_up(retry_middleware):
+    middleware, sleeps, crawler, run = retry_middleware
+    request, response = respond(429, **{"Retry-After": "3600"})
+    assert run(middleware.process_response(request, response)) is response
+    request, response = respond(503, retry_times=3)
+    assert run(middleware.process_response(request, response)) is response
+    assert sleeps.delays == []
+    assert crawler.stats.get_value("retry/retry_after_too_long") == 1
+
+
+def test_other_statuses_pass_through(retry_middleware):
+    middleware, sleeps, _, run = retry_middleware
+    request, response = respond(404)
+    assert run(middleware.process_response(request, response)) is response

@@ -3,17 +3,15 @@ from __future__ import annotations
 from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
+from crawler.pipelines import CountingPipeline
 
-class DeduplicatePipeline:
+
+class DeduplicatePipeline(CountingPipeline):
     """Drops a record whose id was already emitted in this crawl (counted)."""
 
     def __init__(self, stats):
-        self.stats = stats
+        super().__init__(stats)
         self.seen_ids: set[str] = set()
-
-    @classmethod
-    def from_crawler(cls, crawler):
-        return cls(crawler.stats)
 
     def process_item(self, item):
         record_id = ItemAdapter(item)["id"]

@@ -3,11 +3,12 @@ from __future__ import annotations
 from itemadapter import ItemAdapter
 
 from crawler.extract.gpus import spec_for
+from crawler.pipelines import CountingPipeline
 
 ENERGY_FIELDS = ("energy_j", "energy_per_token_j", "energy_per_query_j")
 
 
-class FlagImplausiblePipeline:
+class FlagImplausiblePipeline(CountingPipeline):
     """Flags figures that cannot be right as they stand; keeps the record, counts every flag.
 
     * ``exceeds_tdp``: a per-GPU average power above the most the GPU can draw (its TDP, or for a
@@ -16,13 +17,6 @@ class FlagImplausiblePipeline:
       a counter; it becomes null (0 would read as a real figure);
     * ``non_positive_energy`` / ``non_positive_power``: negative figures, kept as written.
     """
-
-    def __init__(self, stats):
-        self.stats = stats
-
-    @classmethod
-    def from_crawler(cls, crawler):
-        return cls(crawler.stats)
 
     @staticmethod
     def _flag(adapter: ItemAdapter, flag: str) -> None:

@@ -11,6 +11,7 @@ from crawler.extract.models import params_from_name
 from crawler.extract.records import truncate
 from crawler.extract.units import parse_figure
 from crawler.items import MEASUREMENT_FIELDS
+from crawler.pipelines import CountingPipeline
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ def _append_note(adapter: ItemAdapter, note: str) -> None:
     adapter["notes"] = f"{adapter['notes']}; {note}" if adapter.get("notes") else note
 
 
-class NormalisePipeline:
+class NormalisePipeline(CountingPipeline):
     """Turns figures as written into canonical fields and fills every field of the record.
 
     * text figures ("~300 W", "0.42 kWh") -> floats in W, J, J/token, J/query, s; a range keeps
@@ -39,13 +40,6 @@ class NormalisePipeline:
     * model size from the name when the source did not give it;
     * every schema field present (null when unknown), ``workload`` 'unknown' when unstated.
     """
-
-    def __init__(self, stats):
-        self.stats = stats
-
-    @classmethod
-    def from_crawler(cls, crawler):
-        return cls(crawler.stats)
 
     def process_item(self, item):
         adapter = ItemAdapter(item)

@@ -3,18 +3,13 @@ from __future__ import annotations
 from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
+from crawler.pipelines import CountingPipeline
+
 EVIDENCE_FIELDS = ("url", "excerpt", "extractor")
 
 
-class RequireEvidencePipeline:
+class RequireEvidencePipeline(CountingPipeline):
     """Refuses a record that lacks url, excerpt or extractor (counted per missing field)."""
-
-    def __init__(self, stats):
-        self.stats = stats
-
-    @classmethod
-    def from_crawler(cls, crawler):
-        return cls(crawler.stats)
 
     def process_item(self, item):
         adapter = ItemAdapter(item)

@@ -5,6 +5,7 @@ from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
 from crawler.items import measurement_schema
+from crawler.pipelines import CountingPipeline
 
 
 def schema_validator() -> jsonschema.protocols.Validator:
@@ -13,16 +14,12 @@ def schema_validator() -> jsonschema.protocols.Validator:
     return validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
 
 
-class ValidateSchemaPipeline:
+class ValidateSchemaPipeline(CountingPipeline):
     """Lets out only records that match the shipped JSON Schema; others are dropped and counted."""
 
     def __init__(self, stats):
-        self.stats = stats
+        super().__init__(stats)
         self.validator = schema_validator()
-
-    @classmethod
-    def from_crawler(cls, crawler):
-        return cls(crawler.stats)
 
     def process_item(self, item):
         record = ItemAdapter(item).asdict()
