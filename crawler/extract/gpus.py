@@ -117,3 +117,34 @@ def normalise_gpu(raw: str) -> GpuMatch:
         if alias_tokens and _contains_run(tokens, alias_tokens):
             return GpuMatch(raw=raw, spec=spec, count=count)
     return GpuMatch(raw=raw, spec=None, count=count)
+
+
+# A GPU name as it appears in prose: optional count and vendor words, a model number such as
+# H100, A100, RTX 4090 or RTX A6000, then form-factor and memory words ("-SXM4-80GB", " PCIe",
+# " 80GB HBM3", " Ada Generation"). Each candidate is then checked against the taxonomy.
+_GPU_MENTION_RE = re.compile(
+    r"(?<![A-Za-z0-9])"
+    r"(?:\d{1,5}\s*(?:x|×)\s*)?"
+    r"(?:(?:NVIDIA|Tesla|GeForce|Quadro|AMD|Instinct)[\s_]+)*"
+    r"(?:RTX[\s_-]?A?\d{4}|[A-Z]{1,2}\d{1,4}[A-Z]{0,2})"
+    r"(?:[\s_-]+(?:SXM\d?|PCIe|NVL|HBM\d?e?|\d{2,3}\s?GB|Ti|Super|SFF|Ada(?:[\s_]Generation)?))*"
+    r"(?![A-Za-z0-9])",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class GpuMention:
+    match: GpuMatch
+    start: int
+    end: int
+
+
+def find_gpus(text: str) -> list[GpuMention]:
+    """Every known GPU named in free text, in order ("on an H100 PCIe", "8x A100-SXM4-80GB")."""
+    mentions = []
+    for found in _GPU_MENTION_RE.finditer(text):
+        match = normalise_gpu(found.group(0).strip())
+        if match.spec is not None:
+            mentions.append(GpuMention(match, found.start(), found.end()))
+    return mentions
