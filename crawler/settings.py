@@ -44,6 +44,8 @@ RETRY_AFTER_MAX = 300.0  # a Retry-After longer than this gives up instead of st
 DOWNLOAD_MAXSIZE = 200 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 50 * 1024 * 1024
 HUB_MAX_FILE_BYTES = int(os.environ.get("HUB_MAX_FILE_BYTES", 100 * 1024 * 1024))
+# Model cards are text; a README past this is not a card worth reading (counted as oversized).
+HUB_MAX_CARD_BYTES = int(os.environ.get("HUB_MAX_CARD_BYTES", 2 * 1024 * 1024))
 DOWNLOAD_TIMEOUT = 120
 
 DOWNLOADER_MIDDLEWARES = {

@@ -1,15 +1,18 @@
-"""The mock Hugging Face Hub: dataset search and repo API, resolve URLs, an LFS CDN host."""
+"""The mock Hugging Face Hub: model and dataset listings, repo API, resolve URLs, an LFS CDN host."""
 
 from __future__ import annotations
 
 import hashlib
 import io
 import json
+import re
 import threading
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import PurePosixPath
-from urllib.parse import parse_qs, quote, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
+
+import yaml
 
 FIXTURES = resources.files(__package__).joinpath("fixtures/hub")
 HELPER_SUFFIX = ".rows.json"  # JSON rows that the site turns into Parquet; not files of the repo
@@ -30,10 +33,14 @@ def json_reply(value, status=200, headers=None) -> Reply:
     return Reply(status, json.dumps(value).encode(), headers)
 
 
-def _generated_csv_chunks(size: int):
-    """Exactly ``size`` bytes of a valid-looking CSV, made as it is sent."""
-    header = b"model,gpu,batch_size,avg_power_w\n"
-    block = b"meta-llama/Llama-2-7b-hf,NVIDIA H100 PCIe,1,250.0\n" * 1000
+def _generated_chunks(size: int, file_path: str):
+    """Exactly ``size`` bytes of a valid-looking CSV or Markdown file, made as it is sent."""
+    if file_path.endswith(".md"):
+        header = b"---\nlicense: mit\n---\n# A very long card\n"
+        block = b"The model draws 250 W on an H100 PCIe in this endless table of notes.\n" * 1000
+    else:
+        header = b"model,gpu,batch_size,avg_power_w\n"
+        block = b"meta-llama/Llama-2-7b-hf,NVIDIA H100 PCIe,1,250.0\n" * 1000
     yield header[:size]
     left = size - len(header)
     while left > 0:
@@ -41,19 +48,37 @@ def _generated_csv_chunks(size: int):
         left -= len(block)
 
 
+REPO_TYPES = ("datasets", "models")
+_FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\n(.*?\n)?---[ \t]*\n", re.DOTALL)
+
+
 class MockHub:
     def __init__(self):
         catalogue = json.loads(FIXTURES.joinpath("catalogue.json").read_text("utf-8"))
         self.page_size = catalogue["page_size"]
-        self.datasets = {entry["id"]: entry for entry in catalogue["datasets"]}
+        self.repos = {kind: {entry["id"]: entry for entry in catalogue[kind]} for kind in REPO_TYPES}
         self.served_counts: dict[str, int] = {}
         self.lock = threading.Lock()
 
     # --- repo contents -----------------------------------------------------------------------
-    def _repo_dir(self, repo_id: str):
-        return FIXTURES.joinpath("datasets", *repo_id.split("/"))
+    def _repo_dir(self, kind: str, repo_id: str):
+        return FIXTURES.joinpath(kind, *repo_id.split("/"))
 
-    def _disk_files(self, repo_id: str) -> list[str]:
+    def card_data(self, repo_id: str) -> dict | None:
+        """The README's YAML metadata, as the Hub computes cardData; None when absent or broken."""
+        readme = self._repo_dir("models", repo_id).joinpath("README.md")
+        if not readme.is_file():
+            return None
+        match = _FRONT_MATTER_RE.match(readme.read_text("utf-8", errors="replace"))
+        if not match:
+            return None
+        try:
+            data = yaml.safe_load(match.group(1) or "")
+        except yaml.YAMLError:
+            return None
+        return data if isinstance(data, dict) else None
+
+    def _disk_files(self, kind: str, repo_id: str) -> list[str]:
         found = []
 
         def walk(node, prefix):
@@ -64,66 +89,97 @@ class MockHub:
                 elif not child.name.endswith(HELPER_SUFFIX):
                     found.append(path)
 
-        walk(self._repo_dir(repo_id), "")
+        directory = self._repo_dir(kind, repo_id)
+        if directory.is_dir():
+            walk(directory, "")
         return found
 
-    def siblings(self, repo_id: str) -> list[str]:
-        extra = self.datasets[repo_id].get("files", {})
-        return sorted(set(self._disk_files(repo_id)) | set(extra))
+    def siblings(self, kind: str, repo_id: str) -> list[str]:
+        extra = self.repos[kind][repo_id].get("files", {})
+        return sorted(set(self._disk_files(kind, repo_id)) | set(extra))
 
-    def api_entry(self, repo_id: str, full: bool) -> dict:
-        entry = self.datasets[repo_id]
+    def tags(self, kind: str, repo_id: str) -> list[str]:
+        tags = list(self.repos[kind][repo_id].get("tags", []))
+        card_data = self.card_data(repo_id) if kind == "models" else None
+        if card_data and "co2_eq_emissions" in card_data:
+            tags.append("co2_eq_emissions")  # the Hub tags models that carry carbon metadata
+        return tags
+
+    def api_entry(self, kind: str, repo_id: str, full: bool, card_data: bool) -> dict:
+        entry = self.repos[kind][repo_id]
         sha = hashlib.sha1(repo_id.encode()).hexdigest()
         item = {
             "_id": sha[:24], "id": repo_id, "author": repo_id.split("/")[0], "sha": sha,
             "lastModified": "2025-06-01T10:00:00.000Z", "createdAt": "2025-01-01T00:00:00.000Z",
-            "private": False, "gated": False, "disabled": False,
-            "downloads": entry["downloads"], "likes": entry["likes"], "tags": entry["tags"],
+            "private": False, "gated": entry.get("gated", False), "disabled": False,
+            "downloads": entry["downloads"], "likes": entry.get("likes", 0),
+            "tags": self.tags(kind, repo_id),
         }
+        if kind == "models":
+            item.update({"modelId": repo_id, "pipeline_tag": entry.get("pipeline_tag"),
+                         "library_name": entry.get("library_name", "transformers")})
+            data = self.card_data(repo_id)
+            if card_data and data is not None:
+                item["cardData"] = data
         if full:
-            item["siblings"] = [{"rfilename": path} for path in self.siblings(repo_id)]
+            item["siblings"] = [{"rfilename": path} for path in self.siblings(kind, repo_id)]
         return item
 
     # --- routes ------------------------------------------------------------------------------
-    def handle(self, path: str, query: dict, base_url: str, cdn_url: str) -> Reply | None:
-        if path == "/api/datasets":
-            return self.search(query, base_url)
-        if path.startswith("/api/datasets/"):
-            repo_id = path[len("/api/datasets/"):]
-            if repo_id not in self.datasets:
-                return json_reply({"error": "Repository not found"}, 404,
-                                  {"X-Error-Code": "RepoNotFound"})
-            return json_reply(self.api_entry(repo_id, full=True))
-        if path.startswith("/datasets/") and "/resolve/main/" in path:
-            repo_id, file_path = path[len("/datasets/"):].split("/resolve/main/", 1)
-            return self.resolve(repo_id, file_path, cdn_url)
-        if path.startswith("/cdn/datasets/"):
-            repo_id, file_path = path[len("/cdn/datasets/"):].split("/main/", 1)
-            return self.file_body(repo_id, file_path)
+    def handle(self, path: str, query: dict, base_url: str, cdn_url: str,
+               authorized: bool) -> Reply | None:
+        for kind in REPO_TYPES:
+            if path == f"/api/{kind}":
+                return self.listing(kind, query, base_url)
+            if path.startswith(f"/api/{kind}/"):
+                repo_id = path[len(f"/api/{kind}/"):]
+                if repo_id not in self.repos[kind]:
+                    return json_reply({"error": "Repository not found"}, 404,
+                                      {"X-Error-Code": "RepoNotFound"})
+                return json_reply(self.api_entry(kind, repo_id, full=True, card_data=True))
+        if path.startswith("/cdn/"):
+            kind, rest = path[len("/cdn/"):].split("/", 1)
+            repo_id, file_path = rest.split("/main/", 1)
+            return self.file_body(kind, repo_id, file_path)
+        if "/resolve/main/" in path:
+            repo_part, file_path = path.split("/resolve/main/", 1)
+            kind = "datasets" if repo_part.startswith("/datasets/") else "models"
+            repo_id = repo_part[len("/datasets/"):] if kind == "datasets" else repo_part[1:]
+            return self.resolve(kind, repo_id, unquote(file_path), cdn_url, authorized)
         return None
 
-    def search(self, query: dict, base_url: str) -> Reply:
+    def listing(self, kind: str, query: dict, base_url: str) -> Reply:
         term = query.get("search", [""])[0].lower()
+        tag = query.get("filter", [None])[0]
         limit = min(int(query.get("limit", [self.page_size])[0]), self.page_size)
         cursor = int(query.get("cursor", ["0"])[0])
         matches = sorted(
-            (repo_id for repo_id in self.datasets if term in repo_id.lower()),
-            key=lambda repo_id: -self.datasets[repo_id]["downloads"],
+            (repo_id for repo_id in self.repos[kind]
+             if term in repo_id.lower() and (tag is None or tag in self.tags(kind, repo_id))),
+            key=lambda repo_id: -self.repos[kind][repo_id]["downloads"],
         )
         full = query.get("full", ["false"])[0] == "true"
-        page = [self.api_entry(repo_id, full) for repo_id in matches[cursor: cursor + limit]]
+        card_data = query.get("cardData", ["false"])[0] == "true"
+        page = [self.api_entry(kind, repo_id, full, card_data)
+                for repo_id in matches[cursor: cursor + limit]]
         headers = {}
         if cursor + limit < len(matches):
             following = {key: values[0] for key, values in query.items()}
             following["cursor"] = str(cursor + limit)
-            headers["Link"] = f'<{base_url}/api/datasets?{urlencode(following)}>; rel="next"'
+            headers["Link"] = f'<{base_url}/api/{kind}?{urlencode(following)}>; rel="next"'
         return json_reply(page, headers=headers)
 
-    def resolve(self, repo_id: str, file_path: str, cdn_url: str) -> Reply:
-        if repo_id not in self.datasets:
+    def resolve(self, kind: str, repo_id: str, file_path: str, cdn_url: str,
+                authorized: bool) -> Reply:
+        if repo_id not in self.repos[kind]:
             return json_reply({"error": "Repository not found"}, 404, {"X-Error-Code": "RepoNotFound"})
-        quirks = self.datasets[repo_id].get("files", {}).get(file_path, {})
-        key = f"{repo_id}/{file_path}"
+        if self.repos[kind][repo_id].get("gated"):
+            # Gated repos: 401 without a token, 403 with one whose owner has not been granted access.
+            status = 403 if authorized else 401
+            return json_reply({"error": "Access to this repo is restricted"}, status,
+                              {"X-Error-Code": "GatedRepo"})
+        quirks = self.repos[kind][repo_id].get("files", {}).get(file_path, {})
+        key = f"{kind}/{repo_id}/{file_path}"
         with self.lock:
             self.served_counts[key] = self.served_counts.get(key, 0) + 1
             served = self.served_counts[key]
@@ -131,25 +187,28 @@ class MockHub:
             return json_reply({"error": "Too many requests"}, 429,
                               {"Retry-After": str(quirks["throttle_once"])})
         if quirks.get("lfs"):
-            location = f"{cdn_url}/cdn/datasets/{repo_id}/main/{quote(file_path)}"
+            location = f"{cdn_url}/cdn/{kind}/{repo_id}/main/{quote(file_path)}"
             return Reply(302, b"", {"Location": location}, "text/plain")
-        return self.file_body(repo_id, file_path)
+        return self.file_body(kind, repo_id, file_path)
 
-    def file_body(self, repo_id: str, file_path: str) -> Reply:
-        quirks = self.datasets.get(repo_id, {}).get("files", {}).get(file_path, {})
+    def file_body(self, kind: str, repo_id: str, file_path: str) -> Reply:
+        quirks = self.repos[kind].get(repo_id, {}).get("files", {}).get(file_path, {})
         not_found = json_reply({"error": "Entry not found"}, 404, {"X-Error-Code": "EntryNotFound"})
-        if repo_id not in self.datasets or quirks.get("missing"):
+        if repo_id not in self.repos[kind] or quirks.get("missing"):
             return not_found
         headers = {"X-Repo-Commit": hashlib.sha1(repo_id.encode()).hexdigest()}
         if quirks.get("generated_bytes"):
             size = quirks["generated_bytes"]
-            return Reply(200, headers=headers, content_type="text/csv",
-                         chunks=_generated_csv_chunks(size), length=size)
-        if quirks.get("parquet_from"):
-            body = self._parquet(repo_id, quirks["parquet_from"])
+            return Reply(200, headers=headers, content_type="text/plain",
+                         chunks=_generated_chunks(size, file_path), length=size)
+        if quirks.get("binary_bytes"):
+            body = bytes(range(256)) * (quirks["binary_bytes"] // 256)
+            content_type = "application/octet-stream"
+        elif quirks.get("parquet_from"):
+            body = self._parquet(kind, repo_id, quirks["parquet_from"])
             content_type = "application/octet-stream"
         else:
-            node = self._repo_dir(repo_id).joinpath(*PurePosixPath(file_path).parts)
+            node = self._repo_dir(kind, repo_id).joinpath(*PurePosixPath(file_path).parts)
             if not node.is_file():
                 return not_found
             body = node.read_bytes()
@@ -157,11 +216,11 @@ class MockHub:
         headers["ETag"] = '"' + hashlib.sha1(body).hexdigest() + '"'
         return Reply(200, body, headers, content_type)
 
-    def _parquet(self, repo_id: str, rows_path: str) -> bytes:
+    def _parquet(self, kind: str, repo_id: str, rows_path: str) -> bytes:
         import pyarrow
         import pyarrow.parquet
 
-        rows_file = self._repo_dir(repo_id).joinpath(*PurePosixPath(rows_path).parts)
+        rows_file = self._repo_dir(kind, repo_id).joinpath(*PurePosixPath(rows_path).parts)
         table = pyarrow.Table.from_pylist(json.loads(rows_file.read_text("utf-8")))
         buffer = io.BytesIO()
         pyarrow.parquet.write_table(table, buffer)

@@ -6,6 +6,7 @@ so tests can check that a token sent to the Hub host never follows a redirect el
 
 from __future__ import annotations
 
+import sys
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,14 +22,22 @@ class LoggedRequest:
     status: int
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        """A client that hangs up (the crawler cancelling an oversized download) is not an error."""
+        if not isinstance(sys.exc_info()[1], (ConnectionError, BrokenPipeError)):
+            super().handle_error(request, client_address)
+
+
 class MockSite:
     """Start with ``start()``; ``hub_url`` is the HF_ENDPOINT to crawl; ``stop()`` when done."""
 
     def __init__(self, port: int = 0):
         self.hub = MockHub()
         self.requests: list[LoggedRequest] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = _QuietServer(("127.0.0.1", port), self._handler_class())
         self._thread: threading.Thread | None = None
 
     @property
@@ -62,11 +71,11 @@ class MockSite:
     def __exit__(self, *exc):
         self.stop()
 
-    def route(self, raw_path: str) -> Reply:
+    def route(self, raw_path: str, authorized: bool) -> Reply:
         path, query = split_query(raw_path)
         if path == "/robots.txt":
             return Reply(200, b"User-agent: *\nDisallow:\n", content_type="text/plain")
-        reply = self.hub.handle(path, query, self.hub_url, self.cdn_url)
+        reply = self.hub.handle(path, query, self.hub_url, self.cdn_url, authorized)
         return reply or Reply(404, b'{"error": "Not found"}')
 
     def _handler_class(self):
@@ -76,7 +85,7 @@ class MockSite:
             protocol_version = "HTTP/1.1"
 
             def do_GET(self):  # noqa: N802 (http.server's naming)
-                reply = site.route(self.path)
+                reply = site.route(self.path, authorized=bool(self.headers.get("Authorization")))
                 site.requests.append(LoggedRequest(
                     host=(self.headers.get("Host") or "").split(":")[0],
                     path=self.path,

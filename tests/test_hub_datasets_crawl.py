@@ -115,7 +115,7 @@ def test_common_fields_of_each_rule(crawl):
 
 def test_crawl_stats(crawl):
     expected = {
-        "hub_datasets/search_pages": 4,  # energy: 5 matches at 3 a page = 2 pages; power; GPU
+        "hub_datasets/listing_pages": 4,  # energy: 5 matches at 3 a page = 2 pages; power; GPU
         "hub_datasets/datasets_listed": 7,
         "hub_datasets/datasets_without_data_files": 1,
         "hub_datasets/datasets_with_data_files": 6,
@@ -176,7 +176,7 @@ def test_search_ids_and_max_pages_arguments(mock_site, tmp_path):
     result = run_crawl(mock_site, "hub_datasets", tmp_path, "-a", "search=energy", "-a", "ids=",
                        "-a", "max_pages=1")
     # Page 1 of "energy" (3 by downloads): ohdoking, lab/llm-energy-codecarbon, household-energy.
-    assert result.stat("hub_datasets/search_pages") == 1
+    assert result.stat("hub_datasets/listing_pages") == 1
     assert result.stat("hub_datasets/datasets_listed") == 3
     assert {i["extractor"] for i in result.items} == {"table.ohdoking", "csv.codecarbon"}
     assert len(result.items) == 9

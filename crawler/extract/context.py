@@ -63,6 +63,18 @@ def classify_workload(text: str | None) -> str:
     return _earliest(text, _WORKLOAD_RES) or "unknown"
 
 
+def phase_near(before: str, after: str) -> str | None:
+    """The phase of a figure: the cue closest before it, else the first one just after it.
+
+    In "steady-state and peaked at 342 W" the 342 W is the peak; in "averaged 285 W
+    steady-state" the cue follows the figure.
+    """
+    found = [(match.start(), label) for label, regex in _PHASE_RES for match in regex.finditer(before)]
+    if found:
+        return max(found)[1]
+    return _earliest(after, _PHASE_RES)
+
+
 def classify_phase(text: str | None) -> str | None:
     """'idle', 'steady', 'peak', 'prefill', 'decode' or None when the text does not say."""
     return _earliest(text, _PHASE_RES)

@@ -17,7 +17,7 @@ import yaml
 from huggingface_hub import ModelCard
 
 from .context import classify_method
-from .datafiles import Problem
+from .datafiles import DataFileError, Problem
 from .power_tables import table_records
 from .prose import prose_records
 from .records import truncate
@@ -157,13 +157,17 @@ def split_front_matter(content: str) -> tuple[dict, str, list[Problem]]:
     return card.data.to_dict(), card.text, []
 
 
-def extract_card(content: str, *, metadata: dict | None = None) -> CardExtraction:
-    """Every record a model card yields. ``metadata`` (the API's cardData) wins over the card's own."""
+def extract_card(content: str, *, with_metadata: bool = True) -> CardExtraction:
+    """Every record a model card yields.
+
+    ``with_metadata=False`` leaves out the records of the front matter, for a caller that already
+    read the same metadata from the API's cardData.
+    """
     result = CardExtraction()
-    own_metadata, body, problems = split_front_matter(content)
+    result.metadata, body, problems = split_front_matter(content)
     result.problems += problems
-    result.metadata = metadata if metadata is not None else own_metadata
-    result.records += co2_eq_emissions_records(result.metadata)
+    if with_metadata:
+        result.records += co2_eq_emissions_records(result.metadata)
     tables = document_tables(body)
     for index, table in enumerate(tables, start=1):
         extracted = table_records(table, body, extractor=f"card_table.{table.kind}",
@@ -175,3 +179,13 @@ def extract_card(content: str, *, metadata: dict | None = None) -> CardExtractio
     prose = _BULLET_RE.sub("", prose)
     result.records += prose_records(prose, locator_prefix="card")
     return result
+
+
+def decode_card(data: bytes) -> str:
+    """README bytes as text; a binary file (NUL bytes, not UTF-8) raises DataFileError('binary_card')."""
+    if b"\x00" in data[:8192]:
+        raise DataFileError("binary_card", "README is binary (NUL bytes)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataFileError("binary_card", f"README is not UTF-8 text (byte {exc.start})") from exc

@@ -30,6 +30,7 @@ _CARBON_UNITS = {"tco2eq": 1000.0, "tco2e": 1000.0, "tco2": 1000.0, "tonnes": 10
 _RATED_RE = re.compile(r"peak power capacity|\bTDP\b|thermal design power|rated power|"
                        r"power capacity", re.IGNORECASE)
 _TDP_STATEMENT_RE = re.compile(r"TDP of\s+([\d.,]+\s*(?:[-–]\s*[\d.,]+)?\s*W)", re.IGNORECASE)
+_MEASURING_METHODS = {"nvml", "nvidia-smi", "codecarbon", "zeus", "external-meter"}
 _TOTAL_RE = re.compile(r"^\s*(?:total|sum|overall)\b", re.IGNORECASE)
 
 
@@ -55,6 +56,8 @@ def _header_unit(header: str) -> str | None:
 def column_role(header: str) -> ColumnRole | None:
     """What a table column holds, judged by its header, or None for a non-figure column."""
     lowered = header.lower()
+    if re.fullmatch(r"\s*(?:batch(?:[ _-]?size)?|bs)\s*", lowered):
+        return ColumnRole("batch_size", 1.0)
     unit = _header_unit(header)
     if "gpu hour" in lowered or "gpu-hour" in lowered or (unit and unit.lower() == "gpu hours"):
         return ColumnRole("gpu_hours", 1.0)
@@ -80,6 +83,8 @@ def table_roles(table: DocumentTable) -> tuple[int | None, dict[int, ColumnRole]
     roles = {index: role for index, header in enumerate(table.header)
              if (role := column_role(header)) is not None}
     label = next((index for index in range(len(table.header)) if index not in roles), None)
+    if not any(role.field != "batch_size" for role in roles.values()):
+        return label, {}
     return label, roles
 
 
@@ -103,7 +108,7 @@ def table_records(table: DocumentTable, document: str, *, extractor: str,
     gpu = gpus_before[-1].match if gpus_before else (gpus_after[0].match if gpus_after else None)
     rated = bool(_RATED_RE.search(context))
     tdp_statement = _TDP_STATEMENT_RE.search(context)
-    workload = classify_workload(" ".join(table.header)) 
+    workload = classify_workload(" ".join(table.header))
     if workload == "unknown":
         workload = classify_workload(before[-600:] + " " + after[:300])
     notes = []
@@ -111,7 +116,7 @@ def table_records(table: DocumentTable, document: str, *, extractor: str,
         notes.append("the card gives this wattage as peak power capacity / TDP, not a measured draw")
     if tdp_statement:
         notes.append(f"card states a TDP of {tdp_statement.group(1)}")
-    for row in table.rows:
+    for number, row in enumerate(table.rows, start=1):
         label = row[label_column]
         if _TOTAL_RE.match(label):
             result.problems.append(Problem("table_total_row", f"{locator_prefix}: {label!r}", error=False))
@@ -126,12 +131,12 @@ def table_records(table: DocumentTable, document: str, *, extractor: str,
                 result.problems.append(Problem(
                     "non_numeric_cell", f"{locator_prefix}: {table.header[column]!r} = {cell!r}"))
                 continue
-            values[role.field] = count * role.factor
-        if not values:
+            values[role.field] = int(count) if role.field == "batch_size" else count * role.factor
+        if not set(values) - {"batch_size"}:
             continue
         record = {
             "extractor": extractor,
-            "locator": f"{locator_prefix}#row={label}",
+            "locator": f"{locator_prefix}#row={number}:{label}",
             "excerpt": _row_excerpt(table, row),
             "model_name": label or None,
             "model_params_b": params_from_name(label),
@@ -141,12 +146,12 @@ def table_records(table: DocumentTable, document: str, *, extractor: str,
             "notes": "; ".join(notes) or None,
             **values,
         }
+        record["method"] = "tdp-estimate" if rated else classify_method(context)
         if "power_w" in values:
-            record["power_kind"] = "rated" if rated else None
             if rated:
+                record["power_kind"] = "rated"
                 record["flags"] = ["rated_not_measured"]
-                record["method"] = "tdp-estimate"
-        if "method" not in record:
-            record["method"] = classify_method(context)
+            elif record["method"] in _MEASURING_METHODS:
+                record["power_kind"] = "measured"
         result.records.append(record)
     return result

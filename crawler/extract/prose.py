@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from .context import classify_method, classify_phase, classify_scope, classify_workload
+from .context import classify_method, classify_scope, classify_workload, phase_near
 from .gpus import find_gpus
 from .records import truncate
 from .units import find_figures
@@ -75,8 +75,10 @@ def prose_records(text: str, *, extractor: str = "prose", locator_prefix: str = 
         scope = classify_scope(sentence) or classify_scope(carried)
         for index, figure in enumerate(figures):
             window_start = figures[index - 1].end if index else 0
-            window = sentence[window_start: figure.end + _WINDOW_AFTER]
-            phase = classify_phase(window)
+            next_start = figures[index + 1].start if index + 1 < len(figures) else len(sentence)
+            after = sentence[figure.end: min(next_start, figure.end + _WINDOW_AFTER)]
+            window = sentence[window_start: figure.end] + after
+            phase = phase_near(sentence[window_start: figure.start], after)
             nearest_gpu = min(gpus, key=lambda m: abs(m.start - figure.start)).match if gpus else None
             record = {
                 "extractor": extractor,

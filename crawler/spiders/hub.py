@@ -58,12 +58,16 @@ class HubSpider(MeasurementSpider):
         query = f"?{urlencode(params)}" if params else ""
         return f"{self.endpoint}/api/{path}{query}"
 
-    def search_url(self, term: str) -> str:
-        return self.api_url(self.repo_type, search=term, full="true", sort="downloads",
+    # Query parameters that make a listing carry what the spider reads (file list, card data).
+    listing_params: dict[str, str] = {"full": "true"}
+
+    def listing_url(self, **query) -> str:
+        """A listing sorted by downloads, e.g. listing_url(search="llama") or (filter=tag)."""
+        return self.api_url(self.repo_type, **query, **self.listing_params, sort="downloads",
                             direction=-1, limit=self.page_size)
 
     def repo_url(self, repo_id: str) -> str:
-        return self.api_url(f"{self.repo_type}/{repo_id}", full="true")
+        return self.api_url(f"{self.repo_type}/{repo_id}", **self.listing_params)
 
     def _repo_prefix(self) -> str:
         return "" if self.repo_type == "models" else f"/{self.repo_type}"
@@ -96,6 +100,40 @@ class HubSpider(MeasurementSpider):
 
     def pages_left(self, page: int) -> bool:
         return self.max_pages is None or page < self.max_pages
+
+    def parse_listing(self, response, page, **context):
+        """A page of a Hub listing: each repo goes to ``repo_entry``; the next page follows Link.
+
+        ``context`` (keyword arguments of the first page's request) is passed on to ``repo_entry``
+        and to the next pages.
+        """
+        listing = self.json_or_none(response)
+        if not isinstance(listing, list):
+            if listing is not None:
+                self.count_problem("unexpected_api_shape", f"{response.url}: not a list of repos")
+            return
+        self.count("listing_pages")
+        for entry in listing:
+            if isinstance(entry, dict) and entry.get("id"):
+                yield from self.repo_entry(entry, **context)
+        following = next_link(response.headers.get(b"Link"))
+        if following and self.pages_left(page):
+            yield self.api_request(following, self.parse_listing,
+                                   cb_kwargs={"page": page + 1, **context})
+        elif following:
+            self.logger.info("Stopped after %d pages (max_pages) at %s", page, response.url)
+
+    def parse_repo(self, response, **context):
+        """One repo from the repo API (for ``-a ids``)."""
+        entry = self.json_or_none(response)
+        if isinstance(entry, dict) and entry.get("id"):
+            yield from self.repo_entry(entry, **context)
+        elif entry is not None:
+            self.count_problem("unexpected_api_shape", f"{response.url}: not a repo")
+
+    def repo_entry(self, entry: dict, **context):
+        """Requests and items for one repo of a listing; subclasses say what to read."""
+        raise NotImplementedError
 
     def request_failed(self, failure):
         """Errback: an HTTP error, a cancelled oversized download or a network error is counted."""

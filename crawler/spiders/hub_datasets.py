@@ -7,7 +7,7 @@ from crawler.extract.datafiles import DataFileError, is_data_file, read_rows
 from crawler.items import Measurement
 
 from .arguments import positive_int_argument
-from .hub import HubSpider, next_link, utc_now
+from .hub import HubSpider, utc_now
 
 
 class HubDatasetsSpider(HubSpider):
@@ -31,40 +31,17 @@ class HubDatasetsSpider(HubSpider):
 
     async def start(self):
         for repo_id in self.ids:
-            yield self.api_request(self.repo_url(repo_id), self.parse_dataset_info)
+            yield self.api_request(self.repo_url(repo_id), self.parse_repo)
         for term in self.searches:
-            yield self.api_request(self.search_url(term), self.parse_search, cb_kwargs={"page": 1})
+            yield self.api_request(self.listing_url(search=term), self.parse_listing, cb_kwargs={"page": 1})
 
-    def parse_search(self, response, page):
-        listing = self.json_or_none(response)
-        if not isinstance(listing, list):
-            if listing is not None:
-                self.count_problem("unexpected_api_shape", f"{response.url}: not a list of datasets")
-            return
-        self.count("search_pages")
-        for entry in listing:
-            if isinstance(entry, dict) and entry.get("id"):
-                yield from self.dataset_entry(entry)
-        following = next_link(response.headers.get(b"Link"))
-        if following and self.pages_left(page):
-            yield self.api_request(following, self.parse_search, cb_kwargs={"page": page + 1})
-        elif following:
-            self.logger.info("Stopped after %d pages (max_pages) at %s", page, response.url)
-
-    def parse_dataset_info(self, response):
-        entry = self.json_or_none(response)
-        if isinstance(entry, dict) and entry.get("id"):
-            yield from self.dataset_entry(entry)
-        elif entry is not None:
-            self.count_problem("unexpected_api_shape", f"{response.url}: not a dataset")
-
-    def dataset_entry(self, entry: dict):
+    def repo_entry(self, entry: dict):
         repo_id = entry["id"]
         if repo_id in self.datasets_seen:
             return
         if "siblings" not in entry:
             # Listings made without full=true carry no file list: ask for the repo itself.
-            yield self.api_request(self.repo_url(repo_id), self.parse_dataset_info)
+            yield self.api_request(self.repo_url(repo_id), self.parse_repo)
             return
         self.datasets_seen.add(repo_id)
         self.count("datasets_listed")

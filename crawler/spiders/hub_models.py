@@ -1,0 +1,128 @@
+"""Hub model search -> model cards (metadata, tables, template, prose) and CodeCarbon files."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from crawler.extract.dataset_tables import extract_codecarbon
+from crawler.extract.datafiles import DataFileError, read_rows
+from crawler.extract.model_cards import co2_eq_emissions_records, decode_card, extract_card
+from crawler.items import Measurement
+
+from .arguments import list_argument
+from .hub import HubSpider, utc_now
+
+CARBON_TAG = "co2_eq_emissions"
+_ENERGY_WORDS = ("energy", "power", "carbon", "co2", "emission", "watt")
+
+
+def candidate_reason(entry: dict, from_listing: str) -> str | None:
+    """Why a model's README is worth fetching, or None when it is not."""
+    card_data = entry.get("cardData") or {}
+    if isinstance(card_data, dict) and CARBON_TAG in card_data:
+        return "carbon_metadata"
+    tags = [str(tag).lower() for tag in entry.get("tags") or []]
+    if any(word in tag for tag in tags for word in _ENERGY_WORDS):
+        return "energy_tag"
+    files = [str(s.get("rfilename", "")).lower() for s in entry.get("siblings") or [] if isinstance(s, dict)]
+    if any(word in PurePosixPath(f).name for f in files for word in _ENERGY_WORDS):
+        return "energy_file"
+    if from_listing in ("search", "ids"):
+        return "search_hit"
+    return None
+
+
+class HubModelsSpider(HubSpider):
+    """Searches Hub models and reads the power and energy figures their cards publish.
+
+    Arguments (besides HubSpider's ``search``, ``ids`` and ``max_pages``): ``-a filter=tag,tag``
+    replaces the default tag listing (every model tagged co2_eq_emissions, by downloads).
+    """
+
+    name = "hub_models"
+    repo_type = "models"
+    default_searches = ("Llama", "Mistral", "GPT", "H100")
+    default_filters = (CARBON_TAG,)
+    listing_params = {"full": "true", "cardData": "true"}
+
+    def __init__(self, *args, filter=None, **kwargs):  # noqa: A002 (the -a name users type)
+        super().__init__(*args, **kwargs)
+        self.filters = list_argument("filter", filter, self.default_filters)
+        self.models_seen: set[str] = set()
+
+    async def start(self):
+        for repo_id in self.ids:
+            yield self.api_request(self.repo_url(repo_id), self.parse_repo, cb_kwargs={"from_listing": "ids"})
+        for term in self.searches:
+            yield self.api_request(self.listing_url(search=term), self.parse_listing,
+                                   cb_kwargs={"page": 1, "from_listing": "search"})
+        for tag in self.filters:
+            yield self.api_request(self.listing_url(filter=tag), self.parse_listing,
+                                   cb_kwargs={"page": 1, "from_listing": "filter"})
+
+    def repo_entry(self, entry: dict, from_listing: str = "search"):
+        repo_id = entry["id"]
+        if repo_id in self.models_seen:
+            return
+        self.models_seen.add(repo_id)
+        self.count("models_listed")
+        card_data = entry.get("cardData")
+        has_card_data = isinstance(card_data, dict)
+        if has_card_data:
+            yield from self.measurements(co2_eq_emissions_records(card_data), repo_id)
+        reason = candidate_reason(entry, from_listing)
+        if reason is None:
+            self.count("models_not_candidates")
+            return
+        self.count(f"candidates/{reason}")
+        siblings = [s.get("rfilename", "") for s in entry.get("siblings") or [] if isinstance(s, dict)]
+        if "README.md" in siblings or not siblings:
+            yield self.api_request(
+                self.file_url(repo_id, "README.md"), self.parse_card,
+                cb_kwargs={"repo_id": repo_id, "with_metadata": not has_card_data},
+                meta={"download_maxsize": self.settings.getint("HUB_MAX_CARD_BYTES")},
+            )
+        else:
+            self.count("models_without_card")
+        for path in siblings:
+            if PurePosixPath(path).name == "emissions.csv":
+                yield self.api_request(
+                    self.file_url(repo_id, path), self.parse_emissions,
+                    cb_kwargs={"repo_id": repo_id, "path": path,
+                               "context": " ".join([repo_id, *map(str, entry.get("tags") or [])])},
+                    meta={"download_maxsize": self.settings.getint("HUB_MAX_FILE_BYTES")},
+                )
+
+    def parse_card(self, response, repo_id, with_metadata):
+        try:
+            content = decode_card(response.body)
+        except DataFileError as exc:
+            self.count_problem(exc.kind, f"{repo_id}: {exc.detail}")
+            return
+        self.count("cards_read")
+        extraction = extract_card(content, with_metadata=with_metadata)
+        for problem in extraction.problems:
+            self.count_problem(problem.kind, f"{repo_id}: {problem.detail}", error=problem.error)
+        yield from self.measurements(extraction.records, repo_id)
+
+    def parse_emissions(self, response, repo_id, path, context):
+        try:
+            table = read_rows(response.body, path)
+        except DataFileError as exc:
+            self.count_problem(exc.kind, f"{repo_id}/{path}: {exc.detail}")
+            return
+        for problem in table.problems:
+            self.count_problem(problem.kind, f"{repo_id}/{path}: {problem.detail}", error=problem.error)
+        extraction = extract_codecarbon(table.rows, path, context)
+        for problem in extraction.problems:
+            self.count_problem(problem.kind, f"{repo_id}/{path}: {problem.detail}", error=problem.error)
+        yield from self.measurements(extraction.records, repo_id, self.human_url(repo_id, path))
+
+    def measurements(self, records: list[dict], repo_id: str, url: str | None = None):
+        retrieved_at = utc_now()
+        for record in records:
+            self.count("records_found")
+            # A table row names its own model (often another size than the card's repo).
+            model_id = None if record.get("model_name") else repo_id
+            yield Measurement(source=self.name, url=url or self.human_url(repo_id),
+                              retrieved_at=retrieved_at, model_id=model_id, **record)
