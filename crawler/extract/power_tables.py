@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .context import classify_method, classify_workload
 from .datafiles import Problem
@@ -27,14 +28,14 @@ _UNIT_IN_HEADER_RE = re.compile(r"\(([^)]*)\)|\[([^\]]*)\]|\bin\s+(\w+)\s*$", re
 _CARBON_UNITS = {"tco2eq": 1000.0, "tco2e": 1000.0, "tco2": 1000.0, "tonnes": 1000.0, "t": 1000.0,
                  "kgco2eq": 1.0, "kgco2e": 1.0, "kgco2": 1.0, "kg": 1.0,
                  "gco2eq": 0.001, "gco2e": 0.001, "gco2": 0.001, "g": 0.001}
-_RATED_RE = re.compile(r"peak power capacity|\bTDP\b|thermal design power|rated power|"
-                       r"power capacity", re.IGNORECASE)
-_TDP_STATEMENT_RE = re.compile(r"TDP of\s+([\d.,]+\s*(?:[-–]\s*[\d.,]+)?\s*W)", re.IGNORECASE)
+_RATED_RE = re.compile(r"peak power capacity|\btdp\b|thermal design power|rated power|"
+                       r"power capacity")  # matched against lower-cased text
+_TDP_STATEMENT_RE = re.compile(r"TDP of\s+([\d.,]+\s*(?:[-–]\s*[\d.,]+)?\s*W)")
 _MEASURING_METHODS = {"nvml", "nvidia-smi", "codecarbon", "zeus", "external-meter"}
 _TOTAL_RE = re.compile(r"^\s*(?:total|sum|overall)\b", re.IGNORECASE)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ColumnRole:
     field: str   # record field
     factor: float  # multiply the cell's number by this to get the canonical unit
@@ -53,6 +54,7 @@ def _header_unit(header: str) -> str | None:
     return next(group for group in match.groups() if group is not None).strip()
 
 
+@lru_cache(maxsize=4096)
 def column_role(header: str) -> ColumnRole | None:
     """What a table column holds, judged by its header, or None for a non-figure column."""
     lowered = header.lower()
@@ -106,11 +108,12 @@ def table_records(table: DocumentTable, document: str, *, extractor: str,
     context = before + "\n" + " ".join(table.header) + "\n" + after
     gpus_before, gpus_after = find_gpus(before), find_gpus(after)
     gpu = gpus_before[-1].match if gpus_before else (gpus_after[0].match if gpus_after else None)
-    rated = bool(_RATED_RE.search(context))
+    rated = bool(_RATED_RE.search(context.lower()))
     tdp_statement = _TDP_STATEMENT_RE.search(context)
     workload = classify_workload(" ".join(table.header))
     if workload == "unknown":
         workload = classify_workload(before[-600:] + " " + after[:300])
+    method = "tdp-estimate" if rated else classify_method(context)
     notes = []
     if rated:
         notes.append("the card gives this wattage as peak power capacity / TDP, not a measured draw")
@@ -146,7 +149,7 @@ def table_records(table: DocumentTable, document: str, *, extractor: str,
             "notes": "; ".join(notes) or None,
             **values,
         }
-        record["method"] = "tdp-estimate" if rated else classify_method(context)
+        record["method"] = method
         if "power_w" in values:
             if rated:
                 record["power_kind"] = "rated"

@@ -21,7 +21,10 @@ FIGURE_FIELDS = {"power": "power_w", "energy": "energy_j", "energy_per_token": "
 
 _FENCED_CODE_RE = re.compile(r"^(```|~~~).*?^\1[^\n]*$", re.MULTILINE | re.DOTALL)
 _INLINE_CODE_RE = re.compile(r"`[^`\n]*`")
-_SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'])|\n\s*\n|\n(?=\s*(?:[-*+]|\d+\.)\s)|\n#+\s")
+# Sentence ends: after . ! ? before a capital, a blank line, a list item or a heading. Every
+# alternative starts at white space, which the leading lookahead tests first (speed on long cards).
+_SENTENCE_END_RE = re.compile(
+    r"(?=\s)(?:(?<=[.!?])\s+(?=[A-Z(\"'])|\n\s*\n|\n(?=\s*(?:[-*+]|\d+\.)\s)|\n#+\s)")
 _BATCH_RE = re.compile(
     r"\bbatch(?:[\s_-]?size)?(?:\s+of)?\s*(?:=|:)?\s*(\d{1,5})\b|\bbs\s*=\s*(\d{1,5})\b"
     r"|\b(\d{1,5})\s*(?:prompts|requests|sequences)?\s*per batch\b",
@@ -54,14 +57,39 @@ def _sentence_key(sentence: str) -> str:
     return hashlib.sha1(sentence.encode("utf-8")).hexdigest()[:12]
 
 
+def _paragraph_start(text: str, position: int) -> int:
+    start = text.rfind("\n\n", 0, position)
+    return 0 if start < 0 else start + 2
+
+
+def _sentences_with_figures(text: str):
+    """(sentence, the sentence before it) for each sentence holding a power or energy figure.
+
+    Only the paragraphs that hold a figure are split into sentences: most of a long card has none,
+    and one scan for figures over the whole text is far cheaper than splitting all of it.
+    """
+    done_until = 0
+    for figure in find_figures(text):
+        if figure.kind not in FIGURE_FIELDS or figure.start < done_until:
+            continue
+        start = _paragraph_start(text, figure.start)
+        end = text.find("\n\n", figure.end)
+        end = len(text) if end < 0 else end
+        before = text[:start].rstrip()
+        earlier = sentences(before[_paragraph_start(before, len(before)):]) if before else []
+        previous = earlier[-1] if earlier else ""
+        for sentence in sentences(text[start:end]):
+            yield sentence, previous
+            previous = sentence
+        done_until = end
+
+
 def prose_records(text: str, *, extractor: str = "prose", locator_prefix: str = "") -> list[dict]:
     """One record per power or energy figure stated in the text's sentences."""
     records = []
-    previous = ""
-    for sentence in sentences(strip_code(text)):
+    for sentence, previous in _sentences_with_figures(strip_code(text)):
         figures = [f for f in find_figures(sentence) if f.kind in FIGURE_FIELDS]
         if not figures:
-            previous = sentence
             continue
         own_gpus = find_gpus(sentence)
         # A sentence that names its own GPU is a new statement: nothing is carried over to it.
@@ -106,5 +134,4 @@ def prose_records(text: str, *, extractor: str = "prose", locator_prefix: str = 
             if scope == "system":
                 record["flags"] = [*record["flags"], "system_level"]
             records.append(record)
-        previous = sentence
     return records

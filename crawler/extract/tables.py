@@ -31,15 +31,24 @@ def _split_pipe_row(line: str) -> list[str]:
         text = text[1:]
     if text.endswith("|") and not text.endswith("\\|"):
         text = text[:-1]
-    cells = re.split(r"(?<!\\)\|", text)
-    return [clean_cell(cell.replace("\\|", "|")) for cell in cells]
+    if "\\|" in text:
+        return [clean_cell(cell.replace("\\|", "|")) for cell in _UNESCAPED_PIPE_RE.split(text)]
+    return [clean_cell(cell) for cell in text.split("|")]
+
+
+_UNESCAPED_PIPE_RE = re.compile(r"(?<!\\)\|")
+_LINK_RE = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+_EMPHASIS_RE = re.compile(r"[*_`]{1,3}")
+_TAG_RE = re.compile(r"<[^>]+>")
+_MARKUP_CHARS = frozenset("[*_`<")
+# A separator row starts like "|---", "| :--" or "---|".
+_SEPARATOR_START_RE = re.compile(r"^\s*\|?\s*:?-{3,}")
 
 
 def clean_cell(text: str) -> str:
     """Cell text without Markdown emphasis, links' targets, footnote marks or extra spaces."""
-    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
-    text = re.sub(r"[*_`]{1,3}", "", text)
-    text = re.sub(r"<[^>]+>", " ", text)
+    if not _MARKUP_CHARS.isdisjoint(text):
+        text = _TAG_RE.sub(" ", _EMPHASIS_RE.sub("", _LINK_RE.sub(r"\1", text)))
     return " ".join(text.split())
 
 
@@ -53,7 +62,8 @@ def markdown_tables(text: str) -> list[DocumentTable]:
     index = 0
     while index < len(lines) - 1:
         header_line, separator_line = lines[index], lines[index + 1]
-        separator = _split_pipe_row(separator_line) if "|" in separator_line else []
+        separator = (_split_pipe_row(separator_line)
+                     if "|" in separator_line and _SEPARATOR_START_RE.match(separator_line) else [])
         if "|" not in header_line or not separator or not all(
             _SEPARATOR_CELL_RE.match(cell or "---") for cell in separator
         ) or not any(cell for cell in separator_line.split("|") if "-" in cell):
