@@ -155,3 +155,8 @@ def test_ids_argument_reads_one_model(tmp_path):
         result = run_crawl(site, "hub_models", tmp_path, "-a", "ids=someone/H100-bench",
                            "-a", "search=", "-a", "filter=")
     assert sorted(i["power_w"] for i in result.items) == [48.0, 285.0, 342.0]
+
+
+def test_problems_in_one_card_are_logged_once_per_kind(crawl):
+    lines = [line for line in crawl.log.splitlines() if "ragged_row: someone/llama-ragged-table" in line]
+    assert len(lines) == 1 and "(and 1 more like it)" in lines[0]

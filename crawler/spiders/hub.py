@@ -91,6 +91,17 @@ class HubSpider(MeasurementSpider):
         self.crawler.stats.inc_value(f"extract/{'error' if error else 'skipped'}/{kind}")
         (self.logger.warning if error else self.logger.info)("%s: %s", kind, detail)
 
+    def report_problems(self, where: str, problems) -> None:
+        """Count every problem met in one document; log each kind once, with how many there were."""
+        by_kind: dict[tuple[str, bool], list] = {}
+        for problem in problems:
+            by_kind.setdefault((problem.kind, problem.error), []).append(problem)
+        for (kind, error), found in by_kind.items():
+            self.crawler.stats.inc_value(f"extract/{'error' if error else 'skipped'}/{kind}", len(found))
+            more = f" (and {len(found) - 1} more like it)" if len(found) > 1 else ""
+            (self.logger.warning if error else self.logger.info)(
+                "%s: %s: %s%s", kind, where, found[0].detail, more)
+
     def json_or_none(self, response):
         try:
             return json.loads(response.text)

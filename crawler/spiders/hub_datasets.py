@@ -72,8 +72,7 @@ class HubDatasetsSpider(HubSpider):
         except DataFileError as exc:
             self.count_problem(exc.kind, f"{where}: {exc.detail}")
             return
-        for problem in table.problems:
-            self.count_problem(problem.kind, f"{where}: {problem.detail}", error=problem.error)
+        self.report_problems(where, table.problems)
         if not table.rows:
             return
         self.count("files_read")
@@ -81,8 +80,7 @@ class HubDatasetsSpider(HubSpider):
             self.datasets_readable.add(repo_id)
             self.count("datasets_with_readable_files")
         extraction = extract_table(table.rows, path, context)
-        for problem in extraction.problems:
-            self.count_problem(problem.kind, f"{where}: {problem.detail}", error=problem.error)
+        self.report_problems(where, extraction.problems)
         if not extraction.records:
             return
         if repo_id not in self.datasets_yielding:

@@ -101,8 +101,7 @@ class HubModelsSpider(HubSpider):
             return
         self.count("cards_read")
         extraction = extract_card(content, with_metadata=with_metadata)
-        for problem in extraction.problems:
-            self.count_problem(problem.kind, f"{repo_id}: {problem.detail}", error=problem.error)
+        self.report_problems(repo_id, extraction.problems)
         yield from self.measurements(extraction.records, repo_id)
 
     def parse_emissions(self, response, repo_id, path, context):
@@ -111,11 +110,8 @@ class HubModelsSpider(HubSpider):
         except DataFileError as exc:
             self.count_problem(exc.kind, f"{repo_id}/{path}: {exc.detail}")
             return
-        for problem in table.problems:
-            self.count_problem(problem.kind, f"{repo_id}/{path}: {problem.detail}", error=problem.error)
         extraction = extract_codecarbon(table.rows, path, context)
-        for problem in extraction.problems:
-            self.count_problem(problem.kind, f"{repo_id}/{path}: {problem.detail}", error=problem.error)
+        self.report_problems(f"{repo_id}/{path}", table.problems + extraction.problems)
         yield from self.measurements(extraction.records, repo_id, self.human_url(repo_id, path))
 
     def measurements(self, records: list[dict], repo_id: str, url: str | None = None):
