@@ -74,3 +74,13 @@ def test_parse_number_rejects_words():
 
 def test_to_canonical_names_the_quantity():
     assert to_canonical(0.05, "kilowatt_hour") == ("energy", pytest.approx(180_000.0))
+
+
+@pytest.mark.parametrize("symbol, expected", [
+    ("kW", ("power", 1000.0)), ("kWh", ("energy", 3_600_000.0)), ("MWh", ("energy", 3.6e9)),
+    ("ms", ("duration", 0.001)), ("furlongs", None),
+])
+def test_symbol_kind_and_factor(symbol, expected):
+    from crawler.extract.units import symbol_kind_and_factor
+    result = symbol_kind_and_factor(symbol)
+    assert result == (None if expected is None else (expected[0], pytest.approx(expected[1])))

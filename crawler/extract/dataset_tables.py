@@ -23,7 +23,7 @@ from .datafiles import Problem
 from .gpus import normalise_gpu
 from .models import params_from_count, params_from_name
 from .records import number_or_none, row_excerpt, text_or_none
-from .units import UnitError, pint_unit, to_canonical
+from .units import symbol_kind_and_factor, to_canonical
 
 
 @dataclass
@@ -213,12 +213,10 @@ def _figure_field(name: str) -> tuple[str, float] | None:
     """(record field, factor to canonical) for a figure column such as 'avg_power_w', or None."""
     tokens = _column_key(name).split("_")
     unit = next((_COLUMN_UNITS[t] for t in reversed(tokens) if t in _COLUMN_UNITS), None)
-    if unit is None:
+    known = symbol_kind_and_factor(unit) if unit else None
+    if known is None:
         return None
-    try:
-        kind, factor = to_canonical(1.0, pint_unit(unit))
-    except UnitError:
-        return None
+    kind, factor = known
     after_per = tokens[tokens.index("per") + 1:] if "per" in tokens else []
     if kind == "power" and any(word in tokens for word in _POWER_WORDS):
         return "power_w", factor

@@ -18,7 +18,7 @@ from .gpus import find_gpus
 from .models import params_from_name
 from .records import truncate
 from .tables import DocumentTable
-from .units import UnitError, parse_count, pint_unit, to_canonical
+from .units import parse_count, symbol_kind_and_factor
 
 # Text around a table that is read for its GPU and for how its wattage was obtained.
 CONTEXT_BEFORE = 1500
@@ -67,12 +67,10 @@ def column_role(header: str) -> ColumnRole | None:
         compact = re.sub(r"[^a-z0-9]", "", (unit or "").lower().replace("₂", "2"))
         factor = _CARBON_UNITS.get(compact)
         return ColumnRole("co2_kg", factor) if factor else None
-    if unit is None:
+    known = symbol_kind_and_factor(unit) if unit else None
+    if known is None:
         return None
-    try:
-        kind, factor = to_canonical(1.0, pint_unit(unit))
-    except UnitError:
-        return None
+    kind, factor = known
     if kind == "power" and re.search(r"power|watt|draw|consumption", lowered):
         return ColumnRole("power_w", factor)
     if kind == "energy" and re.search(r"energy|consumption|power", lowered):

@@ -176,6 +176,14 @@ def to_canonical(value: float, unit_expression: str) -> tuple[str, float]:
     return kind, value * factor
 
 
+def symbol_kind_and_factor(symbol: str) -> tuple[str, float] | None:
+    """('power', 1000.0) for 'kW': which quantity a unit symbol measures and its canonical factor."""
+    try:
+        return to_canonical(1.0, pint_unit(symbol))
+    except UnitError:
+        return None
+
+
 def unit_expression(symbol: str, per: str | None = None, per_count: str | None = None) -> str:
     """Build a pint expression for 'Wh' + 'per 1k queries' style units."""
     expression = pint_unit(symbol)

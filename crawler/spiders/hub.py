@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import re
 from datetime import datetime, timezone
 from urllib.parse import quote, urlencode
@@ -86,9 +85,9 @@ class HubSpider(MeasurementSpider):
     def count(self, key: str, amount: int = 1) -> None:
         self.crawler.stats.inc_value(f"{self.name}/{key}", amount)
 
-    def count_problem(self, kind: str, detail: str, *, error: bool = True) -> None:
-        """Count and log one skipped input: extract/error/<kind> or extract/skipped/<kind>."""
-        self.crawler.stats.inc_value(f"extract/{'error' if error else 'skipped'}/{kind}")
+    def count_problem(self, kind: str, detail: str, *, error: bool = True, amount: int = 1) -> None:
+        """Count and log skipped input: extract/error/<kind> (broken) or extract/skipped/<kind>."""
+        self.crawler.stats.inc_value(f"extract/{'error' if error else 'skipped'}/{kind}", amount)
         (self.logger.warning if error else self.logger.info)("%s: %s", kind, detail)
 
     def report_problems(self, where: str, problems) -> None:
@@ -97,10 +96,8 @@ class HubSpider(MeasurementSpider):
         for problem in problems:
             by_kind.setdefault((problem.kind, problem.error), []).append(problem)
         for (kind, error), found in by_kind.items():
-            self.crawler.stats.inc_value(f"extract/{'error' if error else 'skipped'}/{kind}", len(found))
             more = f" (and {len(found) - 1} more like it)" if len(found) > 1 else ""
-            (self.logger.warning if error else self.logger.info)(
-                "%s: %s: %s%s", kind, where, found[0].detail, more)
+            self.count_problem(kind, f"{where}: {found[0].detail}{more}", error=error, amount=len(found))
 
     def json_or_none(self, response):
         try:
