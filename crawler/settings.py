@@ -17,6 +17,12 @@ GITHUB_API_URL = os.environ.get("GITHUB_API_URL", "https://api.github.com")
 AIENERGYSCORE_SITE_URL = os.environ.get(
     "AIENERGYSCORE_SITE_URL", "https://huggingface.github.io/AIEnergyScore/"
 )
+# The leaderboard Space (task files under data/energy/) and its app, whose table is built by
+# JavaScript (read through scrapy-playwright only with -a render=1 or when the files can't be listed).
+AIENERGYSCORE_SPACE = os.environ.get("AIENERGYSCORE_SPACE", "AIEnergyScore/Leaderboard")
+AIENERGYSCORE_LEADERBOARD_URL = os.environ.get(
+    "AIENERGYSCORE_LEADERBOARD_URL", "https://aienergyscore-leaderboard.hf.space/"
+)
 
 # Hosts a crawl may reach, comma-separated; empty means any. Tests and the offline demo set it to
 # the loopback mock so an accidental live request fails loudly instead of leaving the machine.
@@ -92,5 +98,17 @@ EXTENSIONS = {
 STATS_JSON_PATH = os.environ.get("CRAWLER_STATS_JSON", "")
 
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+
+# --- Rendering (scrapy-playwright), for pages whose tables are built by JavaScript -------------
+# Debian's chromium: Playwright's own browser downloads are not used. The browser starts only
+# when a request asks for rendering; spiders that never render never start it.
+PLAYWRIGHT_BROWSER_TYPE = "chromium"
+PLAYWRIGHT_LAUNCH_OPTIONS = {
+    "executable_path": os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"),
+    "headless": True,
+    "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+}
+PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = 60_000
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"

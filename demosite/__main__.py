@@ -22,6 +22,11 @@ from .server import MockSite
 # oversized file (8 MB) show the size guard without moving hundreds of MB.
 DEMO_SETTINGS = {"AUTOTHROTTLE_START_DELAY": "0.05", "AUTOTHROTTLE_MAX_DELAY": "1"}
 DEMO_MAX_FILE_BYTES = str(4 * 1024 * 1024)
+# Spider arguments that show what a spider can do beyond its defaults.
+DEMO_ARGUMENTS = {
+    "ai_energy_score": ["-a", "reports=datasets/benchmarks-lab/llm-reports/text_generation/phi-2/"
+                              "benchmark_report.json"],
+}
 
 
 def crawl_environment(site: MockSite, output_dir: Path) -> dict:
@@ -29,6 +34,8 @@ def crawl_environment(site: MockSite, output_dir: Path) -> dict:
     env = dict(os.environ)
     env.update({
         "HF_ENDPOINT": site.hub_url,
+        "AIENERGYSCORE_SITE_URL": site.methodology_url,
+        "AIENERGYSCORE_LEADERBOARD_URL": site.leaderboard_app_url,
         "CRAWLER_ALLOWED_HOSTS": ",".join(site.hosts),
         "HUB_MAX_FILE_BYTES": DEMO_MAX_FILE_BYTES,
         "CRAWLER_OUTPUT_DIR": str(output_dir),
@@ -52,7 +59,8 @@ def run_all(output_dir: Path) -> int:
         print(f"Demo site serving the mock sources at {site.hub_url}")
         for name in spider_names():
             started = time.monotonic()
-            command = [sys.executable, "-m", "scrapy", "crawl", name, "--loglevel", "WARNING"]
+            command = [sys.executable, "-m", "scrapy", "crawl", name, "--loglevel", "WARNING",
+                       *DEMO_ARGUMENTS.get(name, [])]
             for key, value in DEMO_SETTINGS.items():
                 command += ["-s", f"{key}={value}"]
             result = subprocess.run(command, env=crawl_environment(site, output_dir.resolve()))

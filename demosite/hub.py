@@ -48,7 +48,7 @@ def _generated_chunks(size: int, file_path: str):
         left -= len(block)
 
 
-REPO_TYPES = ("datasets", "models")
+REPO_TYPES = ("datasets", "models", "spaces")
 _FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\n(.*?\n)?---[ \t]*\n", re.DOTALL)
 
 
@@ -131,6 +131,9 @@ class MockHub:
         for kind in REPO_TYPES:
             if path == f"/api/{kind}":
                 return self.listing(kind, query, base_url)
+            if path.startswith(f"/api/{kind}/") and "/tree/main" in path:
+                repo_id, _, folder = path[len(f"/api/{kind}/"):].partition("/tree/main")
+                return self.tree(kind, repo_id, folder.strip("/"))
             if path.startswith(f"/api/{kind}/"):
                 repo_id = path[len(f"/api/{kind}/"):]
                 if repo_id not in self.repos[kind]:
@@ -143,10 +146,34 @@ class MockHub:
             return self.file_body(kind, repo_id, file_path)
         if "/resolve/main/" in path:
             repo_part, file_path = path.split("/resolve/main/", 1)
-            kind = "datasets" if repo_part.startswith("/datasets/") else "models"
-            repo_id = repo_part[len("/datasets/"):] if kind == "datasets" else repo_part[1:]
+            kind = next((k for k in ("datasets", "spaces") if repo_part.startswith(f"/{k}/")), "models")
+            repo_id = repo_part[1:] if kind == "models" else repo_part[len(kind) + 2:]
             return self.resolve(kind, repo_id, unquote(file_path), cdn_url, authorized)
         return None
+
+    def tree(self, kind: str, repo_id: str, folder: str) -> Reply:
+        """The tree API: the files and folders directly inside ``folder``."""
+        if repo_id not in self.repos.get(kind, {}):
+            return json_reply({"error": "Repository not found"}, 404, {"X-Error-Code": "RepoNotFound"})
+        prefix = f"{folder}/" if folder else ""
+        entries, folders = [], set()
+        for path in self.siblings(kind, repo_id):
+            if not path.startswith(prefix):
+                continue
+            rest = path[len(prefix):]
+            if "/" in rest:
+                folders.add(prefix + rest.split("/", 1)[0])
+                continue
+            node = self._repo_dir(kind, repo_id).joinpath(*PurePosixPath(path).parts)
+            size = len(node.read_bytes()) if node.is_file() else 0
+            entries.append({"type": "file", "oid": hashlib.sha1(path.encode()).hexdigest(),
+                            "size": size, "path": path})
+        entries += [{"type": "directory", "oid": hashlib.sha1(f.encode()).hexdigest(), "size": 0,
+                     "path": f} for f in sorted(folders)]
+        if not entries:
+            return json_reply({"error": f"{folder} does not exist on main"}, 404,
+                              {"X-Error-Code": "EntryNotFound"})
+        return json_reply(entries)
 
     def listing(self, kind: str, query: dict, base_url: str) -> Reply:
         term = query.get("search", [""])[0].lower()

@@ -11,7 +11,14 @@ import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from importlib import resources
+
 from .hub import MockHub, Reply, split_query
+
+FIXTURES = resources.files(__package__).joinpath("fixtures")
+# Plain web pages of the sources: the AI Energy Score methodology site and the leaderboard app.
+PAGES = {"/aienergyscore/": "aienergyscore_methodology.html",
+         "/leaderboard-app/": "leaderboard_app.html"}
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,14 @@ class MockSite:
         return f"http://localhost:{self.port}"
 
     @property
+    def methodology_url(self) -> str:
+        return f"{self.hub_url}/aienergyscore/"
+
+    @property
+    def leaderboard_app_url(self) -> str:
+        return f"{self.hub_url}/leaderboard-app/"
+
+    @property
     def hosts(self) -> tuple[str, ...]:
         return ("127.0.0.1", "localhost")
 
@@ -75,6 +90,10 @@ class MockSite:
         path, query = split_query(raw_path)
         if path == "/robots.txt":
             return Reply(200, b"User-agent: *\nDisallow:\n", content_type="text/plain")
+        page = PAGES.get(path)
+        if page is not None:
+            return Reply(200, FIXTURES.joinpath("pages", page).read_bytes(),
+                         content_type="text/html; charset=utf-8")
         reply = self.hub.handle(path, query, self.hub_url, self.cdn_url, authorized)
         return reply or Reply(404, b'{"error": "Not found"}')
 

@@ -31,23 +31,13 @@ def utc_now() -> str:
 
 
 class HubSpider(MeasurementSpider):
-    """Base of the Hugging Face Hub spiders.
+    """Base of the spiders that read the Hugging Face Hub: URLs, requests, problem counting.
 
-    Subclasses set ``repo_type`` ("datasets" or "models") and the default searches and ids.
-    Arguments: ``-a search=a,b`` and ``-a ids=org/x,org/y`` replace the defaults (an empty value
-    means none), ``-a max_pages=N`` bounds pagination per search.
+    Subclasses set ``repo_type`` ("datasets", "models" or "spaces").
     """
 
     repo_type: str = ""
-    default_searches: tuple[str, ...] = ()
-    default_ids: tuple[str, ...] = ()
     page_size = 100
-
-    def __init__(self, *args, search=None, ids=None, max_pages=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.searches = list_argument("search", search, self.default_searches)
-        self.ids = list_argument("ids", ids, self.default_ids)
-        self.max_pages = positive_int_argument("max_pages", max_pages, None)
 
     @property
     def endpoint(self) -> str:
@@ -68,14 +58,15 @@ class HubSpider(MeasurementSpider):
     def repo_url(self, repo_id: str) -> str:
         return self.api_url(f"{self.repo_type}/{repo_id}", **self.listing_params)
 
-    def _repo_prefix(self) -> str:
-        return "" if self.repo_type == "models" else f"/{self.repo_type}"
+    def _repo_base(self, repo_id: str, repo_type: str | None) -> str:
+        kind = repo_type or self.repo_type
+        return f"{self.endpoint}{'' if kind == 'models' else '/' + kind}/{repo_id}"
 
-    def file_url(self, repo_id: str, path: str) -> str:
-        return f"{self.endpoint}{self._repo_prefix()}/{repo_id}/resolve/main/{quote(path)}"
+    def file_url(self, repo_id: str, path: str, repo_type: str | None = None) -> str:
+        return f"{self._repo_base(repo_id, repo_type)}/resolve/main/{quote(path)}"
 
-    def human_url(self, repo_id: str, path: str | None = None) -> str:
-        base = f"{self.endpoint}{self._repo_prefix()}/{repo_id}"
+    def human_url(self, repo_id: str, path: str | None = None, repo_type: str | None = None) -> str:
+        base = self._repo_base(repo_id, repo_type)
         return f"{base}/blob/main/{quote(path)}" if path else base
 
     def api_request(self, url: str, callback, **kwargs) -> scrapy.Request:
@@ -105,6 +96,37 @@ class HubSpider(MeasurementSpider):
         except (ValueError, AttributeError) as exc:
             self.count_problem("invalid_api_json", f"{response.url}: {exc}")
             return None
+
+    def request_failed(self, failure):
+        """Errback: an HTTP error, a cancelled oversized download or a network error is counted."""
+        request = failure.request
+        if failure.check(HttpError):
+            status = failure.value.response.status
+            kind = {401: "gated", 403: "gated", 404: "not_found", 429: "rate_limited"}.get(
+                status, f"http_{status}")
+            self.count_problem(kind, f"HTTP {status} for {request.url}")
+        elif failure.check(DownloadCancelledError):
+            self.count_problem("oversized", f"{request.url} is larger than the download bound")
+        else:
+            self.count_problem("download_failed", f"{request.url}: {failure.getErrorMessage()}")
+
+
+class HubListingSpider(HubSpider):
+    """A Hub spider that walks listings (search, tag filter) and named repos.
+
+    Subclasses set the default searches and ids and say in ``repo_entry`` what to read of a repo.
+    Arguments: ``-a search=a,b`` and ``-a ids=org/x,org/y`` replace the defaults (an empty value
+    means none), ``-a max_pages=N`` bounds pagination per listing.
+    """
+
+    default_searches: tuple[str, ...] = ()
+    default_ids: tuple[str, ...] = ()
+
+    def __init__(self, *args, search=None, ids=None, max_pages=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.searches = list_argument("search", search, self.default_searches)
+        self.ids = list_argument("ids", ids, self.default_ids)
+        self.max_pages = positive_int_argument("max_pages", max_pages, None)
 
     def pages_left(self, page: int) -> bool:
         return self.max_pages is None or page < self.max_pages
@@ -142,16 +164,3 @@ class HubSpider(MeasurementSpider):
     def repo_entry(self, entry: dict, **context):
         """Requests and items for one repo of a listing; subclasses say what to read."""
         raise NotImplementedError
-
-    def request_failed(self, failure):
-        """Errback: an HTTP error, a cancelled oversized download or a network error is counted."""
-        request = failure.request
-        if failure.check(HttpError):
-            status = failure.value.response.status
-            kind = {401: "gated", 403: "gated", 404: "not_found", 429: "rate_limited"}.get(
-                status, f"http_{status}")
-            self.count_problem(kind, f"HTTP {status} for {request.url}")
-        elif failure.check(DownloadCancelledError):
-            self.count_problem("oversized", f"{request.url} is larger than the download bound")
-        else:
-            self.count_problem("download_failed", f"{request.url}: {failure.getErrorMessage()}")

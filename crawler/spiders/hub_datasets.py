@@ -7,13 +7,13 @@ from crawler.extract.datafiles import DataFileError, is_data_file, read_rows
 from crawler.items import Measurement
 
 from .arguments import positive_int_argument
-from .hub import HubSpider, utc_now
+from .hub import HubListingSpider, utc_now
 
 
-class HubDatasetsSpider(HubSpider):
+class HubDatasetsSpider(HubListingSpider):
     """Searches Hub datasets and reads their CSV, JSON, JSONL and Parquet files.
 
-    Arguments (besides HubSpider's ``search``, ``ids`` and ``max_pages``): ``-a max_files=N``
+    Arguments (besides HubListingSpider's ``search``, ``ids`` and ``max_pages``): ``-a max_files=N``
     bounds the data files read per dataset (default 50).
     """
 

@@ -10,7 +10,7 @@ from crawler.extract.model_cards import co2_eq_emissions_records, decode_card, e
 from crawler.items import Measurement
 
 from .arguments import list_argument
-from .hub import HubSpider, utc_now
+from .hub import HubListingSpider, utc_now
 
 CARBON_TAG = "co2_eq_emissions"
 _ENERGY_WORDS = ("energy", "power", "carbon", "co2", "emission", "watt")
@@ -32,10 +32,10 @@ def candidate_reason(entry: dict, from_listing: str) -> str | None:
     return None
 
 
-class HubModelsSpider(HubSpider):
+class HubModelsSpider(HubListingSpider):
     """Searches Hub models and reads the power and energy figures their cards publish.
 
-    Arguments (besides HubSpider's ``search``, ``ids`` and ``max_pages``): ``-a filter=tag,tag``
+    Arguments (besides HubListingSpider's ``search``, ``ids`` and ``max_pages``): ``-a filter=tag,tag``
     replaces the default tag listing (every model tagged co2_eq_emissions, by downloads).
     """
 
