@@ -145,3 +145,16 @@ class HostTokenMiddleware:
         elif b"Authorization" in request.headers:
             del request.headers[b"Authorization"]
         return None
+
+
+def browser_request_not_allowed(request) -> bool:
+    """PLAYWRIGHT_ABORT_REQUEST: the rendering browser's own requests obey ALLOWED_HOSTS too.
+
+    Reads CRAWLER_ALLOWED_HOSTS (scrapy-playwright passes no crawler to this hook); images,
+    fonts and media are never needed to read a table, so they are not fetched either.
+    """
+    allowed = {h.lower() for h in os.environ.get("CRAWLER_ALLOWED_HOSTS", "").split(",") if h}
+    if allowed and _host(request.url) not in allowed:
+        logger.critical("Blocked a live browser request to %s", _host(request.url))
+        return True
+    return request.resource_type in ("image", "font", "media")

@@ -110,5 +110,6 @@ PLAYWRIGHT_LAUNCH_OPTIONS = {
              "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
 }
 PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = 60_000
+PLAYWRIGHT_ABORT_REQUEST = "crawler.middlewares.browser_request_not_allowed"
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"

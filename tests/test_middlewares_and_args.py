@@ -134,3 +134,17 @@ def test_other_statuses_pass_through(retry_middleware):
     middleware, sleeps, _, run = retry_middleware
     request, response = respond(404)
     assert run(middleware.process_response(request, response)) is response
+
+
+def test_browser_requests_obey_allowed_hosts(monkeypatch):
+    from types import SimpleNamespace
+
+    from crawler.middlewares import browser_request_not_allowed
+
+    page = SimpleNamespace(url="http://127.0.0.1:8000/app", resource_type="document")
+    script = SimpleNamespace(url="https://cdn.example.com/gradio.js", resource_type="script")
+    image = SimpleNamespace(url="http://127.0.0.1:8000/logo.png", resource_type="image")
+    monkeypatch.setenv("CRAWLER_ALLOWED_HOSTS", "127.0.0.1,localhost")
+    assert [browser_request_not_allowed(r) for r in (page, script, image)] == [False, True, True]
+    monkeypatch.delenv("CRAWLER_ALLOWED_HOSTS")
+    assert [browser_request_not_allowed(r) for r in (page, script, image)] == [False, False, True]
