@@ -139,7 +139,7 @@ def test_extract_card_combines_every_rule():
             "\nIn inference it draws 200 W on an RTX 4090.\n\n| Model | Power (W) |\n|---|---|\n| x | 90 |\n")
     extraction = extract_card(card)
     assert [r["extractor"] for r in extraction.records] == [
-        "card_yaml.co2_eq_emissions", "card_table.markdown", "card_template.environmental_impact", "prose"]
+        "card_yaml.co2_eq_emissions", "card_table.markdown", "prose", "card_template.environmental_impact"]
     assert [r["extractor"] for r in extract_card(card, with_metadata=False).records][0] == "card_table.markdown"
 
 

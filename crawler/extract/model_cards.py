@@ -4,8 +4,8 @@ The front matter is parsed with huggingface_hub's card tools. Rules and their ex
 
 * ``card_yaml.co2_eq_emissions`` — the carbon metadata in every form cards use;
 * ``card_table.markdown`` / ``card_table.html`` — power and energy tables (see power_tables);
-* ``card_template.environmental_impact`` — the default template's bullets;
-* ``prose`` — sentences stating a figure (see prose).
+* ``prose`` — sentences stating a figure (see prose);
+* ``card_template.environmental_impact`` — the default template's bullets.
 """
 
 from __future__ import annotations
@@ -18,10 +18,8 @@ from huggingface_hub import ModelCard
 
 from .context import classify_method
 from .datafiles import DataFileError, Problem
-from .power_tables import table_records
-from .prose import prose_records
+from .documents import document_records
 from .records import truncate
-from .tables import document_tables, without_spans
 from .units import parse_number
 
 _FRONT_MATTER_RE = re.compile(r"\A\s*---[ \t]*\n(.*?\n)?---[ \t]*(?:\n|\Z)", re.DOTALL)
@@ -168,16 +166,11 @@ def extract_card(content: str, *, with_metadata: bool = True) -> CardExtraction:
     result.problems += problems
     if with_metadata:
         result.records += co2_eq_emissions_records(result.metadata)
-    tables = document_tables(body)
-    for index, table in enumerate(tables, start=1):
-        extracted = table_records(table, body, extractor=f"card_table.{table.kind}",
-                                  locator_prefix=f"table{index}")
-        result.records += extracted.records
-        result.problems += extracted.problems
-    result.records += template_records(body)
-    prose = without_spans(body, [(table.start, table.end) for table in tables])
-    prose = _BULLET_RE.sub("", prose)
-    result.records += prose_records(prose, locator_prefix="card")
+    # The template's bullets have their own rule; prose must not read them again.
+    document = document_records(body, table_extractor="card_table", locator_prefix="",
+                                prose_text_filter=lambda prose: _BULLET_RE.sub("", prose))
+    result.records += document.records + template_records(body)
+    result.problems += document.problems
     return result
 
 
