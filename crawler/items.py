@@ -1,7 +1,8 @@
-"""The Measurement record: the data contract with downstream tools (see DESIGN.md).
+"""The records the crawler writes: the data contract with downstream tools (see DESIGN.md).
 
-The JSON Schema in ``crawler/schema/measurement.schema.json`` is the machine-readable form of the
-same contract; ``MEASUREMENT_FIELDS`` is read from it so the two cannot drift apart.
+``Measurement`` is the main record; ``Discussion`` summarises a GitHub issue. The JSON Schemas in
+``crawler/schema/`` are the machine-readable form of the same contract, and the item fields are
+read from them so the two cannot drift apart.
 """
 
 from __future__ import annotations
@@ -13,13 +14,21 @@ from importlib import resources
 import scrapy
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=2)
+def _schema(name: str) -> dict:
+    return json.loads(resources.files("crawler").joinpath(f"schema/{name}.schema.json").read_text("utf-8"))
+
+
 def measurement_schema() -> dict:
-    text = resources.files("crawler").joinpath("schema/measurement.schema.json").read_text("utf-8")
-    return json.loads(text)
+    return _schema("measurement")
+
+
+def discussion_schema() -> dict:
+    return _schema("discussion")
 
 
 MEASUREMENT_FIELDS: tuple[str, ...] = tuple(measurement_schema()["properties"])
+DISCUSSION_FIELDS: tuple[str, ...] = tuple(discussion_schema()["properties"])
 
 
 class Measurement(scrapy.Item):
@@ -30,3 +39,9 @@ class Measurement(scrapy.Item):
     """
 
     fields = {name: scrapy.Field() for name in MEASUREMENT_FIELDS}
+
+
+class Discussion(scrapy.Item):
+    """One GitHub issue discussing GPU power: tools mentioned and measurements found (github_issues)."""
+
+    fields = {name: scrapy.Field() for name in DISCUSSION_FIELDS}

@@ -58,6 +58,8 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.OfflineGuardMiddleware": 50,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.RetryAfterMiddleware": 550,
+    # Sees GitHub's 403/429 before the retry middleware does (process_response runs high to low).
+    "crawler.middlewares.GitHubRateLimitMiddleware": 560,
     # After the HTTP cache (900) so a token never lands in cached request headers.
     "crawler.middlewares.HostTokenMiddleware": 950,
 }
@@ -88,7 +90,19 @@ DEFAULT_FEED = {
         "item_classes": ["crawler.items.Measurement"],
     },
 }
+# github_issues also writes one Discussion per issue, to a file of its own.
+DEFAULT_DISCUSSION_FEED = {
+    f"{OUTPUT_DIR}/%(name)s/%(time)s.discussions.jsonl": {
+        "format": "jsonlines",
+        "encoding": "utf8",
+        "item_classes": ["crawler.items.Discussion"],
+    },
+}
 FEED_EXPORT_ENCODING = "utf-8"
+
+# GitHub's rate limit: when the budget is spent, wait for the reset if it comes within this many
+# seconds, else stop the crawl cleanly (what was extracted is kept) and say when to retry.
+GITHUB_RATE_LIMIT_MAX_WAIT = float(os.environ.get("GITHUB_RATE_LIMIT_MAX_WAIT", 900))
 
 EXTENSIONS = {
     "crawler.extensions.StatsJsonDump": 500,

@@ -34,6 +34,7 @@ def crawl_environment(site: MockSite, output_dir: Path) -> dict:
     env = dict(os.environ)
     env.update({
         "HF_ENDPOINT": site.hub_url,
+        "GITHUB_API_URL": site.github_url,
         "AIENERGYSCORE_SITE_URL": site.methodology_url,
         "AIENERGYSCORE_LEADERBOARD_URL": site.leaderboard_app_url,
         "CRAWLER_ALLOWED_HOSTS": ",".join(site.hosts),
@@ -49,7 +50,8 @@ def spider_names() -> list[str]:
 
 
 def newest(folder: Path, pattern: str) -> Path | None:
-    found = sorted(folder.glob(pattern), key=lambda path: path.stat().st_mtime)
+    found = sorted((path for path in folder.glob(pattern) if not path.name.endswith(".discussions.jsonl")),
+                   key=lambda path: path.stat().st_mtime)
     return found[-1] if found else None
 
 

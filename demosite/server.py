@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from importlib import resources
 
+from .github import MockGitHub
 from .hub import MockHub, Reply, split_query
 
 FIXTURES = resources.files(__package__).joinpath("fixtures")
@@ -43,9 +44,12 @@ class MockSite:
 
     def __init__(self, port: int = 0):
         self.hub = MockHub()
+        self.github = MockGitHub()
         self.requests: list[LoggedRequest] = []
         self._server = _QuietServer(("127.0.0.1", port), self._handler_class())
-        self._thread: threading.Thread | None = None
+        # The GitHub API answers on a host of its own, so tests can tell where each token went.
+        self._github_server = _QuietServer(("127.0.0.2", 0), self._handler_class())
+        self._threads: list[threading.Thread] = []
 
     @property
     def port(self) -> int:
@@ -60,6 +64,10 @@ class MockSite:
         return f"http://localhost:{self.port}"
 
     @property
+    def github_url(self) -> str:
+        return f"http://127.0.0.2:{self._github_server.server_address[1]}"
+
+    @property
     def methodology_url(self) -> str:
         return f"{self.hub_url}/aienergyscore/"
 
@@ -69,16 +77,19 @@ class MockSite:
 
     @property
     def hosts(self) -> tuple[str, ...]:
-        return ("127.0.0.1", "localhost")
+        return ("127.0.0.1", "localhost", "127.0.0.2")
 
     def start(self) -> "MockSite":
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        for server in (self._server, self._github_server):
+            thread = threading.Thread(target=server.serve_forever, daemon=True)
+            thread.start()
+            self._threads.append(thread)
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        for server in (self._server, self._github_server):
+            server.shutdown()
+            server.server_close()
 
     def __enter__(self):
         return self.start()
@@ -86,8 +97,10 @@ class MockSite:
     def __exit__(self, *exc):
         self.stop()
 
-    def route(self, raw_path: str, authorized: bool) -> Reply:
+    def route(self, raw_path: str, authorized: bool, host: str) -> Reply:
         path, query = split_query(raw_path)
+        if host == "127.0.0.2":
+            return self.github.handle(path, query, self.github_url) or Reply(404, b'{"message": "Not Found"}')
         if path == "/robots.txt":
             return Reply(200, b"User-agent: *\nDisallow:\n", content_type="text/plain")
         page = PAGES.get(path)
@@ -104,9 +117,10 @@ class MockSite:
             protocol_version = "HTTP/1.1"
 
             def do_GET(self):  # noqa: N802 (http.server's naming)
-                reply = site.route(self.path, authorized=bool(self.headers.get("Authorization")))
+                host = (self.headers.get("Host") or "").split(":")[0]
+                reply = site.route(self.path, authorized=bool(self.headers.get("Authorization")), host=host)
                 site.requests.append(LoggedRequest(
-                    host=(self.headers.get("Host") or "").split(":")[0],
+                    host=host,
                     path=self.path,
                     authorization=self.headers.get("Authorization"),
                     status=reply.status,

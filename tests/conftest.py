@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from crawler.items import discussion_schema, measurement_schema
 from crawler.pipelines.validate_schema import schema_validator
 from demosite.__main__ import crawl_environment
 from demosite.server import MockSite
@@ -44,7 +45,8 @@ def mock_site():
         yield site
 
 
-_VALIDATOR = schema_validator()
+_VALIDATOR = schema_validator(measurement_schema())
+_DISCUSSION_VALIDATOR = schema_validator(discussion_schema())
 
 
 def assert_valid_record(record: dict) -> None:
@@ -55,6 +57,7 @@ def assert_valid_record(record: dict) -> None:
 @dataclass
 class CrawlResult:
     items: list[dict]
+    discussions: list[dict]
     stats: dict
     log: str
     returncode: int
@@ -81,11 +84,17 @@ def run_crawl(site: MockSite, spider: str, tmp_path: Path, *args: str, env: dict
     completed = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True,
                                timeout=300)
     feeds = sorted((output_dir / spider).glob("*.jsonl"))
-    items = [json.loads(line) for feed in feeds for line in feed.read_text("utf-8").splitlines()]
+    items, discussions = [], []
+    for feed in feeds:
+        records = [json.loads(line) for line in feed.read_text("utf-8").splitlines()]
+        (discussions if feed.name.endswith(".discussions.jsonl") else items).extend(records)
     for item in items:
         assert_valid_record(item)
+    for discussion in discussions:
+        errors = [e.message for e in _DISCUSSION_VALIDATOR.iter_errors(discussion)]
+        assert not errors, f"discussion breaks the schema: {errors}\n{discussion}"
     stats_files = sorted((output_dir / "stats").glob(f"{spider}-*.json"))
     stats = json.loads(stats_files[-1].read_text()) if stats_files else {}
     log = log_file.read_text("utf-8") if log_file.exists() else ""
-    return CrawlResult(items, stats, log + completed.stdout + completed.stderr,
+    return CrawlResult(items, discussions, stats, log + completed.stdout + completed.stderr,
                        completed.returncode, output_dir)

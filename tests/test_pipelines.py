@@ -139,9 +139,9 @@ def test_stable_id_depends_on_source_document_and_figure_only(crawler):
 
 def test_duplicates_within_a_crawl_are_dropped_and_counted(crawler):
     pipeline = build(DeduplicatePipeline, crawler)
-    pipeline.process_item({"id": "a"})
+    pipeline.process_item(Measurement(id="a"))
     with pytest.raises(DropItem):
-        pipeline.process_item({"id": "a"})
+        pipeline.process_item(Measurement(id="a"))
     assert crawler.stats.get_value("measurement/duplicate") == 1
 
 
@@ -150,5 +150,16 @@ def test_schema_invalid_record_is_dropped_and_counted(crawler):
     assert_valid_record(item)
     item["workload"] = "gaming"
     with pytest.raises(DropItem, match="workload"):
-        build(ValidateSchemaPipeline, crawler).process_item(item)
+        build(ValidateSchemaPipeline, crawler).process_item(Measurement(**item))
     assert crawler.stats.get_value("measurement/invalid/workload") == 1
+
+
+def test_other_items_pass_the_measurement_pipelines_untouched(crawler):
+    from crawler.items import Discussion
+
+    discussion = Discussion(title="x")
+    for pipeline_class in (RequireEvidencePipeline, NormalisePipeline, FlagImplausiblePipeline,
+                           StableIdPipeline, DeduplicatePipeline):
+        assert build(pipeline_class, crawler).process_item(discussion) == {"title": "x"}
+    with pytest.raises(DropItem, match="discussion does not match"):
+        build(ValidateSchemaPipeline, crawler).process_item(discussion)

@@ -78,14 +78,22 @@ def column_role(header: str) -> ColumnRole | None:
     return None
 
 
-def table_roles(table: DocumentTable) -> tuple[int | None, dict[int, ColumnRole]]:
-    """(label column index, {column index: role}) for a table; no roles means not a power table."""
+_GPU_HEADER_RE = re.compile(r"^\s*(?:gpu|gpu model|gpu name|hardware|device|accelerator)\s*$", re.IGNORECASE)
+
+
+def table_roles(table: DocumentTable) -> tuple[int | None, int | None, dict[int, ColumnRole]]:
+    """(model column, GPU column, {column: role}) of a table; no roles means not a power table.
+
+    The model column is the first column that is neither a figure nor the GPU.
+    """
     roles = {index: role for index, header in enumerate(table.header)
              if (role := column_role(header)) is not None}
-    label = next((index for index in range(len(table.header)) if index not in roles), None)
+    gpu = next((index for index, header in enumerate(table.header)
+                if index not in roles and _GPU_HEADER_RE.match(header)), None)
+    label = next((index for index in range(len(table.header)) if index not in roles and index != gpu), None)
     if not any(role.field != "batch_size" for role in roles.values()):
-        return label, {}
-    return label, roles
+        return label, gpu, {}
+    return label, gpu, roles
 
 
 def _row_excerpt(table: DocumentTable, row: list[str]) -> str:
@@ -96,8 +104,8 @@ def table_records(table: DocumentTable, document: str, *, extractor: str,
                   locator_prefix: str) -> TableRecords:
     """Records from a power table, with context read from the document around it."""
     result = TableRecords()
-    label_column, roles = table_roles(table)
-    if not roles or label_column is None:
+    label_column, gpu_column, roles = table_roles(table)
+    if not roles or (label_column is None and gpu_column is None):
         return result
     for number in table.ragged_rows:
         result.problems.append(Problem("ragged_row", f"{locator_prefix}: table row {number}"))
@@ -118,7 +126,8 @@ def table_records(table: DocumentTable, document: str, *, extractor: str,
     if tdp_statement:
         notes.append(f"card states a TDP of {tdp_statement.group(1)}")
     for number, row in enumerate(table.rows, start=1):
-        label = row[label_column]
+        label = row[label_column] if label_column is not None else ""
+        row_gpu = row[gpu_column].strip() if gpu_column is not None else ""
         if _TOTAL_RE.match(label):
             result.problems.append(Problem("table_total_row", f"{locator_prefix}: {label!r}", error=False))
             continue
@@ -137,11 +146,11 @@ def table_records(table: DocumentTable, document: str, *, extractor: str,
             continue
         record = {
             "extractor": extractor,
-            "locator": f"{locator_prefix}#row={number}:{label}",
+            "locator": f"{locator_prefix}#row={number}:{label or row_gpu}",
             "excerpt": _row_excerpt(table, row),
             "model_name": label or None,
             "model_params_b": params_from_name(label),
-            "gpu_raw": gpu.raw if gpu else None,
+            "gpu_raw": row_gpu or (gpu.raw if gpu else None),
             "workload": workload,
             "flags": [],
             "notes": "; ".join(notes) or None,

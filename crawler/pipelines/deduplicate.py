@@ -3,6 +3,7 @@ from __future__ import annotations
 from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
+from crawler.items import Measurement
 from crawler.pipelines import CountingPipeline
 
 
@@ -14,6 +15,8 @@ class DeduplicatePipeline(CountingPipeline):
         self.seen_ids: set[str] = set()
 
     def process_item(self, item):
+        if not isinstance(item, Measurement):
+            return item
         record_id = ItemAdapter(item)["id"]
         if record_id in self.seen_ids:
             self.stats.inc_value("measurement/duplicate")

@@ -3,6 +3,7 @@ from __future__ import annotations
 from itemadapter import ItemAdapter
 
 from crawler.extract.gpus import spec_for
+from crawler.items import Measurement
 from crawler.pipelines import CountingPipeline
 
 ENERGY_FIELDS = ("energy_j", "energy_per_token_j", "energy_per_query_j")
@@ -24,6 +25,8 @@ class FlagImplausiblePipeline(CountingPipeline):
             adapter["flags"] = [*adapter["flags"], flag]
 
     def process_item(self, item):
+        if not isinstance(item, Measurement):
+            return item
         adapter = ItemAdapter(item)
         for name in ("power_w", *ENERGY_FIELDS):
             if adapter[name] == 0:

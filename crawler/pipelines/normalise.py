@@ -10,7 +10,7 @@ from crawler.extract.gpus import normalise_gpu, spec_for
 from crawler.extract.models import params_from_name
 from crawler.extract.records import truncate
 from crawler.extract.units import parse_figure
-from crawler.items import MEASUREMENT_FIELDS
+from crawler.items import MEASUREMENT_FIELDS, Measurement
 from crawler.pipelines import CountingPipeline
 
 logger = logging.getLogger(__name__)
@@ -42,6 +42,8 @@ class NormalisePipeline(CountingPipeline):
     """
 
     def process_item(self, item):
+        if not isinstance(item, Measurement):
+            return item
         adapter = ItemAdapter(item)
         for name in MEASUREMENT_FIELDS:
             adapter.setdefault(name, None)

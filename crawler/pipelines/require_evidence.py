@@ -3,6 +3,7 @@ from __future__ import annotations
 from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
+from crawler.items import Measurement
 from crawler.pipelines import CountingPipeline
 
 EVIDENCE_FIELDS = ("url", "excerpt", "extractor")
@@ -12,6 +13,8 @@ class RequireEvidencePipeline(CountingPipeline):
     """Refuses a record that lacks url, excerpt or extractor (counted per missing field)."""
 
     def process_item(self, item):
+        if not isinstance(item, Measurement):
+            return item
         adapter = ItemAdapter(item)
         missing = [name for name in EVIDENCE_FIELDS if not str(adapter.get(name) or "").strip()]
         if missing:

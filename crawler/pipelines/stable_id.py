@@ -4,6 +4,8 @@ import hashlib
 
 from itemadapter import ItemAdapter
 
+from crawler.items import Measurement
+
 ID_LENGTH = 20
 
 
@@ -17,6 +19,8 @@ class StableIdPipeline:
     """Sets ``id`` from source + document (url) + figure (extractor and locator, else excerpt)."""
 
     def process_item(self, item):
+        if not isinstance(item, Measurement):
+            return item
         adapter = ItemAdapter(item)
         adapter["id"] = measurement_id(
             adapter["source"], adapter["url"], adapter["extractor"],

@@ -6,10 +6,19 @@ import scrapy
 
 
 class MeasurementSpider(scrapy.Spider):
-    """Adds the project's default feed (DEFAULT_FEED) when the command line names none."""
+    """Adds the project's default feeds when the command line names none.
+
+    ``default_feeds`` names the settings that hold them: the Measurement feed, and for spiders
+    that emit other records, theirs.
+    """
+
+    default_feeds: tuple[str, ...] = ("DEFAULT_FEED",)
 
     @classmethod
     def update_settings(cls, settings):
         super().update_settings(settings)
         if not settings.getdict("FEEDS"):
-            settings.set("FEEDS", settings.getdict("DEFAULT_FEED"), priority="spider")
+            feeds = {}
+            for name in cls.default_feeds:
+                feeds.update(settings.getdict(name))
+            settings.set("FEEDS", feeds, priority="spider")

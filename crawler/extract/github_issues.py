@@ -1,0 +1,44 @@
+"""GitHub issue bodies and comments (Markdown) -> records, and the tools a discussion mentions."""
+
+from __future__ import annotations
+
+import re
+
+from .documents import DocumentExtraction, document_records
+from .nvidia_smi import nvidia_smi_query_records, nvidia_smi_table_records
+
+# Measurement tools and techniques people name when they discuss GPU power.
+TOOL_CUES = (
+    ("NVML", r"\bnvml\b|pynvml|nvidia-ml-py"),
+    ("nvidia-smi", r"nvidia-smi"),
+    ("Zeus", r"\bzeus\b"),
+    ("CodeCarbon", r"code\s?carbon"),
+    ("power capping", r"power[- ]?(?:cap|capping|limit)|nvidia-smi\s+-pl\b"),
+    ("external meter", r"wall[- ]?(?:meter|plug|socket)|power meter|\bpdu\b|kill[- ]a[- ]watt|smart plug"),
+    ("RAPL", r"\brapl\b"),
+    ("DCGM", r"\bdcgm\b"),
+    ("Carbontracker", r"carbon\s?tracker"),
+    ("experiment-impact-tracker", r"experiment[- ]impact[- ]tracker"),
+    ("pyJoules", r"pyjoules"),
+    ("ML CO2 Impact calculator", r"ml\s?co2|impact calculator"),
+)
+_TOOL_RES = tuple((name, re.compile(pattern)) for name, pattern in TOOL_CUES)
+# A body past this is read only up to it: a pasted log of megabytes holds no more statements.
+MAX_BODY_CHARS = 200_000
+
+
+def tools_mentioned(text: str) -> list[str]:
+    """Tools and techniques named in the text, in TOOL_CUES order."""
+    lowered = text.lower()
+    return [name for name, regex in _TOOL_RES if regex.search(lowered)]
+
+
+def comment_records(markdown: str, locator_prefix: str) -> DocumentExtraction:
+    """nvidia-smi output (inside code blocks or not), power tables and prose figures of a body."""
+    text = markdown[:MAX_BODY_CHARS]
+    result = DocumentExtraction(records=nvidia_smi_table_records(text, locator_prefix)
+                                + nvidia_smi_query_records(text, locator_prefix))
+    document = document_records(text, table_extractor="markdown_table", locator_prefix=locator_prefix)
+    result.records += document.records
+    result.problems += document.problems
+    return result

@@ -1,0 +1,218 @@
+"""GitHub issues and their comments -> power figures people post, and a summary per discussion."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+import scrapy
+from scrapy.exceptions import UsageError
+
+from crawler.extract.github_issues import comment_records, tools_mentioned
+from crawler.items import Discussion, Measurement
+from crawler.pipelines.stable_id import measurement_id
+
+from .arguments import list_argument, positive_int_argument
+from .base import MeasurementSpider
+from .hub import next_link, utc_now
+
+API_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+SEARCH_CAP = 1000  # GitHub returns at most 1,000 results per search
+
+
+@dataclass
+class IssueState:
+    """What has been read of one issue so far, for its Discussion summary."""
+
+    issue: dict
+    repo: str
+    tool_mentions: dict[str, int] = field(default_factory=dict)
+    comments_read: int = 0
+    measurements: int = 0
+    complete: bool = True
+
+    def mention(self, tools: list[str]) -> None:
+        for tool in tools:
+            self.tool_mentions[tool] = self.tool_mentions.get(tool, 0) + 1
+
+
+def parse_issue_reference(reference: str) -> tuple[str, int]:
+    """'owner/repo#123' -> ('owner/repo', 123); raises UsageError otherwise."""
+    repo, _, number = reference.partition("#")
+    if repo.count("/") != 1 or not number.isdigit():
+        raise UsageError(f"-a issues: {reference!r} is not owner/repo#number")
+    return repo, int(number)
+
+
+class GitHubIssuesSpider(MeasurementSpider):
+    """Reads GitHub issues where people report GPU power and energy, with all their comments.
+
+    Arguments: ``-a issues=owner/repo#n,...`` replaces the named issues (default
+    huggingface/transformers#25782; ``-a issues=`` for none); ``-a q=query;query`` replaces the
+    searches (semicolon-separated, GitHub search syntax); ``-a max_pages=N`` bounds each search.
+    """
+
+    name = "github_issues"
+    default_feeds = ("DEFAULT_FEED", "DEFAULT_DISCUSSION_FEED")
+    default_issues = ("huggingface/transformers#25782",)
+    default_queries = ("energy repo:huggingface/transformers is:issue",
+                       "power repo:huggingface/transformers is:issue")
+    per_page = 100
+
+    def __init__(self, *args, issues=None, q=None, max_pages=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.issue_refs = [parse_issue_reference(r) for r in list_argument("issues", issues, self.default_issues)]
+        self.queries = [query.strip() for query in (q.split(";") if q is not None else self.default_queries)
+                        if query.strip()]
+        self.max_pages = positive_int_argument("max_pages", max_pages, None)
+        self.issues_seen: set[str] = set()
+
+    @property
+    def api(self) -> str:
+        return self.settings["GITHUB_API_URL"].rstrip("/")
+
+    def api_request(self, url, callback, **kwargs) -> scrapy.Request:
+        return scrapy.Request(url, callback=callback, headers=API_HEADERS,
+                              meta={"dont_obey_robotstxt": True}, **kwargs)
+
+    def count(self, key: str, amount: int = 1) -> None:
+        self.crawler.stats.inc_value(f"{self.name}/{key}", amount)
+
+    def skip(self, kind: str, detail: str, *, error: bool = True) -> None:
+        self.crawler.stats.inc_value(f"extract/{'error' if error else 'skipped'}/{kind}")
+        (self.logger.warning if error else self.logger.info)("%s: %s", kind, detail)
+
+    def json_or_none(self, response, shape: type):
+        try:
+            value = json.loads(response.text)
+        except (ValueError, AttributeError):
+            self.skip("invalid_api_json", f"{response.url}: not JSON ({response.headers.get('Content-Type')})")
+            return None
+        if not isinstance(value, shape):
+            self.skip("unexpected_api_shape", f"{response.url}: expected a JSON {shape.__name__}")
+            return None
+        return value
+
+    async def start(self):
+        for repo, number in self.issue_refs:
+            yield self.api_request(f"{self.api}/repos/{repo}/issues/{number}", self.parse_issue,
+                                   errback=self.request_failed)
+        for query in self.queries:
+            url = f"{self.api}/search/issues?{urlencode({'q': query, 'per_page': self.per_page})}"
+            yield self.api_request(url, self.parse_search, errback=self.request_failed,
+                                   cb_kwargs={"query": query, "page": 1})
+
+    def request_failed(self, failure):
+        status = getattr(getattr(failure.value, "response", None), "status", None)
+        kind = f"http_{status}" if status else "download_failed"
+        self.skip(kind, f"{failure.request.url}: {failure.getErrorMessage()}")
+
+    def parse_search(self, response, query, page):
+        result = self.json_or_none(response, dict)
+        if result is None or not isinstance(result.get("items"), list):
+            if result is not None:
+                self.skip("unexpected_api_shape", f"{response.url}: no items list")
+            return
+        self.count("search_pages")
+        if page == 1:
+            total = result.get("total_count")
+            self.crawler.stats.max_value(f"{self.name}/search_total_count", total if isinstance(total, int) else 0)
+            self.logger.info("Search %r: %s results", query, total)
+            if isinstance(total, int) and total > SEARCH_CAP:
+                self.count("searches_cut_off")
+                self.logger.warning("Search %r matches %d issues; GitHub returns the first %d only. "
+                                    "Narrow the query (-a q=...) to read the rest.", query, total, SEARCH_CAP)
+        if result.get("incomplete_results"):
+            self.logger.warning("Search %r: GitHub says the results are incomplete (it timed out)", query)
+        for issue in result["items"]:
+            if not isinstance(issue, dict):
+                self.skip("unexpected_api_shape", f"{response.url}: an item is not an object")
+            elif "pull_request" in issue:
+                self.skip("pull_request", f"{issue.get('html_url')}", error=False)
+            else:
+                yield from self.read_issue(issue)
+        following = next_link(response.headers.get(b"Link"))
+        if following and (self.max_pages is None or page < self.max_pages):
+            yield self.api_request(following, self.parse_search, errback=self.request_failed,
+                                   cb_kwargs={"query": query, "page": page + 1})
+
+    def parse_issue(self, response):
+        issue = self.json_or_none(response, dict)
+        if issue is not None:
+            yield from self.read_issue(issue)
+
+    def read_issue(self, issue: dict):
+        url, comments_url = issue.get("html_url"), issue.get("comments_url")
+        if not isinstance(url, str) or not isinstance(comments_url, str) or not isinstance(issue.get("number"), int):
+            self.skip("unexpected_api_shape", f"issue without html_url, comments_url or number: {str(issue)[:200]}")
+            return
+        if url in self.issues_seen:
+            return
+        self.issues_seen.add(url)
+        self.count("issues_read")
+        repo = url.split("github.com/", 1)[-1].split("/issues/")[0] if "github.com/" in url else ""
+        state = IssueState(issue=issue, repo=repo)
+        state.mention(tools_mentioned(str(issue.get("title") or "")))
+        yield from self.read_post(state, issue, url, f"{repo}#{issue['number']}")
+        separator = "&" if "?" in comments_url else "?"
+        yield self.api_request(f"{comments_url}{separator}per_page={self.per_page}", self.parse_comments,
+                               errback=self.comments_failed, cb_kwargs={"state": state})
+
+    def read_post(self, state: IssueState, post: dict, url: str, where: str):
+        body = post.get("body")
+        if not isinstance(body, str) or not body.strip():
+            self.skip("empty_body", where, error=False)
+            return
+        state.mention(tools_mentioned(body))
+        extraction = comment_records(body, locator_prefix=where)
+        for problem in extraction.problems:
+            self.skip(problem.kind, f"{where}: {problem.detail}", error=problem.error)
+        retrieved_at = utc_now()
+        for record in extraction.records:
+            state.measurements += 1
+            self.count("records_found")
+            yield Measurement(source=self.name, url=url, retrieved_at=retrieved_at, **record)
+
+    def parse_comments(self, response, state: IssueState):
+        comments = self.json_or_none(response, list)
+        if comments is None:
+            state.complete = False
+            yield self.discussion(state)
+            return
+        for comment in comments:
+            if not isinstance(comment, dict) or not isinstance(comment.get("html_url"), str):
+                self.skip("unexpected_api_shape", f"{response.url}: a comment without html_url")
+                continue
+            state.comments_read += 1
+            if comment.get("user") is None:
+                self.count("comments_by_deleted_users")
+            yield from self.read_post(state, comment, comment["html_url"],
+                                      f"{state.repo}#{state.issue['number']}/{comment.get('id')}")
+        following = next_link(response.headers.get(b"Link"))
+        if following:
+            yield self.api_request(following, self.parse_comments, errback=self.comments_failed,
+                                   cb_kwargs={"state": state})
+        else:
+            yield self.discussion(state)
+
+    def comments_failed(self, failure):
+        self.request_failed(failure)
+        state = failure.request.cb_kwargs["state"]
+        state.complete = False
+        yield self.discussion(state)
+
+    def discussion(self, state: IssueState) -> Discussion:
+        issue = state.issue
+        self.count("discussions")
+        return Discussion(
+            id=measurement_id(self.name, issue["html_url"], "discussion", ""),
+            source=self.name, url=issue["html_url"], retrieved_at=utc_now(), repo=state.repo,
+            number=issue["number"], title=str(issue.get("title") or ""), state=issue.get("state"),
+            created_at=issue.get("created_at"), updated_at=issue.get("updated_at"),
+            closed_at=issue.get("closed_at"),
+            comment_count=issue.get("comments") if isinstance(issue.get("comments"), int) else None,
+            comments_read=state.comments_read, tools=sorted(state.tool_mentions),
+            tool_mentions=dict(sorted(state.tool_mentions.items())),
+            measurement_count=state.measurements, complete=state.complete,
+        )
