@@ -14,7 +14,7 @@ import re
 from .records import truncate
 
 # "|   0  NVIDIA H100 PCIe                On  | 00000000:17:00.0 Off |"
-_GPU_ROW_RE = re.compile(r"^\|\s*(?P<index>\d+)\s+(?P<name>.+?)\s{2,}(?:On|Off)\s*\|", re.MULTILINE)
+_GPU_ROW_RE = re.compile(r"^\|\s*(?P<index>\d+)\s+(?P<name>.+?)\s+(?:On|Off)\s*\|", re.MULTILINE)
 # "| N/A   45C    P0   285W / 350W |   1024MiB / 81559MiB |"
 _POWER_ROW_RE = re.compile(
     r"^\|[^|\n]*?(?P<temp>\d+C)?\s+(?P<pstate>P\d+)\s+(?:\S+\s+)?(?P<draw>\d+(?:\.\d+)?)\s*W\s*/\s*"
