@@ -1,0 +1,1 @@
+"""Reads the crawlers' JSONL and synthesises spreadsheets, a merged table and a validation report."""

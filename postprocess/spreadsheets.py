@@ -1,0 +1,104 @@
+"""The plan's extraction spreadsheets (CSV) and the merged table (CSV and Parquet).
+
+Scraped text is untrusted: a text cell that a spreadsheet would read as a formula (=, +, -, @, or a
+leading tab or carriage return) is prefixed with an apostrophe.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value):
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _cell(value):
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return "; ".join(map(str, value))
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {v}" for k, v in value.items())
+    return value
+
+
+def safe_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Lists and mappings joined into text, and formula-like text neutralised, for spreadsheets."""
+    table = frame.copy()
+    for column in table.columns:
+        if table[column].dtype == object:
+            table[column] = table[column].map(_cell).map(neutralise)
+    return table
+
+
+def _power_energy(frame: pd.DataFrame) -> pd.Series:
+    parts = []
+    for column, unit in (("power_w", "W"), ("energy_j", "J"), ("gpu_hours", "GPU h"), ("co2_kg", "kg CO2")):
+        parts.append(frame[column].map(lambda v, u=unit, c=column: f"{c}={v:g} {u}" if pd.notna(v) else ""))
+    return pd.concat(parts, axis=1).apply(lambda row: "; ".join(p for p in row if p), axis=1) if len(frame) else pd.Series(dtype=object)
+
+
+SPREADSHEETS = {
+    "datasets.csv": ("hub_datasets", {
+        "GPU model": "gpu", "GPU as written": "gpu_raw", "model name": "model_name", "power (W)": "power_w",
+        "energy per iteration (J)": "energy_per_query_j", "energy per token (J)": "energy_per_token_j",
+        "batch size": "batch_size", "workload": "workload", "method": "method", "notes": "notes",
+        "source": "url"}),
+    "ai_energy_score.csv": ("ai_energy_score", {
+        "model": "model_id", "task": "task", "energy score (stars)": "energy_score", "GPU power (W)": "power_w",
+        "energy per inference (J)": "energy_per_query_j", "energy per token (J)": "energy_per_token_j",
+        "carbon (kg)": "co2_kg", "hardware": "gpu_raw", "methodology": "notes", "source": "url"}),
+    "model_cards.csv": ("hub_models", {
+        "model": "model_name_or_id", "hardware tested": "gpu_raw", "performance (tokens/s)": "throughput_tokens_per_s",
+        "power/energy data": "power_energy", "benchmark results (GPU hours)": "gpu_hours",
+        "inference efficiency (J/token)": "energy_per_token_j", "inference efficiency (J/query)": "energy_per_query_j",
+        "workload": "workload", "kind": "power_kind", "extractor": "extractor", "source": "url"}),
+}
+
+
+def write_spreadsheets(measurements: pd.DataFrame, discussions: pd.DataFrame, out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    frame = measurements.assign(
+        model_name_or_id=measurements["model_id"].fillna(measurements["model_name"]),
+        power_energy=_power_energy(measurements))
+    for name, (source, columns) in SPREADSHEETS.items():
+        subset = frame[frame["source"] == source]
+        table = pd.DataFrame({title: subset[column] for title, column in columns.items()})
+        safe_table(table).to_csv(out / name, index=False)
+        written.append(out / name)
+    community = pd.DataFrame({
+        "discussion": discussions.get("title", pd.Series(dtype=object)),
+        "state": discussions.get("state", pd.Series(dtype=object)),
+        "comments read": discussions.get("comments_read", pd.Series(dtype=object)),
+        "tools and practices": discussions.get("tools", pd.Series(dtype=object)),
+        "mentions": discussions.get("tool_mentions", pd.Series(dtype=object)),
+        "measurements": discussions.get("measurement_count", pd.Series(dtype=object)),
+        "link": discussions.get("url", pd.Series(dtype=object)),
+    })
+    safe_table(community).to_csv(out / "community.csv", index=False)
+    written.append(out / "community.csv")
+    safe_table(measurements).to_csv(out / "measurements.csv", index=False)
+    parquet = measurements.copy()
+    parquet["flags"] = parquet["flags"].map(lambda flags: list(flags) if isinstance(flags, (list, np.ndarray)) else [])
+    parquet.to_parquet(out / "measurements.parquet", index=False)
+    written += [out / "measurements.csv", out / "measurements.parquet"]
+    return written
+
+
+def tool_counts(discussions: pd.DataFrame) -> list[dict]:
+    """Tools and practices across discussions: in how many, how many posts, and the links."""
+    counts: dict[str, dict] = {}
+    for row in discussions.itertuples():
+        for tool, posts in (row.tool_mentions or {}).items():
+            entry = counts.setdefault(tool, {"tool": tool, "discussions": 0, "posts": 0, "links": []})
+            entry["discussions"] += 1
+            entry["posts"] += int(posts)
+            entry["links"].append(row.url)
+    return sorted(counts.values(), key=lambda e: (-e["discussions"], e["tool"]))
