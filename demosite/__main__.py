@@ -1,4 +1,4 @@
-"""``python -m demosite``: start the offline demo site, crawl it with every spider, say where the output went.
+"""``python -m demosite``: start the offline demo site, crawl it with every spider, synthesise the report.
 
 ``python -m demosite --serve`` only serves the site (for trying ``scrapy crawl`` by hand).
 """
@@ -55,9 +55,22 @@ def newest(folder: Path, pattern: str) -> Path | None:
     return found[-1] if found else None
 
 
+# A fixed port keeps the demo's record URLs, and so their ids, the same from one run to the next,
+# so repeated demo runs merge in the report instead of piling up.
+DEMO_PORT = 8718
+
+
+def demo_site() -> MockSite:
+    try:
+        return MockSite(DEMO_PORT)
+    except OSError:
+        print(f"Port {DEMO_PORT} is taken: serving on another port (record ids will differ from earlier demo runs)")
+        return MockSite()
+
+
 def run_all(output_dir: Path) -> int:
     failures = 0
-    with MockSite() as site:
+    with demo_site() as site:
         print(f"Demo site serving the mock sources at {site.hub_url}")
         for name in spider_names():
             started = time.monotonic()
@@ -75,7 +88,8 @@ def run_all(output_dir: Path) -> int:
                   f"{time.monotonic() - started:.1f} s -> {feed}")
             failures += result.returncode != 0 or stats.get("finish_reason") != "finished"
     print(f"JSONL under {output_dir}/<spider>/, crawl stats under {output_dir}/stats/")
-    return 1 if failures else 0
+    report = subprocess.run([sys.executable, "-m", "postprocess", str(output_dir)])
+    return 1 if failures or report.returncode else 0
 
 
 def main() -> int:

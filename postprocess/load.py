@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import jsonlines
+import orjson
 import pandas as pd
 
 from crawler.items import DISCUSSION_FIELDS, MEASUREMENT_FIELDS
@@ -32,10 +32,15 @@ class Loaded:
     files: int = 0
 
 
-def _read_file(path: Path, problems: list[LoadProblem]) -> list[dict]:
-    records = []
+# Records are turned into DataFrames this many at a time: a million dicts at once would need
+# several GB, the frames a fraction of that.
+CHUNK = 100_000
+
+
+def _read_file(path: Path, problems: list[LoadProblem], columns: tuple[str, ...]) -> list[pd.DataFrame]:
+    frames, records = [], []
     with path.open("rb") as handle:
-        reader = jsonlines.Reader(handle, loads=json.loads)
+        reader = jsonlines.Reader(handle, loads=orjson.loads)
         line = 0
         while True:
             line += 1
@@ -49,14 +54,19 @@ def _read_file(path: Path, problems: list[LoadProblem]) -> list[dict]:
                 continue
             if isinstance(value, dict):
                 records.append(value)
+                if len(records) == CHUNK:
+                    frames.append(pd.DataFrame.from_records(records, columns=list(columns)))
+                    records = []
             else:
                 problems.append(LoadProblem(str(path), line, "skipped: not a JSON object"))
-    return records
+    if records:
+        frames.append(pd.DataFrame.from_records(records, columns=list(columns)))
+    return frames
 
 
-def _merge(records: list[dict], columns: tuple[str, ...]) -> pd.DataFrame:
+def _merge(frames: list[pd.DataFrame], columns: tuple[str, ...]) -> pd.DataFrame:
     """One row per id: the latest retrieved_at wins; first_seen/last_seen span every crawl."""
-    frame = pd.DataFrame.from_records(records, columns=list(columns)) if records else pd.DataFrame(columns=list(columns))
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(columns))
     if frame.empty:
         return frame.assign(first_seen=pd.Series(dtype=object), last_seen=pd.Series(dtype=object))
     frame = frame[frame["id"].notna()]
@@ -71,7 +81,9 @@ def load_output(folder: Path) -> Loaded:
     measurements, discussions, files = [], [], 0
     for path in sorted(folder.rglob("*.jsonl")):
         files += 1
-        records = _read_file(path, problems)
-        (discussions if path.name.endswith(DISCUSSION_SUFFIX) else measurements).extend(records)
+        if path.name.endswith(DISCUSSION_SUFFIX):
+            discussions += _read_file(path, problems, DISCUSSION_FIELDS)
+        else:
+            measurements += _read_file(path, problems, MEASUREMENT_FIELDS)
     return Loaded(measurements=_merge(measurements, MEASUREMENT_FIELDS),
                   discussions=_merge(discussions, DISCUSSION_FIELDS), problems=problems, files=files)

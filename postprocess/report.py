@@ -55,6 +55,8 @@ def _links(urls, limit=3) -> list[Link]:
     return [Link(f"source {i}", url) for i, url in enumerate(urls[:limit], start=1)]
 
 
+BATCH_LINES_SHOWN = 10
+
 # --- plots ----------------------------------------------------------------------------------------
 
 def _png(figure) -> bytes:
@@ -73,9 +75,9 @@ def make_plots(frame: pd.DataFrame, synthesis: dict) -> dict[str, bytes]:
         axes.text(0.5, 0.5, "no measured steady-state inference power", ha="center", va="center")
     else:
         gpus = sorted(measured["gpu"].unique())
+        groups = [measured.loc[measured["gpu"] == gpu, "power_w"].to_numpy(dtype=float) for gpu in gpus]
+        axes.boxplot(groups, positions=range(len(gpus)), widths=0.5, showfliers=True)
         for position, gpu in enumerate(gpus):
-            values = measured.loc[measured["gpu"] == gpu, "power_w"]
-            axes.scatter([position] * len(values), values, alpha=0.7, color="tab:blue")
             spec = spec_for(gpu)
             if spec and (spec.tdp_w or spec.power_ceiling_w):
                 axes.hlines(spec.tdp_w or spec.power_ceiling_w, position - 0.35, position + 0.35, colors="tab:red")
@@ -89,12 +91,14 @@ def make_plots(frame: pd.DataFrame, synthesis: dict) -> dict[str, bytes]:
     if tokens.empty:
         axes.text(0.5, 0.5, "no energy-per-token figures with a model size", ha="center", va="center")
     else:
-        for gpu, group in tokens.groupby(tokens["gpu"].fillna("unknown")):
-            axes.scatter(group["model_params_b"], group["energy_per_token_j"], label=gpu, alpha=0.8)
+        # One point per GPU and model size (the median), so a million records draw as fast as ten.
+        medians = tokens.groupby([tokens["gpu"].fillna("unknown"), "model_params_b"])["energy_per_token_j"].median()
+        for gpu, group in medians.groupby(level=0):
+            axes.plot(group.index.get_level_values(1), group.to_numpy(), marker="o", linestyle="", label=gpu)
         axes.set_xscale("log")
         axes.set_xlabel("model size (billions of parameters)")
-        axes.set_ylabel("energy per token (J)")
-        axes.legend(fontsize=7)
+        axes.set_ylabel("median energy per token (J)")
+        axes.legend(fontsize=7, loc="upper left")
         axes.set_title("Energy per token against model size")
     plots["energy_per_token"] = _png(figure)
 
@@ -103,11 +107,14 @@ def make_plots(frame: pd.DataFrame, synthesis: dict) -> dict[str, bytes]:
     if not batches:
         axes.text(0.5, 0.5, "no GPU and model with three or more batch sizes", ha="center", va="center")
     else:
-        for entry in batches:
+        shown = batches[:BATCH_LINES_SHOWN]
+        for entry in shown:
             axes.plot(entry["batch_sizes"], entry["values"], marker="o",
                       label=f"{entry['gpu']} · {entry['model']} · {entry['quantity']} (r={_fmt(entry['pearson_r'])})")
         axes.set_xlabel("batch size")
-        axes.legend(fontsize=7)
+        axes.legend(fontsize=7, loc="upper left")
+        if len(batches) > len(shown):
+            axes.set_title(f"Batch-size effect (first {len(shown)} of {len(batches)}; all in the table)")
         axes.set_title("Batch-size effect")
     plots["batch_effect"] = _png(figure)
     return plots
@@ -163,8 +170,8 @@ def build_sections(synthesis: dict, tools: list[dict], load_problems: list[str])
     sections.append(Section("Validation", [
         f"{len(checks['above_tdp'])} above TDP, {len(checks['outliers'])} outliers, "
         f"{len(checks['zeros'])} zeros that mean not measured, {len(checks['no_figure'])} without a figure."],
-        [Table(["check", "GPU", "power W", "source"],
-               [[c["reason"], c["gpu"], c["power_w"], Link("source", c["url"])]
+        [Table(["check", "GPU", "model", "power W", "source"],
+               [[c["reason"], c["gpu"], c["model"], c["power_w"], Link("source", c["url"])]
                 for key in ("above_tdp", "outliers", "zeros", "no_figure") for c in checks[key]])]))
     assumptions = synthesis["assumptions"]
     sections.append(Section(f"Assumptions ({assumptions['gpu']}, {assumptions['workload']})", tables=[

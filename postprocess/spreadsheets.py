@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow
+import pyarrow.csv
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -28,20 +30,41 @@ def _cell(value):
     return value
 
 
+_FORMULA_RE = r"^[=+\-@\t\r]"
+
+
 def safe_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Lists and mappings joined into text, and formula-like text neutralised, for spreadsheets."""
+    """Lists and mappings joined into text, and formula-like text neutralised, for spreadsheets.
+
+    Column-wise (vectorised) so that a million-row table takes seconds, not minutes.
+    """
     table = frame.copy()
     for column in table.columns:
-        if table[column].dtype == object:
-            table[column] = table[column].map(_cell).map(neutralise)
+        series = table[column]
+        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+            continue
+        present = series.dropna()
+        if not present.empty and isinstance(present.iloc[0], (list, tuple, np.ndarray, dict)):
+            series = series.map(_cell)
+        text = series.astype("string")
+        formula = text.str.contains(_FORMULA_RE, regex=True).fillna(False).astype(bool)
+        table[column] = series.where(~formula, "'" + text)
     return table
 
 
+def write_csv(table: pd.DataFrame, path: Path) -> None:
+    """A spreadsheet-safe CSV; pyarrow's writer is several times faster than pandas' on big tables."""
+    pyarrow.csv.write_csv(pyarrow.Table.from_pandas(safe_table(table), preserve_index=False), path)
+
+
 def _power_energy(frame: pd.DataFrame) -> pd.Series:
+    """'power_w=400 W; gpu_hours=184320 GPU h' style summaries of a row's power and energy figures."""
     parts = []
     for column, unit in (("power_w", "W"), ("energy_j", "J"), ("gpu_hours", "GPU h"), ("co2_kg", "kg CO2")):
-        parts.append(frame[column].map(lambda v, u=unit, c=column: f"{c}={v:g} {u}" if pd.notna(v) else ""))
-    return pd.concat(parts, axis=1).apply(lambda row: "; ".join(p for p in row if p), axis=1) if len(frame) else pd.Series(dtype=object)
+        values = frame[column]
+        parts.append((f"{column}=" + values.map("{:g}".format, na_action="ignore") + f" {unit}").fillna(""))
+    joined = [("; ".join(p for p in row if p)) for row in zip(*parts)]
+    return pd.Series(joined, index=frame.index, dtype=object)
 
 
 SPREADSHEETS = {
@@ -71,7 +94,7 @@ def write_spreadsheets(measurements: pd.DataFrame, discussions: pd.DataFrame, ou
     for name, (source, columns) in SPREADSHEETS.items():
         subset = frame[frame["source"] == source]
         table = pd.DataFrame({title: subset[column] for title, column in columns.items()})
-        safe_table(table).to_csv(out / name, index=False)
+        write_csv(table, out / name)
         written.append(out / name)
     community = pd.DataFrame({
         "discussion": discussions.get("title", pd.Series(dtype=object)),
@@ -82,9 +105,9 @@ def write_spreadsheets(measurements: pd.DataFrame, discussions: pd.DataFrame, ou
         "measurements": discussions.get("measurement_count", pd.Series(dtype=object)),
         "link": discussions.get("url", pd.Series(dtype=object)),
     })
-    safe_table(community).to_csv(out / "community.csv", index=False)
+    write_csv(community, out / "community.csv")
     written.append(out / "community.csv")
-    safe_table(measurements).to_csv(out / "measurements.csv", index=False)
+    write_csv(measurements, out / "measurements.csv")
     parquet = measurements.copy()
     parquet["flags"] = parquet["flags"].map(lambda flags: list(flags) if isinstance(flags, (list, np.ndarray)) else [])
     parquet.to_parquet(out / "measurements.parquet", index=False)

@@ -89,7 +89,7 @@ def h100_pcie_estimate(frame: pd.DataFrame) -> dict:
         return {"basis": "direct", "power_w": stats,
                 "band_w": [stats["q1"], stats["q3"]], "sources": sorted(set(direct["url"]))}
     proxies = gpu_level[gpu_level["gpu"].isin(["A100 SXM", "A100 PCIe 40GB", "A100 PCIe 80GB", "H100 SXM"])]
-    fractions = proxies["power_w"] / proxies["gpu"].map(lambda g: spec_for(g).tdp_w)
+    fractions = proxies["power_w"] / proxies["gpu"].map(lambda g: spec_for(g).tdp_w).astype(float)
     stats = describe(fractions)
     if not stats["n"]:
         return {"basis": "none", "power_w": describe(pd.Series(dtype=float)), "band_w": [None, None],
@@ -117,25 +117,31 @@ def batch_effects(frame: pd.DataFrame) -> list[dict]:
     """Slope and Pearson r of power (and energy per token) against batch size, where a GPU and model
     have three or more batch sizes."""
     rows = []
-    model = frame["model_id"].fillna(frame["model_name"])
+    frame = frame.assign(model=frame["model_id"].fillna(frame["model_name"]))
     for column in ("power_w", "energy_per_token_j"):
-        subset = frame[frame[column].notna() & frame["batch_size"].notna() & frame["gpu"].notna() & model.notna()]
-        for (gpu, name), group in subset.groupby([subset["gpu"], model[subset.index]], sort=True):
-            means = group.groupby("batch_size")[column].mean()
-            if means.size < 3:
+        subset = frame[frame[column].notna() & frame["batch_size"].notna() & frame["gpu"].notna()
+                       & frame["model"].notna()]
+        keys = ["gpu", "model"]
+        means = subset.groupby(keys + ["batch_size"])[column].mean()
+        sizes = means.groupby(level=[0, 1]).size()
+        sources = subset.groupby(keys)["url"].unique()
+        for (gpu, name), count in sizes.items():
+            if count < 3:
                 continue
-            x, y = means.index.to_numpy(dtype=float), means.to_numpy(dtype=float)
+            series = means.loc[(gpu, name)]
+            x, y = series.index.to_numpy(dtype=float), series.to_numpy(dtype=float)
             slope = float(np.polyfit(x, y, 1)[0])
             r = float(np.corrcoef(x, y)[0, 1]) if np.std(y) > 0 else None
             rows.append({"quantity": column, "gpu": gpu, "model": name, "batch_sizes": [int(b) for b in x],
                          "values": [_clean(v) for v in y], "slope_per_batch": _clean(slope),
-                         "pearson_r": _clean(r), "sources": sorted(set(group["url"]))})
+                         "pearson_r": _clean(r), "sources": sorted(sources[(gpu, name)])[:20]})
     return rows
 
 
 def validation(frame: pd.DataFrame) -> dict:
     def listing(rows: pd.DataFrame, reason: str) -> list[dict]:
-        return [{"id": r.id, "gpu": r.gpu, "power_w": _clean(r.power_w), "reason": reason, "url": r.url}
+        return [{"id": r.id, "gpu": r.gpu, "model": r.model_id if isinstance(r.model_id, str) else r.model_name,
+                 "power_w": _clean(r.power_w), "reason": reason, "url": r.url}
                 for r in rows.itertuples()]
 
     above = frame[_has_flag(frame, "exceeds_tdp")]
