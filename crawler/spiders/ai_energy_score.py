@@ -13,7 +13,6 @@ from scrapy_playwright.page import PageMethod
 from crawler.extract.ai_energy_score import (DOCUMENTED_FACTS, benchmark_report_records,
                                              leaderboard_records, methodology_facts,
                                              rendered_leaderboard_rows)
-from crawler.extract.datafiles import DataFileError, read_rows
 from crawler.items import Measurement
 
 from .arguments import list_argument
@@ -131,13 +130,11 @@ class AIEnergyScoreSpider(HubSpider):
 
     def parse_task_file(self, response, task, path):
         where = f"{self.space}/{path}"
-        try:
-            table = read_rows(response.body, path)
-        except DataFileError as exc:
-            self.count_problem(exc.kind, f"{where}: {exc.detail}")
+        table = self.read_table(response, path, where)
+        if table is None:
             return
         extraction = leaderboard_records(table.rows, task, self.facts, path)
-        self.report_problems(where, table.problems + extraction.problems)
+        self.report_problems(where, extraction.problems)
         yield from self.measurements(extraction.records, self.leaderboard_page)
 
     def parse_rendered(self, response):

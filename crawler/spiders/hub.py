@@ -11,6 +11,8 @@ import scrapy
 from scrapy.exceptions import DownloadCancelledError
 from scrapy.spidermiddlewares.httperror import HttpError
 
+from crawler.extract.datafiles import DataFileError, TableRead, read_rows
+
 from .arguments import list_argument, positive_int_argument
 from .base import MeasurementSpider
 
@@ -89,6 +91,19 @@ class HubSpider(MeasurementSpider):
         for (kind, error), found in by_kind.items():
             more = f" (and {len(found) - 1} more like it)" if len(found) > 1 else ""
             self.count_problem(kind, f"{where}: {found[0].detail}{more}", error=error, amount=len(found))
+
+    def read_table(self, response, path: str, where: str) -> TableRead | None:
+        """The rows of a downloaded data file; an unreadable file is counted and gives None.
+
+        Problems inside a readable file (ragged rows, bad lines) are counted here too.
+        """
+        try:
+            table = read_rows(response.body, path)
+        except DataFileError as exc:
+            self.count_problem(exc.kind, f"{where}: {exc.detail}")
+            return None
+        self.report_problems(where, table.problems)
+        return table
 
     def json_or_none(self, response):
         try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from crawler.extract.dataset_tables import extract_table
-from crawler.extract.datafiles import DataFileError, is_data_file, read_rows
+from crawler.extract.datafiles import is_data_file
 from crawler.items import Measurement
 
 from .arguments import positive_int_argument
@@ -67,13 +67,8 @@ class HubDatasetsSpider(HubListingSpider):
     def parse_data_file(self, response, repo_id, path, context):
         self.count("files_fetched")
         where = f"{repo_id}/{path}"
-        try:
-            table = read_rows(response.body, path)
-        except DataFileError as exc:
-            self.count_problem(exc.kind, f"{where}: {exc.detail}")
-            return
-        self.report_problems(where, table.problems)
-        if not table.rows:
+        table = self.read_table(response, path, where)
+        if table is None or not table.rows:
             return
         self.count("files_read")
         if repo_id not in self.datasets_readable:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 from crawler.extract.dataset_tables import extract_codecarbon
-from crawler.extract.datafiles import DataFileError, read_rows
+from crawler.extract.datafiles import DataFileError
 from crawler.extract.model_cards import co2_eq_emissions_records, decode_card, extract_card
 from crawler.items import Measurement
 
@@ -105,13 +105,11 @@ class HubModelsSpider(HubListingSpider):
         yield from self.measurements(extraction.records, repo_id)
 
     def parse_emissions(self, response, repo_id, path, context):
-        try:
-            table = read_rows(response.body, path)
-        except DataFileError as exc:
-            self.count_problem(exc.kind, f"{repo_id}/{path}: {exc.detail}")
+        table = self.read_table(response, path, f"{repo_id}/{path}")
+        if table is None:
             return
         extraction = extract_codecarbon(table.rows, path, context)
-        self.report_problems(f"{repo_id}/{path}", table.problems + extraction.problems)
+        self.report_problems(f"{repo_id}/{path}", extraction.problems)
         yield from self.measurements(extraction.records, repo_id, self.human_url(repo_id, path))
 
     def measurements(self, records: list[dict], repo_id: str, url: str | None = None):
