@@ -13,15 +13,6 @@ import pandas as pd
 import pyarrow
 import pyarrow.csv
 
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value):
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
 def _cell(value):
     if isinstance(value, (list, tuple, np.ndarray)):
         return "; ".join(map(str, value))

@@ -12,7 +12,7 @@ import pytest
 
 from crawler.items import MEASUREMENT_FIELDS
 from postprocess.load import load_output
-from postprocess.spreadsheets import neutralise, safe_table
+from postprocess.spreadsheets import safe_table
 from postprocess.synthesis import synthesise
 
 H100_PCIE = "https://example.org/h100-pcie"
@@ -130,8 +130,10 @@ def test_success_criteria():
 
 
 def test_spreadsheet_cells_are_neutralised():
-    assert [neutralise(v) for v in ["=HYPERLINK(\"x\")", "+1", "-cmd", "@SUM(A1)", "fine", -5.0]] == [
-        "'=HYPERLINK(\"x\")", "'+1", "'-cmd", "'@SUM(A1)", "fine", -5.0]
+    cells = pd.DataFrame({"text": ["=HYPERLINK(\"x\")", "+1", "-cmd", "@SUM(A1)", "\tx", "fine", None]})
+    safe = safe_table(cells)["text"].tolist()
+    assert safe[:6] == ["'=HYPERLINK(\"x\")", "'+1", "'-cmd", "'@SUM(A1)", "'\tx", "fine"]
+    assert pd.isna(safe[6])
     table = safe_table(pd.DataFrame({"flags": [["a", "b"]], "notes": ["=1+1"], "power_w": [-3.0]}))
     assert table.iloc[0].tolist() == ["a; b", "'=1+1", -3.0]
 

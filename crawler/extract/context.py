@@ -86,7 +86,7 @@ def phase_near(before: str, after: str) -> str | None:
         pass
     if last is not None:
         return _outer_label(last, cues)
-    return _earliest(after, _PHASE_RES)
+    return classify_phase(after)
 
 
 def classify_phase(text: str | None) -> str | None:
