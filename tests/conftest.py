@@ -54,6 +54,18 @@ def assert_valid_record(record: dict) -> None:
     assert not errors, f"record breaks the schema: {errors}\n{record}"
 
 
+def assert_expected_fields(records_by_key: dict, expected: dict) -> None:
+    """Exactly the expected records, each with the expected value of every field named."""
+    assert set(records_by_key) == set(expected)
+    for key, fields in expected.items():
+        for name, value in fields.items():
+            actual = records_by_key[key][name]
+            if isinstance(value, float):
+                assert actual == pytest.approx(value, rel=1e-9), (key, name)
+            else:
+                assert actual == value, (key, name)
+
+
 @dataclass
 class CrawlResult:
     items: list[dict]

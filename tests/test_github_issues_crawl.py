@@ -6,7 +6,7 @@ Expected records are worked out by hand from demosite/fixtures/github/issues.jso
 import pytest
 
 from demosite.server import MockSite
-from tests.conftest import run_crawl
+from tests.conftest import assert_expected_fields, run_crawl
 
 ISSUE = "https://github.com/huggingface/transformers/issues/25782"
 TOKEN = "ghp_TESTtokenDoNotLeak0987654321"
@@ -41,10 +41,7 @@ def key(item):
 def check_expected(items):
     records = {key(item): item for item in items}
     assert len(items) == len(records) == len(EXPECTED) == 14
-    assert set(records) == set(EXPECTED)
-    for record_key, expected in EXPECTED.items():
-        for name, value in expected.items():
-            assert records[record_key][name] == value, (record_key, name)
+    assert_expected_fields(records, EXPECTED)
 
 
 @pytest.fixture(scope="module")

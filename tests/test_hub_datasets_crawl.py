@@ -6,7 +6,7 @@ Expected figures are worked out by hand from the fixture files under demosite/fi
 import pytest
 
 from demosite.server import MockSite
-from tests.conftest import run_crawl
+from tests.conftest import assert_expected_fields, run_crawl
 
 
 @pytest.fixture(scope="module")
@@ -88,16 +88,8 @@ EXPECTED = {
 
 
 def test_exactly_the_expected_records(crawl):
-    records = by_key(crawl.items)
     assert len(crawl.items) == len(EXPECTED) == 19
-    assert set(records) == set(EXPECTED)
-    for key, expected in EXPECTED.items():
-        for name, value in expected.items():
-            actual = records[key][name]
-            if isinstance(value, float):
-                assert actual == pytest.approx(value, rel=1e-12), (key, name)
-            else:
-                assert actual == value, (key, name)
+    assert_expected_fields(by_key(crawl.items), EXPECTED)
 
 
 def test_common_fields_of_each_rule(crawl):

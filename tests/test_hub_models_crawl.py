@@ -6,7 +6,7 @@ Expected figures are worked out by hand from demosite/fixtures/hub/models/.
 import pytest
 
 from demosite.server import MockSite
-from tests.conftest import run_crawl
+from tests.conftest import assert_expected_fields, run_crawl
 
 
 @pytest.fixture(scope="module")
@@ -81,14 +81,7 @@ EXPECTED = {
 def test_exactly_the_expected_records(crawl):
     records = {key(item): item for item in crawl.items}
     assert len(crawl.items) == len(records) == len(EXPECTED) == 22
-    assert set(records) == set(EXPECTED)
-    for record_key, expected in EXPECTED.items():
-        for name, value in expected.items():
-            actual = records[record_key][name]
-            if isinstance(value, float):
-                assert actual == pytest.approx(value, rel=1e-9), (record_key, name)
-            else:
-                assert actual == value, (record_key, name)
+    assert_expected_fields(records, EXPECTED)
 
 
 def test_record_urls_are_the_cards_and_files(crawl):
