@@ -6,15 +6,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from scrapy.spiderloader import SpiderLoader
-from scrapy.utils.project import get_project_settings
+from crawler.schedule import run_all, spider_names
 
 from .server import MockSite
 
@@ -45,16 +42,6 @@ def crawl_environment(site: MockSite, output_dir: Path) -> dict:
     return env
 
 
-def spider_names() -> list[str]:
-    return sorted(SpiderLoader.from_settings(get_project_settings()).list())
-
-
-def newest(folder: Path, pattern: str) -> Path | None:
-    found = sorted((path for path in folder.glob(pattern) if not path.name.endswith(".discussions.jsonl")),
-                   key=lambda path: path.stat().st_mtime)
-    return found[-1] if found else None
-
-
 # A fixed port keeps the demo's record URLs, and so their ids, the same from one run to the next,
 # so repeated demo runs merge in the report instead of piling up.
 DEMO_PORT = 8718
@@ -68,28 +55,14 @@ def demo_site() -> MockSite:
         return MockSite()
 
 
-def run_all(output_dir: Path) -> int:
-    failures = 0
+def run_demo(output_dir: Path) -> int:
     with demo_site() as site:
-        print(f"Demo site serving the mock sources at {site.hub_url}")
-        for name in spider_names():
-            started = time.monotonic()
-            command = [sys.executable, "-m", "scrapy", "crawl", name, "--loglevel", "WARNING",
-                       *DEMO_ARGUMENTS.get(name, [])]
-            for key, value in DEMO_SETTINGS.items():
-                command += ["-s", f"{key}={value}"]
-            result = subprocess.run(command, env=crawl_environment(site, output_dir.resolve()))
-            feed = newest(output_dir / name, "*.jsonl")
-            stats_file = newest(output_dir / "stats", f"{name}-*.json")
-            stats = json.loads(stats_file.read_text()) if stats_file else {}
-            items = sum(1 for _ in feed.open()) if feed else 0
-            errors = sum(v for k, v in stats.items() if k.startswith("extract/error/"))
-            print(f"{name}: {items} records, {errors} input errors counted, "
-                  f"{time.monotonic() - started:.1f} s -> {feed}")
-            failures += result.returncode != 0 or stats.get("finish_reason") != "finished"
-    print(f"JSONL under {output_dir}/<spider>/, crawl stats under {output_dir}/stats/")
-    report = subprocess.run([sys.executable, "-m", "postprocess", str(output_dir)])
-    return 1 if failures or report.returncode else 0
+        print(f"Demo site serving the mock sources at {site.hub_url}", flush=True)
+        environment = crawl_environment(site, output_dir.resolve())
+        arguments = {name: [*DEMO_ARGUMENTS.get(name, []),
+                            *[option for key, value in DEMO_SETTINGS.items() for option in ("-s", f"{key}={value}")]]
+                     for name in spider_names()}
+        return run_all(output_dir, timeout=600, env=environment, arguments=arguments)
 
 
 def main() -> int:
@@ -107,7 +80,7 @@ def main() -> int:
         except KeyboardInterrupt:
             site.stop()
         return 0
-    return run_all(args.output)
+    return run_demo(args.output)
 
 
 if __name__ == "__main__":
