@@ -147,6 +147,12 @@ class HostTokenMiddleware:
             del request.headers[b"Authorization"]
         return None
 
+    def process_response(self, request, response):
+        # The request goes on to the HTTP cache (which stores its headers) and to retries: it
+        # leaves without the token, and gets it again if it is sent again.
+        request.headers.pop(b"Authorization", None)
+        return response
+
 
 def browser_request_not_allowed(request) -> bool:
     """PLAYWRIGHT_ABORT_REQUEST: the rendering browser's own requests obey ALLOWED_HOSTS too.

@@ -54,6 +54,17 @@ HUB_MAX_FILE_BYTES = int(os.environ.get("HUB_MAX_FILE_BYTES", 100 * 1024 * 1024)
 HUB_MAX_CARD_BYTES = int(os.environ.get("HUB_MAX_CARD_BYTES", 2 * 1024 * 1024))
 DOWNLOAD_TIMEOUT = 120
 
+# --- Incremental crawls: an HTTP cache with the RFC 2616 policy ----------------------------------
+# A repeated crawl revalidates what it fetched before (If-None-Match / If-Modified-Since): unchanged
+# API pages and files come back as 304 and are read from the cache. GitHub does not count 304s
+# against the rate limit. Stored under .scrapy/httpcache; tokens are never stored (see
+# HostTokenMiddleware).
+HTTPCACHE_ENABLED = True
+HTTPCACHE_POLICY = "scrapy.extensions.httpcache.RFC2616Policy"
+HTTPCACHE_STORAGE = "scrapy.extensions.httpcache.FilesystemCacheStorage"
+HTTPCACHE_DIR = os.environ.get("CRAWLER_HTTPCACHE_DIR", "httpcache")
+HTTPCACHE_GZIP = True
+
 DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.OfflineGuardMiddleware": 50,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,

@@ -58,6 +58,8 @@ class MockHub:
         self.page_size = catalogue["page_size"]
         self.repos = {kind: {entry["id"]: entry for entry in catalogue[kind]} for kind in REPO_TYPES}
         self.served_counts: dict[str, int] = {}
+        # (kind, repo id, path) -> new content, for tests of what a repeated crawl picks up
+        self.changed_files: dict[tuple[str, str, str], bytes] = {}
         self.lock = threading.Lock()
 
     # --- repo contents -----------------------------------------------------------------------
@@ -224,6 +226,9 @@ class MockHub:
         if repo_id not in self.repos[kind] or quirks.get("missing"):
             return not_found
         headers = {"X-Repo-Commit": hashlib.sha1(repo_id.encode()).hexdigest()}
+        changed = self.changed_files.get((kind, repo_id, file_path))
+        if changed is not None:
+            return Reply(200, changed, headers, "text/plain; charset=utf-8")
         if quirks.get("generated_bytes"):
             size = quirks["generated_bytes"]
             return Reply(200, headers=headers, content_type="text/plain",

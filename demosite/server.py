@@ -6,6 +6,7 @@ so tests can check that a token sent to the Hub host never follows a redirect el
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import threading
 from dataclasses import dataclass
@@ -119,17 +120,25 @@ class MockSite:
             def do_GET(self):  # noqa: N802 (http.server's naming)
                 host = (self.headers.get("Host") or "").split(":")[0]
                 reply = site.route(self.path, authorized=bool(self.headers.get("Authorization")), host=host)
+                headers = dict(reply.headers or {})
+                status, body = reply.status, reply.body
+                if status == 200 and reply.chunks is None:
+                    # Conditional requests, as the Hub and GitHub answer them: an unchanged
+                    # resource is a 304 without a body.
+                    headers.setdefault("ETag", '"' + hashlib.sha1(body).hexdigest() + '"')
+                    if self.headers.get("If-None-Match") == headers["ETag"]:
+                        status, body = 304, b""
                 site.requests.append(LoggedRequest(
                     host=host,
                     path=self.path,
                     authorization=self.headers.get("Authorization"),
-                    status=reply.status,
+                    status=status,
                 ))
-                self.send_response(reply.status)
+                self.send_response(status)
                 self.send_header("Content-Type", reply.content_type)
-                length = reply.length if reply.chunks is not None else len(reply.body)
+                length = reply.length if reply.chunks is not None else len(body)
                 self.send_header("Content-Length", str(length))
-                for name, value in (reply.headers or {}).items():
+                for name, value in headers.items():
                     self.send_header(name, value)
                 self.end_headers()
                 try:
@@ -137,7 +146,7 @@ class MockSite:
                         for chunk in reply.chunks:
                             self.wfile.write(chunk)
                     else:
-                        self.wfile.write(reply.body)
+                        self.wfile.write(body)
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True
 

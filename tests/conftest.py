@@ -85,10 +85,13 @@ def run_crawl(site: MockSite, spider: str, tmp_path: Path, *args: str, env: dict
 
     Every item it wrote is validated against the shipped schema before the test sees it.
     """
+    tmp_path.mkdir(parents=True, exist_ok=True)
     output_dir = tmp_path / "output"
     log_file = tmp_path / f"{spider}.log"
     environment = crawl_environment(site, output_dir)
     environment.update(env or {})
+    # Each crawl has an HTTP cache of its own unless a test shares one on purpose (CRAWLER_HTTPCACHE_DIR).
+    environment.setdefault("CRAWLER_HTTPCACHE_DIR", str(tmp_path / "httpcache"))
     command = [sys.executable, "-m", "scrapy", "crawl", spider, "-s", f"LOG_FILE={log_file}",
                "-s", "AUTOTHROTTLE_START_DELAY=0.01", "-s", "AUTOTHROTTLE_MAX_DELAY=0.5", *args]
     for key, value in (settings or {}).items():

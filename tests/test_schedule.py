@@ -9,7 +9,8 @@ from tests.conftest import ROOT
 
 
 def schedule(site, tmp_path, *args, env=None):
-    environment = {**crawl_environment(site, tmp_path / "output"), **(env or {})}
+    environment = {**crawl_environment(site, tmp_path / "output"),
+                   "CRAWLER_HTTPCACHE_DIR": str(tmp_path / "httpcache"), **(env or {})}
     return subprocess.run([sys.executable, "-m", "crawler.schedule", "--output", str(tmp_path / "output"), *args],
                           cwd=ROOT, env=environment, capture_output=True, text=True, timeout=300)
 

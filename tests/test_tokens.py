@@ -7,9 +7,11 @@ TOKEN = "hf_TESTtokenDoNotLeak1234567890"
 
 def test_token_only_to_the_hub_host_and_never_written(mock_site, tmp_path):
     out = tmp_path / "x.jsonl"
+    cache = tmp_path / "cache"
     result = run_crawl(mock_site, "hub_datasets", tmp_path, "-O", str(out),
-                       env={"HF_TOKEN": TOKEN, "CRAWLER_STATS_JSON": str(tmp_path / "stats.json")},
-                       settings={"LOG_LEVEL": "DEBUG"})
+                       env={"HF_TOKEN": TOKEN, "CRAWLER_STATS_JSON": str(tmp_path / "stats.json"),
+                            "CRAWLER_HTTPCACHE_DIR": str(cache)},
+                       settings={"LOG_LEVEL": "DEBUG", "HTTPCACHE_GZIP": "False"})
     assert result.returncode == 0
     hub = [r for r in mock_site.requests if r.host == "127.0.0.1"]
     cdn = [r for r in mock_site.requests if r.host == "localhost"]
@@ -19,7 +21,10 @@ def test_token_only_to_the_hub_host_and_never_written(mock_site, tmp_path):
     # -O works as usual: the records go to the named file and not to the default feed.
     assert len(out.read_text().splitlines()) == 19
     assert not (result.output_dir / "hub_datasets").exists()
+    cached_requests = list(cache.rglob("request_headers"))
+    assert cached_requests  # the HTTP cache stores request headers: none may hold the token
     written = [out.read_text(), (tmp_path / "stats.json").read_text(), result.log]
+    written += [path.read_bytes().decode("latin-1") for path in cache.rglob("*") if path.is_file()]
     assert all(TOKEN not in text for text in written)
     assert "Authorization" not in result.log
 
