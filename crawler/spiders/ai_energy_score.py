@@ -96,7 +96,8 @@ class AIEnergyScoreSpider(HubSpider):
         return scrapy.Request(
             self.settings["AIENERGYSCORE_LEADERBOARD_URL"], callback=self.parse_rendered,
             errback=self.request_failed,
-            meta={"playwright": True,
+            # Not through the HTTP cache: a revalidation would hand the browser a bodiless 304.
+            meta={"playwright": True, "dont_cache": True,
                   "playwright_page_methods": [PageMethod("wait_for_selector", "table tr td")]},
         )
 
