@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -43,7 +44,8 @@ class _QuietServer(ThreadingHTTPServer):
 class MockSite:
     """Start with ``start()``; ``hub_url`` is the HF_ENDPOINT to crawl; ``stop()`` when done."""
 
-    def __init__(self, port: int = 0):
+    def __init__(self, port: int = 0, latency: float = 0.0):
+        self.latency = latency  # seconds added to every response, to make a crawl take time
         self.hub = MockHub()
         self.github = MockGitHub()
         self.requests: list[LoggedRequest] = []
@@ -119,6 +121,8 @@ class MockSite:
 
             def do_GET(self):  # noqa: N802 (http.server's naming)
                 host = (self.headers.get("Host") or "").split(":")[0]
+                if site.latency:
+                    time.sleep(site.latency)
                 reply = site.route(self.path, authorized=bool(self.headers.get("Authorization")), host=host)
                 headers = dict(reply.headers or {})
                 status, body = reply.status, reply.body

@@ -22,3 +22,10 @@ class MeasurementSpider(scrapy.Spider):
             for name in cls.default_feeds:
                 feeds.update(settings.getdict(name))
             settings.set("FEEDS", feeds, priority="spider")
+
+    def remembered(self, name: str) -> set:
+        """A set that survives a paused and resumed crawl (``-s JOBDIR=...``: Scrapy's SpiderState
+        keeps ``self.state`` in the job folder); an in-memory set otherwise."""
+        if getattr(self, "state", None) is None:
+            self.state = {}
+        return self.state.setdefault(name, set())

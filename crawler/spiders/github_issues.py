@@ -66,7 +66,6 @@ class GitHubIssuesSpider(MeasurementSpider):
         self.queries = [query.strip() for query in (q.split(";") if q is not None else self.default_queries)
                         if query.strip()]
         self.max_pages = positive_int_argument("max_pages", max_pages, None)
-        self.issues_seen: set[str] = set()
 
     @property
     def api(self) -> str:
@@ -147,9 +146,9 @@ class GitHubIssuesSpider(MeasurementSpider):
         if not isinstance(url, str) or not isinstance(comments_url, str) or not isinstance(issue.get("number"), int):
             self.skip("unexpected_api_shape", f"issue without html_url, comments_url or number: {str(issue)[:200]}")
             return
-        if url in self.issues_seen:
+        if url in self.remembered("issues_seen"):
             return
-        self.issues_seen.add(url)
+        self.remembered("issues_seen").add(url)
         self.count("issues_read")
         repo = url.split("github.com/", 1)[-1].split("/issues/")[0] if "github.com/" in url else ""
         state = IssueState(issue=issue, repo=repo)

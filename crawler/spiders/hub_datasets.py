@@ -25,9 +25,6 @@ class HubDatasetsSpider(HubListingSpider):
     def __init__(self, *args, max_files=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.max_files = positive_int_argument("max_files", max_files, 50)
-        self.datasets_seen: set[str] = set()
-        self.datasets_readable: set[str] = set()
-        self.datasets_yielding: set[str] = set()
 
     async def start(self):
         for repo_id in self.ids:
@@ -37,13 +34,13 @@ class HubDatasetsSpider(HubListingSpider):
 
     def repo_entry(self, entry: dict):
         repo_id = entry["id"]
-        if repo_id in self.datasets_seen:
+        if repo_id in self.remembered("datasets_seen"):
             return
         if "siblings" not in entry:
             # Listings made without full=true carry no file list: ask for the repo itself.
             yield self.api_request(self.repo_url(repo_id), self.parse_repo)
             return
-        self.datasets_seen.add(repo_id)
+        self.remembered("datasets_seen").add(repo_id)
         self.count("datasets_listed")
         paths = [s.get("rfilename", "") for s in entry.get("siblings") or [] if isinstance(s, dict)]
         data_files = [path for path in paths if is_data_file(path)]
@@ -71,15 +68,15 @@ class HubDatasetsSpider(HubListingSpider):
         if table is None or not table.rows:
             return
         self.count("files_read")
-        if repo_id not in self.datasets_readable:
-            self.datasets_readable.add(repo_id)
+        if repo_id not in self.remembered("datasets_readable"):
+            self.remembered("datasets_readable").add(repo_id)
             self.count("datasets_with_readable_files")
         extraction = extract_table(table.rows, path, context)
         self.report_problems(where, extraction.problems)
         if not extraction.records:
             return
-        if repo_id not in self.datasets_yielding:
-            self.datasets_yielding.add(repo_id)
+        if repo_id not in self.remembered("datasets_yielding"):
+            self.remembered("datasets_yielding").add(repo_id)
             self.count("datasets_with_measurements")
         retrieved_at = utc_now()
         url = self.human_url(repo_id, path)

@@ -48,7 +48,6 @@ class HubModelsSpider(HubListingSpider):
     def __init__(self, *args, filter=None, **kwargs):  # noqa: A002 (the -a name users type)
         super().__init__(*args, **kwargs)
         self.filters = list_argument("filter", filter, self.default_filters)
-        self.models_seen: set[str] = set()
 
     async def start(self):
         for repo_id in self.ids:
@@ -62,9 +61,10 @@ class HubModelsSpider(HubListingSpider):
 
     def repo_entry(self, entry: dict, from_listing: str = "search"):
         repo_id = entry["id"]
-        if repo_id in self.models_seen:
+        models_seen = self.remembered("models_seen")
+        if repo_id in models_seen:
             return
-        self.models_seen.add(repo_id)
+        models_seen.add(repo_id)
         self.count("models_listed")
         card_data = entry.get("cardData")
         has_card_data = isinstance(card_data, dict)
