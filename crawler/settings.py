@@ -31,12 +31,15 @@ ALLOWED_HOSTS = [h for h in os.environ.get("CRAWLER_ALLOWED_HOSTS", "").split(",
 # --- Politeness ---------------------------------------------------------------------------------
 USER_AGENT = "gpu-power-crawler/0.1 (+https://github.com/gpu-power-crawler; research crawler)"
 ROBOTSTXT_OBEY = True  # API and file requests opt out per request: robots.txt governs HTML pages
+# Up to 8 requests in flight per host: what huggingface_hub's own snapshot_download uses (8
+# workers). AutoThrottle lowers it when the host slows down; 429s are waited out (Retry-After).
+# github_issues asks the GitHub API one request at a time, as GitHub's REST guidelines ask.
 CONCURRENT_REQUESTS = 16
-CONCURRENT_REQUESTS_PER_DOMAIN = 4
+CONCURRENT_REQUESTS_PER_DOMAIN = 8
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 1.0
 AUTOTHROTTLE_MAX_DELAY = 60.0
-AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 8.0
 
 # --- Retries: 429 and 5xx, with Retry-After honoured, else exponential backoff ------------------
 RETRY_ENABLED = True

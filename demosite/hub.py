@@ -52,11 +52,27 @@ REPO_TYPES = ("datasets", "models", "spaces")
 _FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\n(.*?\n)?---[ \t]*\n", re.DOTALL)
 
 
+GENERATED_ORG = "bench"
+
+
+def generated_card(number: int) -> str:
+    """The README of generated model number N: carbon metadata and one prose power figure."""
+    return (f"---\nlicense: mit\nco2_eq_emissions:\n  emissions: {number + 1}\n  source: CodeCarbon\n---\n"
+            f"# Generated model {number}\n\nA model card written for load tests. "
+            + "It answers questions about the weather. " * 20
+            + f"\n\nDuring inference it draws {100 + number % 200} W on an RTX 4090 at batch size 1.\n")
+
+
 class MockHub:
-    def __init__(self):
+    def __init__(self, page_size: int | None = None, generated_models: int = 0):
         catalogue = json.loads(FIXTURES.joinpath("catalogue.json").read_text("utf-8"))
-        self.page_size = catalogue["page_size"]
+        self.page_size = page_size or catalogue["page_size"]
         self.repos = {kind: {entry["id"]: entry for entry in catalogue[kind]} for kind in REPO_TYPES}
+        # Load tests: N more models "bench/model-00000"..., each with a card in generated_card's shape.
+        for number in range(generated_models):
+            repo_id = f"{GENERATED_ORG}/model-{number:05d}"
+            self.repos["models"][repo_id] = {"id": repo_id, "downloads": generated_models - number, "likes": 0,
+                                             "tags": [], "generated": number, "files": {"README.md": {}}}
         self.served_counts: dict[str, int] = {}
         # (kind, repo id, path) -> new content, for tests of what a repeated crawl picks up
         self.changed_files: dict[tuple[str, str, str], bytes] = {}
@@ -66,12 +82,19 @@ class MockHub:
     def _repo_dir(self, kind: str, repo_id: str):
         return FIXTURES.joinpath(kind, *repo_id.split("/"))
 
+    def readme_text(self, repo_id: str) -> str | None:
+        entry = self.repos["models"].get(repo_id, {})
+        if "generated" in entry:
+            return generated_card(entry["generated"])
+        readme = self._repo_dir("models", repo_id).joinpath("README.md")
+        return readme.read_text("utf-8", errors="replace") if readme.is_file() else None
+
     def card_data(self, repo_id: str) -> dict | None:
         """The README's YAML metadata, as the Hub computes cardData; None when absent or broken."""
-        readme = self._repo_dir("models", repo_id).joinpath("README.md")
-        if not readme.is_file():
+        text = self.readme_text(repo_id)
+        if text is None:
             return None
-        match = _FRONT_MATTER_RE.match(readme.read_text("utf-8", errors="replace"))
+        match = _FRONT_MATTER_RE.match(text)
         if not match:
             return None
         try:
@@ -229,6 +252,8 @@ class MockHub:
         changed = self.changed_files.get((kind, repo_id, file_path))
         if changed is not None:
             return Reply(200, changed, headers, "text/plain; charset=utf-8")
+        if "generated" in self.repos[kind][repo_id] and file_path == "README.md":
+            return Reply(200, self.readme_text(repo_id).encode(), headers, "text/plain; charset=utf-8")
         if quirks.get("generated_bytes"):
             size = quirks["generated_bytes"]
             return Reply(200, headers=headers, content_type="text/plain",

@@ -44,9 +44,10 @@ class _QuietServer(ThreadingHTTPServer):
 class MockSite:
     """Start with ``start()``; ``hub_url`` is the HF_ENDPOINT to crawl; ``stop()`` when done."""
 
-    def __init__(self, port: int = 0, latency: float = 0.0):
+    def __init__(self, port: int = 0, latency: float = 0.0, page_size: int | None = None,
+                 generated_models: int = 0):
         self.latency = latency  # seconds added to every response, to make a crawl take time
-        self.hub = MockHub()
+        self.hub = MockHub(page_size=page_size, generated_models=generated_models)
         self.github = MockGitHub()
         self.requests: list[LoggedRequest] = []
         self._server = _QuietServer(("127.0.0.1", port), self._handler_class())
@@ -119,7 +120,10 @@ class MockSite:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self):  # noqa: N802 (http.server's naming)
+            def do_HEAD(self):  # noqa: N802 (http.server's naming); huggingface_hub asks HEAD first
+                self.do_GET(send_body=False)
+
+            def do_GET(self, send_body=True):  # noqa: N802 (http.server's naming)
                 host = (self.headers.get("Host") or "").split(":")[0]
                 if site.latency:
                     time.sleep(site.latency)
@@ -145,6 +149,8 @@ class MockSite:
                 for name, value in headers.items():
                     self.send_header(name, value)
                 self.end_headers()
+                if not send_body:
+                    return
                 try:
                     if reply.chunks is not None:
                         for chunk in reply.chunks:

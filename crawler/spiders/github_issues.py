@@ -54,6 +54,8 @@ class GitHubIssuesSpider(MeasurementSpider):
     """
 
     name = "github_issues"
+    # GitHub asks REST clients not to send requests concurrently (secondary rate limits).
+    custom_settings = {"CONCURRENT_REQUESTS_PER_DOMAIN": 1}
     default_feeds = ("DEFAULT_FEED", "DEFAULT_DISCUSSION_FEED")
     default_issues = ("huggingface/transformers#25782",)
     default_queries = ("energy repo:huggingface/transformers is:issue",
