@@ -8,7 +8,7 @@ from scrapy.utils.test import get_crawler
 
 from crawler.middlewares import HostTokenMiddleware, _retry_after_seconds
 from crawler.spiders.arguments import list_argument, positive_int_argument
-from crawler.spiders.hub import next_link
+from crawler.spiders.base import next_link
 
 
 @pytest.mark.parametrize("header, seconds", [(b"5", 5.0), (b" 0 ", 0.0), (b"soon", None), (None, None)])

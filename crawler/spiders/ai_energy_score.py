@@ -16,7 +16,8 @@ from crawler.extract.ai_energy_score import (DOCUMENTED_FACTS, benchmark_report_
 from crawler.items import Measurement
 
 from .arguments import list_argument
-from .hub import HubSpider, utc_now
+from .base import utc_now
+from .hub import HubSpider
 
 ALL_FACTS = ("hardware", "batch_size", "unit", "runs", "tool")
 REPORT_REPO_TYPES = ("datasets", "spaces", "models")

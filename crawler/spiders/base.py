@@ -1,15 +1,33 @@
-"""The base of every spider in the project."""
+"""The base of every spider in the project: default feeds, counting skipped input, Link pages."""
 
 from __future__ import annotations
 
+import re
+from datetime import datetime, timezone
+
 import scrapy
+
+_NEXT_LINK_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?', re.IGNORECASE)
+
+
+def next_link(link_header: bytes | str | None) -> str | None:
+    """The rel="next" URL of a Link header (the Hub and GitHub paginate this way)."""
+    if not link_header:
+        return None
+    text = link_header.decode("latin-1") if isinstance(link_header, bytes) else link_header
+    match = _NEXT_LINK_RE.search(text)
+    return match[1] if match else None
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class MeasurementSpider(scrapy.Spider):
-    """Adds the project's default feeds when the command line names none.
+    """What every spider shares: the default feeds, stats counters and counted, logged problems.
 
-    ``default_feeds`` names the settings that hold them: the Measurement feed, and for spiders
-    that emit other records, theirs.
+    The default feeds are added when the command line names none; ``default_feeds`` names the
+    settings that hold them (the Measurement feed, and for spiders that emit other records, theirs).
     """
 
     default_feeds: tuple[str, ...] = ("DEFAULT_FEED",)
@@ -22,6 +40,23 @@ class MeasurementSpider(scrapy.Spider):
             for name in cls.default_feeds:
                 feeds.update(settings.getdict(name))
             settings.set("FEEDS", feeds, priority="spider")
+
+    def count(self, key: str, amount: int = 1) -> None:
+        self.crawler.stats.inc_value(f"{self.name}/{key}", amount)
+
+    def count_problem(self, kind: str, detail: str, *, error: bool = True, amount: int = 1) -> None:
+        """Count and log skipped input: extract/error/<kind> (broken) or extract/skipped/<kind>."""
+        self.crawler.stats.inc_value(f"extract/{'error' if error else 'skipped'}/{kind}", amount)
+        (self.logger.warning if error else self.logger.info)("%s: %s", kind, detail)
+
+    def report_problems(self, where: str, problems) -> None:
+        """Count every problem met in one document; log each kind once, with how many there were."""
+        by_kind: dict[tuple[str, bool], list] = {}
+        for problem in problems:
+            by_kind.setdefault((problem.kind, problem.error), []).append(problem)
+        for (kind, error), found in by_kind.items():
+            more = f" (and {len(found) - 1} more like it)" if len(found) > 1 else ""
+            self.count_problem(kind, f"{where}: {found[0].detail}{more}", error=error, amount=len(found))
 
     def remembered(self, name: str) -> set:
         """A set that survives a paused and resumed crawl (``-s JOBDIR=...``: Scrapy's SpiderState

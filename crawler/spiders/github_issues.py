@@ -14,8 +14,7 @@ from crawler.items import Discussion, Measurement
 from crawler.pipelines.stable_id import measurement_id
 
 from .arguments import list_argument, positive_int_argument
-from .base import MeasurementSpider
-from .hub import next_link, utc_now
+from .base import MeasurementSpider, next_link, utc_now
 
 API_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
 SEARCH_CAP = 1000  # GitHub returns at most 1,000 results per search
@@ -77,21 +76,14 @@ class GitHubIssuesSpider(MeasurementSpider):
         return scrapy.Request(url, callback=callback, headers=API_HEADERS,
                               meta={"dont_obey_robotstxt": True}, **kwargs)
 
-    def count(self, key: str, amount: int = 1) -> None:
-        self.crawler.stats.inc_value(f"{self.name}/{key}", amount)
-
-    def skip(self, kind: str, detail: str, *, error: bool = True) -> None:
-        self.crawler.stats.inc_value(f"extract/{'error' if error else 'skipped'}/{kind}")
-        (self.logger.warning if error else self.logger.info)("%s: %s", kind, detail)
-
     def json_or_none(self, response, shape: type):
         try:
             value = json.loads(response.text)
         except (ValueError, AttributeError):
-            self.skip("invalid_api_json", f"{response.url}: not JSON ({response.headers.get('Content-Type')})")
+            self.count_problem("invalid_api_json", f"{response.url}: not JSON ({response.headers.get('Content-Type')})")
             return None
         if not isinstance(value, shape):
-            self.skip("unexpected_api_shape", f"{response.url}: expected a JSON {shape.__name__}")
+            self.count_problem("unexpected_api_shape", f"{response.url}: expected a JSON {shape.__name__}")
             return None
         return value
 
@@ -107,13 +99,13 @@ class GitHubIssuesSpider(MeasurementSpider):
     def request_failed(self, failure):
         status = getattr(getattr(failure.value, "response", None), "status", None)
         kind = f"http_{status}" if status else "download_failed"
-        self.skip(kind, f"{failure.request.url}: {failure.getErrorMessage()}")
+        self.count_problem(kind, f"{failure.request.url}: {failure.getErrorMessage()}")
 
     def parse_search(self, response, query, page):
         result = self.json_or_none(response, dict)
         if result is None or not isinstance(result.get("items"), list):
             if result is not None:
-                self.skip("unexpected_api_shape", f"{response.url}: no items list")
+                self.count_problem("unexpected_api_shape", f"{response.url}: no items list")
             return
         self.count("search_pages")
         if page == 1:
@@ -128,9 +120,9 @@ class GitHubIssuesSpider(MeasurementSpider):
             self.logger.warning("Search %r: GitHub says the results are incomplete (it timed out)", query)
         for issue in result["items"]:
             if not isinstance(issue, dict):
-                self.skip("unexpected_api_shape", f"{response.url}: an item is not an object")
+                self.count_problem("unexpected_api_shape", f"{response.url}: an item is not an object")
             elif "pull_request" in issue:
-                self.skip("pull_request", f"{issue.get('html_url')}", error=False)
+                self.count_problem("pull_request", f"{issue.get('html_url')}", error=False)
             else:
                 yield from self.read_issue(issue)
         following = next_link(response.headers.get(b"Link"))
@@ -146,7 +138,7 @@ class GitHubIssuesSpider(MeasurementSpider):
     def read_issue(self, issue: dict):
         url, comments_url = issue.get("html_url"), issue.get("comments_url")
         if not isinstance(url, str) or not isinstance(comments_url, str) or not isinstance(issue.get("number"), int):
-            self.skip("unexpected_api_shape", f"issue without html_url, comments_url or number: {str(issue)[:200]}")
+            self.count_problem("unexpected_api_shape", f"issue without html_url, comments_url or number: {str(issue)[:200]}")
             return
         if url in self.remembered("issues_seen"):
             return
@@ -163,12 +155,11 @@ class GitHubIssuesSpider(MeasurementSpider):
     def read_post(self, state: IssueState, post: dict, url: str, where: str):
         body = post.get("body")
         if not isinstance(body, str) or not body.strip():
-            self.skip("empty_body", where, error=False)
+            self.count_problem("empty_body", where, error=False)
             return
         state.mention(tools_mentioned(body))
         extraction = comment_records(body, locator_prefix=where)
-        for problem in extraction.problems:
-            self.skip(problem.kind, f"{where}: {problem.detail}", error=problem.error)
+        self.report_problems(where, extraction.problems)
         retrieved_at = utc_now()
         for record in extraction.records:
             state.measurements += 1
@@ -183,7 +174,7 @@ class GitHubIssuesSpider(MeasurementSpider):
             return
         for comment in comments:
             if not isinstance(comment, dict) or not isinstance(comment.get("html_url"), str):
-                self.skip("unexpected_api_shape", f"{response.url}: a comment without html_url")
+                self.count_problem("unexpected_api_shape", f"{response.url}: a comment without html_url")
                 continue
             state.comments_read += 1
             if comment.get("user") is None:

@@ -1,10 +1,8 @@
-"""What the Hub spiders share: endpoints, Link pagination, file URLs, JSON reading, errbacks."""
+"""What the Hub spiders share: endpoints, file URLs, listings with Link pagination, errbacks."""
 
 from __future__ import annotations
 
 import json
-import re
-from datetime import datetime, timezone
 from urllib.parse import quote, urlencode
 
 import scrapy
@@ -14,23 +12,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from crawler.extract.datafiles import DataFileError, TableRead, read_rows
 
 from .arguments import list_argument, positive_int_argument
-from .base import MeasurementSpider
-
-_NEXT_LINK_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?', re.IGNORECASE)
-
-
-def next_link(link_header: bytes | str | None) -> str | None:
-    """The rel="next" URL of a Link header (the Hub and GitHub paginate this way)."""
-    if not link_header:
-        return None
-    text = link_header.decode("latin-1") if isinstance(link_header, bytes) else link_header
-    match = _NEXT_LINK_RE.search(text)
-    return match[1] if match else None
-
-
-def utc_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
+from .base import MeasurementSpider, next_link
 
 class HubSpider(MeasurementSpider):
     """Base of the spiders that read the Hugging Face Hub: URLs, requests, problem counting.
@@ -74,23 +56,6 @@ class HubSpider(MeasurementSpider):
     def api_request(self, url: str, callback, **kwargs) -> scrapy.Request:
         meta = {"dont_obey_robotstxt": True, **kwargs.pop("meta", {})}
         return scrapy.Request(url, callback=callback, errback=self.request_failed, meta=meta, **kwargs)
-
-    def count(self, key: str, amount: int = 1) -> None:
-        self.crawler.stats.inc_value(f"{self.name}/{key}", amount)
-
-    def count_problem(self, kind: str, detail: str, *, error: bool = True, amount: int = 1) -> None:
-        """Count and log skipped input: extract/error/<kind> (broken) or extract/skipped/<kind>."""
-        self.crawler.stats.inc_value(f"extract/{'error' if error else 'skipped'}/{kind}", amount)
-        (self.logger.warning if error else self.logger.info)("%s: %s", kind, detail)
-
-    def report_problems(self, where: str, problems) -> None:
-        """Count every problem met in one document; log each kind once, with how many there were."""
-        by_kind: dict[tuple[str, bool], list] = {}
-        for problem in problems:
-            by_kind.setdefault((problem.kind, problem.error), []).append(problem)
-        for (kind, error), found in by_kind.items():
-            more = f" (and {len(found) - 1} more like it)" if len(found) > 1 else ""
-            self.count_problem(kind, f"{where}: {found[0].detail}{more}", error=error, amount=len(found))
 
     def read_table(self, response, path: str, where: str) -> TableRead | None:
         """The rows of a downloaded data file; an unreadable file is counted and gives None.

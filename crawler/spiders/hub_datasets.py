@@ -7,7 +7,8 @@ from crawler.extract.datafiles import is_data_file
 from crawler.items import Measurement
 
 from .arguments import positive_int_argument
-from .hub import HubListingSpider, utc_now
+from .base import utc_now
+from .hub import HubListingSpider
 
 
 class HubDatasetsSpider(HubListingSpider):

@@ -10,7 +10,8 @@ from crawler.extract.model_cards import co2_eq_emissions_records, decode_card, e
 from crawler.items import Measurement
 
 from .arguments import list_argument
-from .hub import HubListingSpider, utc_now
+from .base import utc_now
+from .hub import HubListingSpider
 
 CARBON_TAG = "co2_eq_emissions"
 _ENERGY_WORDS = ("energy", "power", "carbon", "co2", "emission", "watt")
