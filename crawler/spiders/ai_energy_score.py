@@ -109,7 +109,7 @@ class AIEnergyScoreSpider(HubSpider):
         return self.file_url(f"{owner}/{name}", path, repo_type=kind)
 
     def parse_task_listing(self, response):
-        listing = self.json_or_none(response)
+        listing = self.json_or_none(response, list)
         files = [entry["path"] for entry in listing or [] if isinstance(entry, dict)
                  and entry.get("type") == "file" and str(entry.get("path", "")).endswith(".csv")]
         if not files:

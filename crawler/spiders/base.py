@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime, timezone
 
@@ -57,6 +58,19 @@ class MeasurementSpider(scrapy.Spider):
         for (kind, error), found in by_kind.items():
             more = f" (and {len(found) - 1} more like it)" if len(found) > 1 else ""
             self.count_problem(kind, f"{where}: {found[0].detail}{more}", error=error, amount=len(found))
+
+    def json_or_none(self, response, shape: type):
+        """The JSON body if it is a ``shape`` (dict or list); otherwise counted, logged and None."""
+        try:
+            value = json.loads(response.text)
+        except (ValueError, AttributeError):
+            self.count_problem("invalid_api_json",
+                               f"{response.url}: not JSON ({response.headers.get('Content-Type')})")
+            return None
+        if not isinstance(value, shape):
+            self.count_problem("unexpected_api_shape", f"{response.url}: expected a JSON {shape.__name__}")
+            return None
+        return value
 
     def remembered(self, name: str) -> set:
         """A set that survives a paused and resumed crawl (``-s JOBDIR=...``: Scrapy's SpiderState

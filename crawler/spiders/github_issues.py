@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -75,17 +74,6 @@ class GitHubIssuesSpider(MeasurementSpider):
     def api_request(self, url, callback, **kwargs) -> scrapy.Request:
         return scrapy.Request(url, callback=callback, headers=API_HEADERS,
                               meta={"dont_obey_robotstxt": True}, **kwargs)
-
-    def json_or_none(self, response, shape: type):
-        try:
-            value = json.loads(response.text)
-        except (ValueError, AttributeError):
-            self.count_problem("invalid_api_json", f"{response.url}: not JSON ({response.headers.get('Content-Type')})")
-            return None
-        if not isinstance(value, shape):
-            self.count_problem("unexpected_api_shape", f"{response.url}: expected a JSON {shape.__name__}")
-            return None
-        return value
 
     async def start(self):
         for repo, number in self.issue_refs:

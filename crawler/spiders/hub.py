@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from urllib.parse import quote, urlencode
 
 import scrapy
@@ -70,13 +69,6 @@ class HubSpider(MeasurementSpider):
         self.report_problems(where, table.problems)
         return table
 
-    def json_or_none(self, response):
-        try:
-            return json.loads(response.text)
-        except (ValueError, AttributeError) as exc:
-            self.count_problem("invalid_api_json", f"{response.url}: {exc}")
-            return None
-
     def request_failed(self, failure):
         """Errback: an HTTP error, a cancelled oversized download or a network error is counted."""
         request = failure.request
@@ -117,10 +109,8 @@ class HubListingSpider(HubSpider):
         ``context`` (keyword arguments of the first page's request) is passed on to ``repo_entry``
         and to the next pages.
         """
-        listing = self.json_or_none(response)
-        if not isinstance(listing, list):
-            if listing is not None:
-                self.count_problem("unexpected_api_shape", f"{response.url}: not a list of repos")
+        listing = self.json_or_none(response, list)
+        if listing is None:
             return
         self.count("listing_pages")
         for entry in listing:
@@ -135,11 +125,11 @@ class HubListingSpider(HubSpider):
 
     def parse_repo(self, response, **context):
         """One repo from the repo API (for ``-a ids``)."""
-        entry = self.json_or_none(response)
-        if isinstance(entry, dict) and entry.get("id"):
+        entry = self.json_or_none(response, dict)
+        if entry is not None and entry.get("id"):
             yield from self.repo_entry(entry, **context)
         elif entry is not None:
-            self.count_problem("unexpected_api_shape", f"{response.url}: not a repo")
+            self.count_problem("unexpected_api_shape", f"{response.url}: a repo without an id")
 
     def repo_entry(self, entry: dict, **context):
         """Requests and items for one repo of a listing; subclasses say what to read."""
