@@ -108,7 +108,7 @@ def energy_by_gpu_and_size(frame: pd.DataFrame) -> list[dict]:
         for (gpu, size), group in subset.groupby([subset["gpu"].fillna("unknown"),
                                                    subset["model_params_b"].fillna(-1)], sort=True):
             rows.append({"quantity": column, "gpu": gpu, "model_params_b": None if size == -1 else float(size),
-                         **{key: value for key, value in describe(group[column]).items()},
+                         **describe(group[column]),
                          "sources": sorted(set(group["url"]))[:10]})
     return rows
 

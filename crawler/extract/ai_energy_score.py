@@ -17,6 +17,7 @@ from .datafiles import Problem
 from .models import params_from_name
 from .prose import batch_size
 from .records import number_or_none, row_excerpt, text_or_none, truncate
+from .tables import html_tables
 from .units import to_canonical
 
 # total_gpu_energy is kWh per 1,000 queries; J per query = kWh * 3.6e6 J/kWh / 1000 queries.
@@ -218,8 +219,6 @@ def rendered_leaderboard_rows(html: str) -> tuple[list[tuple[str | None, list[di
     The task is read from the heading before each table ("Text Generation" -> text_generation);
     energies shown in Wh per 1,000 queries are turned back into the files' kWh.
     """
-    from .tables import html_tables
-
     found, problems = [], []
     for number, table in enumerate(html_tables(html), start=1):
         lowered = [name.lower() for name in table.header]
