@@ -1,7 +1,7 @@
 import pytest
 
 from crawler.extract.ai_energy_score import (DOCUMENTED_FACTS, benchmark_report_records,
-                                             leaderboard_records, methodology_facts,
+                                             leaderboard_records, methodology_facts, page_text,
                                              rendered_leaderboard_rows, task_slug)
 
 PAGE = ("Every model is benchmarked on an NVIDIA H100 80GB GPU with a batch size of 1. We measure "
@@ -12,6 +12,11 @@ def test_methodology_facts_read_from_the_page():
     facts = methodology_facts(PAGE.replace("10 runs", "five runs").replace("batch size of 1", "batch size of 4"))
     assert (facts.hardware, facts.batch_size, facts.unit, facts.runs, facts.tool, facts.missing) == (
         "NVIDIA H100 80GB", 4, "Wh per 1,000 queries", 5, "codecarbon", ())
+
+
+def test_page_text_leaves_scripts_out():
+    html = "<html><body><p>NVIDIA H100 80GB, batch size of 1</p><script>var x = '999 W';</script></body></html>"
+    assert "999" not in page_text(html) and "batch size of 1" in page_text(html)
 
 
 def test_methodology_facts_missing_from_the_page_fall_back_and_say_so():

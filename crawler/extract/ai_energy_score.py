@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
+from parsel import Selector
+
 from .context import classify_method
 from .datafiles import Problem
 from .models import params_from_name
@@ -53,6 +55,12 @@ _UNIT_RE = re.compile(r"\b(k?Wh)\s*(?:per|/)\s*(1,?000|1k|one thousand)\s*(?:que
 _NUMBER_WORDS = {"three": 3, "five": 5, "ten": 10, "twenty": 20}
 _RUNS_RE = re.compile(r"\b(\d{1,3}|three|five|ten|twenty)\s+(?:separate\s+|independent\s+)?runs\b",
                       re.IGNORECASE)
+
+
+def page_text(html: str) -> str:
+    """The visible text of an HTML page (scripts and styles left out)."""
+    return " ".join(Selector(text=html).xpath(
+        "//body//text()[not(ancestor::script) and not(ancestor::style)]").getall())
 
 
 def methodology_facts(page_text: str | None) -> MethodologyFacts:

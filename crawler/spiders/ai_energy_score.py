@@ -11,7 +11,7 @@ from scrapy.exceptions import UsageError
 from scrapy_playwright.page import PageMethod
 
 from crawler.extract.ai_energy_score import (DOCUMENTED_FACTS, benchmark_report_records,
-                                             leaderboard_records, methodology_facts,
+                                             leaderboard_records, methodology_facts, page_text,
                                              rendered_leaderboard_rows)
 from crawler.items import Measurement
 
@@ -67,9 +67,7 @@ class AIEnergyScoreSpider(HubSpider):
                              errback=self.methodology_unreadable)
 
     def parse_methodology(self, response):
-        text = " ".join(response.xpath(
-            "//body//text()[not(ancestor::script) and not(ancestor::style)]").getall())
-        self.facts = methodology_facts(text)
+        self.facts = methodology_facts(page_text(response.text))
         if self.facts.missing:
             self.count("methodology_fallback")
             self.logger.warning("The methodology page no longer states %s: using the documented values",
