@@ -148,3 +148,23 @@ def test_browser_requests_obey_allowed_hosts(monkeypatch):
     assert [browser_request_not_allowed(r) for r in (page, script, image)] == [False, True, True]
     monkeypatch.delenv("CRAWLER_ALLOWED_HOSTS")
     assert [browser_request_not_allowed(r) for r in (page, script, image)] == [False, False, True]
+
+
+def test_json_of_the_wrong_shape_or_not_json_is_counted_and_skipped():
+    from scrapy.http import TextResponse
+
+    from crawler.spiders.base import MeasurementSpider
+
+    crawler = get_crawler(MeasurementSpider)
+    crawler.stats.open_spider()
+    spider = MeasurementSpider.from_crawler(crawler, name="probe")
+
+    def answer(body, content_type=b"application/json"):
+        return TextResponse("https://api.github.com/x", body=body, encoding="utf-8",
+                            headers={"Content-Type": content_type})
+
+    assert spider.json_or_none(answer(b'[{"id": 1}]'), list) == [{"id": 1}]
+    assert spider.json_or_none(answer(b'{"message": "moved"}'), list) is None
+    assert spider.json_or_none(answer(b"<html>502</html>", b"text/html"), dict) is None
+    assert crawler.stats.get_value("extract/error/unexpected_api_shape") == 1
+    assert crawler.stats.get_value("extract/error/invalid_api_json") == 1
