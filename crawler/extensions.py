@@ -9,6 +9,8 @@ from pathlib import Path
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
+from crawler.distributed import worker_suffix
+
 
 class StatsJsonDump:
     """Writes the crawl stats as JSON when the spider closes (STATS_JSON_PATH), for schedulers and tests."""
@@ -30,7 +32,8 @@ class StatsJsonDump:
         stats = dict(self.crawler.stats.get_stats())
         stats["finish_reason"] = reason
         when = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H-%M-%S")
-        path = Path(self.path_template % {"name": spider.name, "time": when})
+        path = Path(self.path_template % {"name": spider.name, "time": when,
+                                          "worker": worker_suffix(self.crawler.settings)})
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(stats, default=_json_default, indent=1, sort_keys=True), "utf-8")
 

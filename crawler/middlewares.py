@@ -153,6 +153,11 @@ class HostTokenMiddleware:
         request.headers.pop(b"Authorization", None)
         return response
 
+    def process_exception(self, request, exception):
+        # A request that failed goes back to the scheduler for a retry: the job folder's disk
+        # queue or a distributed crawl's Redis queue would store its headers.
+        request.headers.pop(b"Authorization", None)
+
 
 def browser_request_not_allowed(request) -> bool:
     """PLAYWRIGHT_ABORT_REQUEST: the rendering browser's own requests obey ALLOWED_HOSTS too.

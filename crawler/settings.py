@@ -98,7 +98,7 @@ ITEM_PIPELINES = {
 # command line names no feed, so `scrapy crawl x -O file.jsonl` writes that file alone, as usual.
 OUTPUT_DIR = os.environ.get("CRAWLER_OUTPUT_DIR", "output")
 DEFAULT_FEED = {
-    f"{OUTPUT_DIR}/%(name)s/%(time)s.jsonl": {
+    f"{OUTPUT_DIR}/%(name)s/%(time)s%(worker)s.jsonl": {
         "format": "jsonlines",
         "encoding": "utf8",
         "item_classes": ["crawler.items.Measurement"],
@@ -106,13 +106,15 @@ DEFAULT_FEED = {
 }
 # github_issues also writes one Discussion per issue, to a file of its own.
 DEFAULT_DISCUSSION_FEED = {
-    f"{OUTPUT_DIR}/%(name)s/%(time)s.discussions.jsonl": {
+    f"{OUTPUT_DIR}/%(name)s/%(time)s%(worker)s.discussions.jsonl": {
         "format": "jsonlines",
         "encoding": "utf8",
         "item_classes": ["crawler.items.Discussion"],
     },
 }
 FEED_EXPORT_ENCODING = "utf-8"
+# %(worker)s: empty, or ".<host>-<pid>" for a worker of a distributed crawl (see below).
+FEED_URI_PARAMS = "crawler.distributed.feed_uri_params"
 
 # GitHub's rate limit: when the budget is spent, wait for the reset if it comes within this many
 # seconds, else stop the crawl cleanly (what was extracted is kept) and say when to retry.
@@ -122,8 +124,20 @@ EXTENSIONS = {
     "crawler.extensions.StatsJsonDump": 500,
 }
 # Where StatsJsonDump writes the crawl stats as JSON at close ("" = nowhere). %(name)s and
-# %(time)s are filled in as in FEEDS.
+# %(time)s (and %(worker)s) are filled in as in FEEDS.
 STATS_JSON_PATH = os.environ.get("CRAWLER_STATS_JSON", "")
+
+# --- Distributed crawling (scrapy-redis), off unless REDIS_URL is set ----------------------------
+# With REDIS_URL (environment, or -s REDIS_URL=redis://host:6379/0), every worker started with it
+# shares one request queue, duplicate filter and set of models seen (crawler/distributed.py).
+# The Redis server must be reachable by the workers only: the queue holds pickled requests.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+ADDONS = {"crawler.distributed.DistributedCrawl": 0}
+# A worker with work in hand says so in Redis for this long (refreshed every third of it): a worker
+# killed mid-crawl holds the others open no longer than this.
+DISTRIBUTED_WORKER_TTL = 30.0
+# An idle worker closes once the shared queue has been empty and every worker idle this long.
+DISTRIBUTED_IDLE_GRACE = 3.0
 
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 

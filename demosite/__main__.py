@@ -29,6 +29,9 @@ DEMO_ARGUMENTS = {
 def crawl_environment(site: MockSite, output_dir: Path) -> dict:
     """Environment that points a crawl at the demo site and nowhere else."""
     env = dict(os.environ)
+    # One process per spider on this machine: a REDIS_URL in the caller's environment would
+    # make it a worker of some distributed crawl.
+    env.pop("REDIS_URL", None)
     env.update({
         "HF_ENDPOINT": site.hub_url,
         "GITHUB_API_URL": site.github_url,

@@ -8,6 +8,8 @@ from datetime import datetime, timezone
 
 import scrapy
 
+from crawler.distributed import SharedSeenSets, is_distributed
+
 _NEXT_LINK_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?', re.IGNORECASE)
 
 
@@ -72,9 +74,26 @@ class MeasurementSpider(scrapy.Spider):
             return None
         return value
 
-    def remembered(self, name: str) -> set:
-        """A set that survives a paused and resumed crawl (``-s JOBDIR=...``: Scrapy's SpiderState
-        keeps ``self.state`` in the job folder); an in-memory set otherwise."""
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.shared_seen = (SharedSeenSets.from_settings(crawler.settings, spider.name)
+                              if is_distributed(crawler.settings) else None)
+        return spider
+
+    def first_time(self, name: str, key: str) -> bool:
+        """True the first time the crawl meets ``key`` in the seen-set ``name``, False after.
+
+        The sets live in ``self.state``, which Scrapy's SpiderState keeps in the job folder
+        (``-s JOBDIR=...``), so a resumed crawl remembers them; in a distributed crawl they live
+        in Redis, shared by every worker, and testing and adding is one atomic step.
+        """
+        if self.shared_seen is not None:
+            return self.shared_seen.first_time(name, key)
         if getattr(self, "state", None) is None:
             self.state = {}
-        return self.state.setdefault(name, set())
+        seen = self.state.setdefault(name, set())
+        if key in seen:
+            return False
+        seen.add(key)
+        return True

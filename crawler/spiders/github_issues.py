@@ -128,9 +128,8 @@ class GitHubIssuesSpider(MeasurementSpider):
         if not isinstance(url, str) or not isinstance(comments_url, str) or not isinstance(issue.get("number"), int):
             self.count_problem("unexpected_api_shape", f"issue without html_url, comments_url or number: {str(issue)[:200]}")
             return
-        if url in self.remembered("issues_seen"):
+        if not self.first_time("issues_seen", url):
             return
-        self.remembered("issues_seen").add(url)
         self.count("issues_read")
         repo = url.split("github.com/", 1)[-1].split("/issues/")[0] if "github.com/" in url else ""
         state = IssueState(issue=issue, repo=repo)

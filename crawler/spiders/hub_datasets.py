@@ -35,13 +35,12 @@ class HubDatasetsSpider(HubListingSpider):
 
     def repo_entry(self, entry: dict):
         repo_id = entry["id"]
-        if repo_id in self.remembered("datasets_seen"):
-            return
         if "siblings" not in entry:
             # Listings made without full=true carry no file list: ask for the repo itself.
             yield self.api_request(self.repo_url(repo_id), self.parse_repo)
             return
-        self.remembered("datasets_seen").add(repo_id)
+        if not self.first_time("datasets_seen", repo_id):
+            return
         self.count("datasets_listed")
         paths = [s.get("rfilename", "") for s in entry.get("siblings") or [] if isinstance(s, dict)]
         data_files = [path for path in paths if is_data_file(path)]
@@ -69,15 +68,13 @@ class HubDatasetsSpider(HubListingSpider):
         if table is None or not table.rows:
             return
         self.count("files_read")
-        if repo_id not in self.remembered("datasets_readable"):
-            self.remembered("datasets_readable").add(repo_id)
+        if self.first_time("datasets_readable", repo_id):
             self.count("datasets_with_readable_files")
         extraction = extract_table(table.rows, path, context)
         self.report_problems(where, extraction.problems)
         if not extraction.records:
             return
-        if repo_id not in self.remembered("datasets_yielding"):
-            self.remembered("datasets_yielding").add(repo_id)
+        if self.first_time("datasets_yielding", repo_id):
             self.count("datasets_with_measurements")
         retrieved_at = utc_now()
         url = self.human_url(repo_id, path)

@@ -62,10 +62,8 @@ class HubModelsSpider(HubListingSpider):
 
     def repo_entry(self, entry: dict, from_listing: str = "search"):
         repo_id = entry["id"]
-        models_seen = self.remembered("models_seen")
-        if repo_id in models_seen:
+        if not self.first_time("models_seen", repo_id):
             return
-        models_seen.add(repo_id)
         self.count("models_listed")
         card_data = entry.get("cardData")
         has_card_data = isinstance(card_data, dict)

@@ -1,0 +1,91 @@
+"""Distributed crawling: workers of one crawl share a Redis scheduler and duplicate filter.
+
+Real redis-server, real ``scrapy crawl`` processes, switched on by REDIS_URL alone.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import redis
+
+from demosite.__main__ import crawl_environment
+from demosite.hub import GENERATED_ORG
+from demosite.server import MockSite
+from tests.conftest import ROOT, assert_valid_record
+
+MODELS = 2000
+PAGE_SIZE = 100
+# Two searches whose listings overlap: "bench/" lists all 2,000 generated models, "model-00" the
+# 1,000 numbered below 1000. A model met in both is read once, whichever worker meets it second.
+SEARCHES = "bench/,model-00"
+
+
+def start_worker(site: MockSite, work: Path, name: str, redis_url: str, *args: str) -> subprocess.Popen:
+    folder = work / name
+    folder.mkdir(parents=True)
+    environment = {**crawl_environment(site, folder / "output"), "REDIS_URL": redis_url,
+                   "CRAWLER_HTTPCACHE_DIR": str(folder / "httpcache"),
+                   "CRAWLER_STATS_JSON": str(folder / "stats.json")}
+    command = [sys.executable, "-m", "scrapy", "crawl", "hub_models", "-a", "ids=", "-a", "filter=",
+               "-s", f"LOG_FILE={folder / 'crawl.log'}", "-s", "AUTOTHROTTLE_START_DELAY=0.01",
+               "-s", "AUTOTHROTTLE_MAX_DELAY=0.5", *args]
+    return subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def worker_result(work: Path, name: str) -> tuple[list[dict], dict]:
+    folder = work / name
+    feeds = sorted((folder / "output" / "hub_models").glob("*.jsonl"))
+    records = [json.loads(line) for feed in feeds for line in feed.read_text("utf-8").splitlines()]
+    stats_file = folder / "stats.json"
+    return records, json.loads(stats_file.read_text()) if stats_file.exists() else {}
+
+
+def test_two_workers_share_one_crawl_and_yield_every_record_once(tmp_path, redis_url):
+    with MockSite(page_size=PAGE_SIZE, generated_models=MODELS) as site:
+        workers = [start_worker(site, tmp_path, name, redis_url, "-a", f"search={SEARCHES}")
+                   for name in ("worker-1", "worker-2")]
+        for worker in workers:
+            assert worker.wait(timeout=600) == 0
+        served = Counter(request.path for request in site.requests)
+
+    results = {name: worker_result(tmp_path, name) for name in ("worker-1", "worker-2")}
+    for name, (_, stats) in results.items():
+        assert stats["finish_reason"] == "finished", name
+    records = [record for worker_records, _ in results.values() for record in worker_records]
+
+    # Every expected record exactly once: per model, its carbon metadata (emissions N+1 g) and
+    # the card's prose figure (100 + N % 200 W on an RTX 4090 at batch size 1).
+    assert len(records) == len({record["id"] for record in records}) == 2 * MODELS
+    for record in records:
+        assert_valid_record(record)
+    co2_kg = {r["model_id"]: r["co2_kg"] for r in records if r["extractor"] == "card_yaml.co2_eq_emissions"}
+    power = {r["model_id"]: (r["power_w"], r["gpu"], r["batch_size"]) for r in records if r["extractor"] == "prose"}
+    models = [f"{GENERATED_ORG}/model-{n:05d}" for n in range(MODELS)]
+    assert co2_kg == {model: pytest.approx((n + 1) / 1000) for n, model in enumerate(models)}
+    assert power == {model: (100 + n % 200, "RTX 4090", 1) for n, model in enumerate(models)}
+
+    # Every request, the two seeds included, went out once in the whole crawl: 2,000 cards,
+    # 20 pages of "bench/" and 10 of "model-00".
+    assert len(served) == MODELS + 20 + 10 and set(served.values()) == {1}
+    stats = [stats for _, stats in results.values()]
+    assert sum(s.get("scheduler/enqueued/redis", 0) for s in stats) == MODELS + 30
+    # Both workers' start() yielded the two seeds; the shared filter let each in once.
+    assert sum(s.get("scheduler/filtered/redis", 0) for s in stats) == 2
+    assert sum(s["hub_models/models_listed"] for s in stats) == MODELS
+
+    # Each worker did a real share: at least a quarter of the 2,000 cards.
+    cards = [s.get("hub_models/cards_read", 0) for s in stats]
+    assert sum(cards) == MODELS and min(cards) >= MODELS // 4, cards
+    # Each wrote its own feed (the file name carries the worker), and the finished crawl
+    # cleared what it kept in Redis: the next crawl starts afresh.
+    feeds = [path.name for name in results for path in (tmp_path / name / "output" / "hub_models").iterdir()]
+    assert len(set(feeds)) == 2
+    assert redis.Redis.from_url(redis_url).keys("*") == []
