@@ -6,6 +6,7 @@ Real redis-server, real ``scrapy crawl`` processes, switched on by REDIS_URL alo
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -14,7 +15,12 @@ from pathlib import Path
 
 import pytest
 import redis
+from scrapy.utils.test import get_crawler
 
+from crawler.distributed import feed_uri_params
+from crawler.settings import ADDONS
+from crawler.spiders.base import MeasurementSpider
+from crawler.spiders.hub_models import HubModelsSpider
 from demosite.__main__ import crawl_environment
 from demosite.hub import GENERATED_ORG
 from demosite.server import MockSite
@@ -89,3 +95,78 @@ def test_two_workers_share_one_crawl_and_yield_every_record_once(tmp_path, redis
     feeds = [path.name for name in results for path in (tmp_path / name / "output" / "hub_models").iterdir()]
     assert len(set(feeds)) == 2
     assert redis.Redis.from_url(redis_url).keys("*") == []
+
+
+def test_idle_worker_waits_for_a_busy_worker_and_no_longer_than_its_mark_lives(tmp_path, redis_url):
+    """A worker that has read everything stays open while another says it has work in hand (its
+    responses could still queue requests); a worker killed mid-crawl stops holding it open once
+    its mark expires. The other worker here is such a mark, set by hand for 12 s."""
+    client = redis.Redis.from_url(redis_url)
+    with MockSite(generated_models=20) as site:
+        client.set("hub_models:busy:other-host-1", "1", px=12_000)
+        worker = start_worker(site, tmp_path, "worker", redis_url, "-a", "search=bench/")
+        deadline = time.monotonic() + 60
+        while len(site.requests) < 21:  # one listing page and 20 cards
+            assert worker.poll() is None and time.monotonic() < deadline, "the worker did not crawl"
+            time.sleep(0.1)
+        while client.pttl("hub_models:busy:other-host-1") > 300:
+            assert worker.poll() is None, "the worker closed while another was still busy"
+            time.sleep(0.1)
+        # It then closes within the idle grace (3 s) and Scrapy's 5 s idle heartbeat.
+        assert worker.wait(timeout=30) == 0
+    records, stats = worker_result(tmp_path, "worker")
+    assert stats["finish_reason"] == "finished" and len(records) == 40
+    assert client.keys("*") == []
+
+
+def test_interrupted_worker_leaves_the_crawl_to_the_next(tmp_path, redis_url):
+    """Ctrl-C on the only worker keeps the crawl in Redis; a worker started later finishes it,
+    and both workers' output together holds every record exactly once."""
+    client = redis.Redis.from_url(redis_url)
+    with MockSite(generated_models=200, page_size=50, latency=0.05) as site:
+        first = start_worker(site, tmp_path, "first", redis_url, "-a", "search=bench/",
+                             "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2")
+        deadline = time.monotonic() + 60
+        while len(site.requests) < 60:  # some cards read, most still queued
+            assert first.poll() is None and time.monotonic() < deadline, "the first worker did not crawl"
+            time.sleep(0.05)
+        first.send_signal(signal.SIGINT)
+        assert first.wait(timeout=60) == 0
+        assert client.zcard("hub_models:requests") > 0 and client.exists("hub_models:dupefilter")
+        second = start_worker(site, tmp_path, "second", redis_url, "-a", "search=bench/")
+        assert second.wait(timeout=120) == 0
+        served = Counter(request.path for request in site.requests)
+
+    first_records, first_stats = worker_result(tmp_path, "first")
+    second_records, second_stats = worker_result(tmp_path, "second")
+    assert first_stats["finish_reason"] == "shutdown" and second_stats["finish_reason"] == "finished"
+    ids = [record["id"] for record in first_records + second_records]
+    assert len(ids) == len(set(ids)) == 400 and second_records
+    # Nothing was fetched twice: the second worker's seed was already in the shared filter.
+    assert len(served) == 200 + 4 and set(served.values()) == {1}
+    assert second_stats["scheduler/filtered/redis"] == 1
+    assert client.keys("*") == []
+
+
+def test_redis_url_alone_switches_a_crawl_to_the_shared_scheduler():
+    def crawler_with(**settings):
+        """A crawler with the project's add-ons and these settings, applied as at crawl start."""
+        return get_crawler(HubModelsSpider, settings_dict={"ADDONS": ADDONS, "REDIS_URL": "", **settings})
+
+    alone = crawler_with()
+    assert alone.settings["SCHEDULER"] == "scrapy.core.scheduler.Scheduler"
+    assert feed_uri_params({}, HubModelsSpider.from_crawler(alone))["worker"] == ""
+    shared = crawler_with(REDIS_URL="redis://queue.internal:6379/0")
+    assert shared.settings["SCHEDULER"] == "crawler.distributed.SharedScheduler"
+    assert shared.settings["DUPEFILTER_CLASS"] == "scrapy_redis.dupefilter.RFPDupeFilter"
+    assert feed_uri_params({}, HubModelsSpider.from_crawler(shared))["worker"].startswith(".")
+    # A scheduler named in the settings or on the command line still wins.
+    chosen = crawler_with(REDIS_URL="redis://queue.internal:6379/0", SCHEDULER="my.Scheduler")
+    assert chosen.settings["SCHEDULER"] == "my.Scheduler"
+
+
+def test_first_time_is_true_once_per_key_and_kept_in_the_spider_state():
+    spider = MeasurementSpider.from_crawler(get_crawler(MeasurementSpider), name="probe")
+    assert [spider.first_time("models_seen", key) for key in ("a/x", "a/y", "a/x")] == [True, True, False]
+    assert spider.first_time("cards_read", "a/x") is True  # each set on its own
+    assert spider.state == {"models_seen": {"a/x", "a/y"}, "cards_read": {"a/x"}}

@@ -39,6 +39,15 @@ def test_token_goes_to_the_hub_host_only(monkeypatch):
     assert [b"Authorization" in r.headers for r in (cdn, other_port, downgraded)] == [False] * 3
 
 
+def test_a_failed_request_goes_back_for_a_retry_without_its_token(monkeypatch):
+    # The retry is queued again: on disk with JOBDIR, in Redis in a distributed crawl.
+    middleware = token_middleware(monkeypatch, "https://huggingface.co")
+    request = Request("https://huggingface.co/api/models?search=llama")
+    middleware.process_request(request)
+    assert middleware.process_exception(request, TimeoutError()) is None
+    assert b"Authorization" not in request.headers
+
+
 def test_no_token_no_header(monkeypatch):
     monkeypatch.delenv("HF_TOKEN", raising=False)
     middleware = HostTokenMiddleware.from_crawler(get_crawler())
