@@ -21,10 +21,10 @@ from crawler.distributed import feed_uri_params
 from crawler.settings import ADDONS
 from crawler.spiders.base import MeasurementSpider
 from crawler.spiders.hub_models import HubModelsSpider
-from demosite.__main__ import crawl_environment
+from demosite.__main__ import DEMO_ARGUMENTS, crawl_environment
 from demosite.hub import GENERATED_ORG
 from demosite.server import MockSite
-from tests.conftest import ROOT, assert_valid_record
+from tests.conftest import ROOT, assert_valid_record, run_crawl
 
 MODELS = 2000
 PAGE_SIZE = 100
@@ -146,6 +146,22 @@ def test_interrupted_worker_leaves_the_crawl_to_the_next(tmp_path, redis_url):
     assert len(served) == 200 + 4 and set(served.values()) == {1}
     assert second_stats["scheduler/filtered/redis"] == 1
     assert client.keys("*") == []
+
+
+@pytest.mark.parametrize("spider", ["hub_datasets", "hub_models", "ai_energy_score", "github_issues"])
+def test_every_spider_yields_the_same_records_as_a_worker(spider, tmp_path, redis_url):
+    """No spider changes for a distributed crawl: its requests go through Redis (pickled, with
+    their callbacks and arguments) and come back to give the same records as in one process."""
+    arguments = DEMO_ARGUMENTS.get(spider, [])
+    with MockSite() as site:
+        alone = run_crawl(site, spider, tmp_path / "alone", *arguments)
+        # The only worker: nobody to wait for once idle.
+        worker = run_crawl(site, spider, tmp_path / "worker", *arguments, env={"REDIS_URL": redis_url},
+                           settings={"DISTRIBUTED_IDLE_GRACE": 0})
+    assert alone.returncode == worker.returncode == 0
+    assert worker.stat("scheduler/dequeued/redis") > 0 and alone.stat("scheduler/dequeued/redis") == 0
+    assert alone.items and sorted(r["id"] for r in worker.items) == sorted(r["id"] for r in alone.items)
+    assert len(worker.discussions) == len(alone.discussions)
 
 
 def test_redis_url_alone_switches_a_crawl_to_the_shared_scheduler():
