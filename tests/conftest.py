@@ -42,10 +42,14 @@ def refuse_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", guarded_connect)
 
 
+REDIS_PASSWORD = "redis-password-b71f0c"
+
+
 @pytest.fixture
 def redis_url(tmp_path):
     """A real redis-server (Debian's package) of the test's own, on a Unix socket: no port to
-    collide with, nothing reachable from outside. Stopped, with its data, when the test ends."""
+    collide with, nothing reachable from outside. It asks for a password, as a deployed one
+    should (REDIS_PASSWORD). Stopped, with its data, when the test ends."""
     if not shutil.which("redis-server"):
         if os.environ.get("CI"):
             pytest.fail("redis-server is missing: scripts/test installs it in CI")
@@ -55,9 +59,9 @@ def redis_url(tmp_path):
     socket_path = tmp_path / "redis.sock"
     server = subprocess.Popen(
         ["redis-server", "--port", "0", "--unixsocket", str(socket_path), "--save", "",
-         "--appendonly", "no", "--dir", str(tmp_path)],
+         "--appendonly", "no", "--dir", str(tmp_path), "--requirepass", REDIS_PASSWORD],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"unix://{socket_path}"
+    url = f"unix://{socket_path}?password={REDIS_PASSWORD}"
     client = redis.Redis.from_url(url)
     deadline = time.monotonic() + 20
     while True:

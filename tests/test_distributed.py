@@ -24,7 +24,7 @@ from crawler.spiders.hub_models import HubModelsSpider
 from demosite.__main__ import DEMO_ARGUMENTS, crawl_environment
 from demosite.hub import GENERATED_ORG
 from demosite.server import MockSite
-from tests.conftest import ROOT, assert_valid_record, run_crawl
+from tests.conftest import REDIS_PASSWORD, ROOT, assert_valid_record, run_crawl
 
 MODELS = 2000
 PAGE_SIZE = 100
@@ -162,6 +162,9 @@ def test_every_spider_yields_the_same_records_as_a_worker(spider, tmp_path, redi
     assert worker.stat("scheduler/dequeued/redis") > 0 and alone.stat("scheduler/dequeued/redis") == 0
     assert alone.items and sorted(r["id"] for r in worker.items) == sorted(r["id"] for r in alone.items)
     assert len(worker.discussions) == len(alone.discussions)
+    # The Redis password stays out of the log, the stats and the records.
+    written = [worker.log, json.dumps(worker.stats), json.dumps(worker.items + worker.discussions)]
+    assert not any(REDIS_PASSWORD in text for text in written)
 
 
 def test_redis_url_alone_switches_a_crawl_to_the_shared_scheduler():
