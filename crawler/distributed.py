@@ -22,6 +22,7 @@ import os
 import socket
 import time
 
+import redis
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 from scrapy_redis.connection import get_redis_from_settings
@@ -41,6 +42,21 @@ def feed_uri_params(params: dict, spider) -> dict:
     """FEED_URI_PARAMS: Scrapy's parameters plus ``%(worker)s``: empty in a crawl of one process,
     ``.<host>-<pid>`` for a worker of a distributed crawl, so workers never write the same file."""
     return {**params, "worker": worker_suffix(spider.settings)}
+
+
+class RedisUnreachable(RuntimeError):
+    """REDIS_URL is set but Redis does not answer: the worker stops before crawling anything
+    rather than crawl on its own."""
+
+
+def shared_redis(settings) -> redis.Redis:
+    server = get_redis_from_settings(settings)
+    try:
+        server.ping()
+    except redis.RedisError as exc:
+        # The message names the host, never the password in REDIS_URL.
+        raise RedisUnreachable(f"REDIS_URL is set but Redis does not answer: {exc}") from None
+    return server
 
 
 def worker_suffix(settings) -> str:
@@ -69,7 +85,7 @@ class SharedSeenSets:
 
     @classmethod
     def from_settings(cls, settings, spider_name: str) -> "SharedSeenSets":
-        return cls(get_redis_from_settings(settings), spider_name)
+        return cls(shared_redis(settings), spider_name)
 
     def first_time(self, name: str, key: str) -> bool:
         return self.server.sadd(f"{self.prefix}{name}", key) == 1

@@ -167,7 +167,16 @@ def test_every_spider_yields_the_same_records_as_a_worker(spider, tmp_path, redi
     assert not any(REDIS_PASSWORD in text for text in written)
 
 
-def test_redis_url_alone_switches_a_crawl_to_the_shared_scheduler():
+def test_a_worker_that_cannot_reach_redis_stops_at_once_without_crawling(mock_site, tmp_path):
+    # Crawling on its own would repeat what the other workers do.
+    unreachable = f"unix://{tmp_path / 'missing.sock'}?password={REDIS_PASSWORD}"
+    result = run_crawl(mock_site, "hub_models", tmp_path, env={"REDIS_URL": unreachable})
+    assert result.returncode == 1 and not result.items and not mock_site.requests
+    assert "RedisUnreachable: REDIS_URL is set but Redis does not answer" in result.log
+    assert REDIS_PASSWORD not in result.log
+
+
+def test_redis_url_alone_switches_a_crawl_to_the_shared_scheduler(redis_url):
     def crawler_with(**settings):
         """A crawler with the project's add-ons and these settings, applied as at crawl start."""
         return get_crawler(HubModelsSpider, settings_dict={"ADDONS": ADDONS, "REDIS_URL": "", **settings})
@@ -175,12 +184,12 @@ def test_redis_url_alone_switches_a_crawl_to_the_shared_scheduler():
     alone = crawler_with()
     assert alone.settings["SCHEDULER"] == "scrapy.core.scheduler.Scheduler"
     assert feed_uri_params({}, HubModelsSpider.from_crawler(alone))["worker"] == ""
-    shared = crawler_with(REDIS_URL="redis://queue.internal:6379/0")
+    shared = crawler_with(REDIS_URL=redis_url)
     assert shared.settings["SCHEDULER"] == "crawler.distributed.SharedScheduler"
     assert shared.settings["DUPEFILTER_CLASS"] == "scrapy_redis.dupefilter.RFPDupeFilter"
     assert feed_uri_params({}, HubModelsSpider.from_crawler(shared))["worker"].startswith(".")
     # A scheduler named in the settings or on the command line still wins.
-    chosen = crawler_with(REDIS_URL="redis://queue.internal:6379/0", SCHEDULER="my.Scheduler")
+    chosen = crawler_with(REDIS_URL=redis_url, SCHEDULER="my.Scheduler")
     assert chosen.settings["SCHEDULER"] == "my.Scheduler"
 
 
