@@ -33,7 +33,23 @@ PAGE_SIZE = 100
 SEARCHES = "bench/,model-00"
 
 
-def start_worker(site: MockSite, work: Path, name: str, redis_url: str, *args: str) -> subprocess.Popen:
+@pytest.fixture
+def start_worker(tmp_path, redis_url):
+    """Starts `scrapy crawl hub_models` workers of one distributed crawl; none outlives the test."""
+    started = []
+
+    def start(site: MockSite, name: str, *args: str) -> subprocess.Popen:
+        started.append(worker_process(site, tmp_path, name, redis_url, *args))
+        return started[-1]
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def worker_process(site: MockSite, work: Path, name: str, redis_url: str, *args: str) -> subprocess.Popen:
     folder = work / name
     folder.mkdir(parents=True)
     environment = {**crawl_environment(site, folder / "output"), "REDIS_URL": redis_url,
@@ -54,12 +70,11 @@ def worker_result(work: Path, name: str) -> tuple[list[dict], dict]:
     return records, json.loads(stats_file.read_text()) if stats_file.exists() else {}
 
 
-def test_two_workers_share_one_crawl_and_yield_every_record_once(tmp_path, redis_url):
+def test_two_workers_share_one_crawl_and_yield_every_record_once(tmp_path, redis_url, start_worker):
     with MockSite(page_size=PAGE_SIZE, generated_models=MODELS) as site:
-        workers = [start_worker(site, tmp_path, name, redis_url, "-a", f"search={SEARCHES}")
-                   for name in ("worker-1", "worker-2")]
+        workers = [start_worker(site, name, "-a", f"search={SEARCHES}") for name in ("worker-1", "worker-2")]
         for worker in workers:
-            assert worker.wait(timeout=600) == 0
+            assert worker.wait(timeout=300) == 0
         served = Counter(request.path for request in site.requests)
 
     results = {name: worker_result(tmp_path, name) for name in ("worker-1", "worker-2")}
@@ -97,14 +112,15 @@ def test_two_workers_share_one_crawl_and_yield_every_record_once(tmp_path, redis
     assert redis.Redis.from_url(redis_url).keys("*") == []
 
 
-def test_idle_worker_waits_for_a_busy_worker_and_no_longer_than_its_mark_lives(tmp_path, redis_url):
+def test_idle_worker_waits_for_a_busy_worker_and_no_longer_than_its_mark_lives(tmp_path, redis_url,
+                                                                              start_worker):
     """A worker that has read everything stays open while another says it has work in hand (its
     responses could still queue requests); a worker killed mid-crawl stops holding it open once
     its mark expires. The other worker here is such a mark, set by hand for 12 s."""
     client = redis.Redis.from_url(redis_url)
     with MockSite(generated_models=20) as site:
         client.set("hub_models:busy:other-host-1", "1", px=12_000)
-        worker = start_worker(site, tmp_path, "worker", redis_url, "-a", "search=bench/")
+        worker = start_worker(site, "worker", "-a", "search=bench/")
         deadline = time.monotonic() + 60
         while len(site.requests) < 21:  # one listing page and 20 cards
             assert worker.poll() is None and time.monotonic() < deadline, "the worker did not crawl"
@@ -119,13 +135,12 @@ def test_idle_worker_waits_for_a_busy_worker_and_no_longer_than_its_mark_lives(t
     assert client.keys("*") == []
 
 
-def test_interrupted_worker_leaves_the_crawl_to_the_next(tmp_path, redis_url):
+def test_interrupted_worker_leaves_the_crawl_to_the_next(tmp_path, redis_url, start_worker):
     """Ctrl-C on the only worker keeps the crawl in Redis; a worker started later finishes it,
     and both workers' output together holds every record exactly once."""
     client = redis.Redis.from_url(redis_url)
     with MockSite(generated_models=200, page_size=50, latency=0.05) as site:
-        first = start_worker(site, tmp_path, "first", redis_url, "-a", "search=bench/",
-                             "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2")
+        first = start_worker(site, "first", "-a", "search=bench/", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2")
         deadline = time.monotonic() + 60
         while len(site.requests) < 60:  # some cards read, most still queued
             assert first.poll() is None and time.monotonic() < deadline, "the first worker did not crawl"
@@ -133,7 +148,7 @@ def test_interrupted_worker_leaves_the_crawl_to_the_next(tmp_path, redis_url):
         first.send_signal(signal.SIGINT)
         assert first.wait(timeout=60) == 0
         assert client.zcard("hub_models:requests") > 0 and client.exists("hub_models:dupefilter")
-        second = start_worker(site, tmp_path, "second", redis_url, "-a", "search=bench/")
+        second = start_worker(site, "second", "-a", "search=bench/")
         assert second.wait(timeout=120) == 0
         served = Counter(request.path for request in site.requests)
 
