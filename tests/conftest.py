@@ -119,6 +119,21 @@ class CrawlResult:
         return self.stats.get(key, 0)
 
 
+def scrapy_crawl(spider: str, log_file: Path, *args: str) -> list[str]:
+    """The ``scrapy crawl`` command line of the tests: no waiting on a local site, a log file."""
+    return [sys.executable, "-m", "scrapy", "crawl", spider, "-s", f"LOG_FILE={log_file}",
+            "-s", "AUTOTHROTTLE_START_DELAY=0.01", "-s", "AUTOTHROTTLE_MAX_DELAY=0.5", *args]
+
+
+def feed_records(folder: Path) -> tuple[list[dict], list[dict]]:
+    """The Measurement and Discussion records of every JSONL feed in ``folder``."""
+    items, discussions = [], []
+    for feed in sorted(folder.glob("*.jsonl")):
+        records = [json.loads(line) for line in feed.read_text("utf-8").splitlines()]
+        (discussions if feed.name.endswith(".discussions.jsonl") else items).extend(records)
+    return items, discussions
+
+
 def run_crawl(site: MockSite, spider: str, tmp_path: Path, *args: str, env: dict | None = None,
               settings: dict | None = None) -> CrawlResult:
     """Run ``scrapy crawl`` for real (its own process, project settings) against the mock site.
@@ -132,17 +147,12 @@ def run_crawl(site: MockSite, spider: str, tmp_path: Path, *args: str, env: dict
     environment.update(env or {})
     # Each crawl has an HTTP cache of its own unless a test shares one on purpose (CRAWLER_HTTPCACHE_DIR).
     environment.setdefault("CRAWLER_HTTPCACHE_DIR", str(tmp_path / "httpcache"))
-    command = [sys.executable, "-m", "scrapy", "crawl", spider, "-s", f"LOG_FILE={log_file}",
-               "-s", "AUTOTHROTTLE_START_DELAY=0.01", "-s", "AUTOTHROTTLE_MAX_DELAY=0.5", *args]
+    command = scrapy_crawl(spider, log_file, *args)
     for key, value in (settings or {}).items():
         command += ["-s", f"{key}={value}"]
     completed = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True,
                                timeout=300)
-    feeds = sorted((output_dir / spider).glob("*.jsonl"))
-    items, discussions = [], []
-    for feed in feeds:
-        records = [json.loads(line) for line in feed.read_text("utf-8").splitlines()]
-        (discussions if feed.name.endswith(".discussions.jsonl") else items).extend(records)
+    items, discussions = feed_records(output_dir / spider)
     for item in items:
         assert_valid_record(item)
     for discussion in discussions:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -24,7 +23,8 @@ from crawler.spiders.hub_models import HubModelsSpider
 from demosite.__main__ import DEMO_ARGUMENTS, crawl_environment
 from demosite.hub import GENERATED_ORG
 from demosite.server import MockSite
-from tests.conftest import REDIS_PASSWORD, ROOT, assert_valid_record, run_crawl
+from tests.conftest import (REDIS_PASSWORD, ROOT, assert_valid_record, feed_records, run_crawl,
+                            scrapy_crawl)
 
 MODELS = 2000
 PAGE_SIZE = 100
@@ -55,17 +55,14 @@ def worker_process(site: MockSite, work: Path, name: str, redis_url: str, *args:
     environment = {**crawl_environment(site, folder / "output"), "REDIS_URL": redis_url,
                    "CRAWLER_HTTPCACHE_DIR": str(folder / "httpcache"),
                    "CRAWLER_STATS_JSON": str(folder / "stats.json")}
-    command = [sys.executable, "-m", "scrapy", "crawl", "hub_models", "-a", "ids=", "-a", "filter=",
-               "-s", f"LOG_FILE={folder / 'crawl.log'}", "-s", "AUTOTHROTTLE_START_DELAY=0.01",
-               "-s", "AUTOTHROTTLE_MAX_DELAY=0.5", *args]
+    command = scrapy_crawl("hub_models", folder / "crawl.log", "-a", "ids=", "-a", "filter=", *args)
     return subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
 
 
 def worker_result(work: Path, name: str) -> tuple[list[dict], dict]:
     folder = work / name
-    feeds = sorted((folder / "output" / "hub_models").glob("*.jsonl"))
-    records = [json.loads(line) for feed in feeds for line in feed.read_text("utf-8").splitlines()]
+    records, _ = feed_records(folder / "output" / "hub_models")
     stats_file = folder / "stats.json"
     return records, json.loads(stats_file.read_text()) if stats_file.exists() else {}
 

@@ -5,27 +5,25 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
 from demosite.__main__ import crawl_environment
 from demosite.server import MockSite
-from tests.conftest import ROOT
+from tests.conftest import ROOT, feed_records, scrapy_crawl
 
 
 def crawl(site, output, jobdir, cache):
     environment = {**crawl_environment(site, output), "CRAWLER_HTTPCACHE_DIR": str(cache),
                    "CRAWLER_STATS_JSON": str(output / "stats.json")}
-    command = [sys.executable, "-m", "scrapy", "crawl", "hub_models", "-s", f"JOBDIR={jobdir}",
-               "-s", "AUTOTHROTTLE_START_DELAY=0.01", "-s", "AUTOTHROTTLE_MAX_DELAY=0.5",
-               "-s", "CONCURRENT_REQUESTS=2", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2"]
+    output.mkdir(parents=True, exist_ok=True)
+    command = scrapy_crawl("hub_models", output / "crawl.log", "-s", f"JOBDIR={jobdir}",
+                           "-s", "CONCURRENT_REQUESTS=2", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2")
     return subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
 
 
 def records(output):
-    return [json.loads(line) for feed in sorted((output / "hub_models").glob("*.jsonl"))
-            for line in feed.read_text().splitlines()]
+    return feed_records(output / "hub_models")[0]
 
 
 def test_stopped_crawl_resumes_with_its_jobdir(tmp_path):
