@@ -65,9 +65,11 @@ def test_normalise_fills_every_field_and_reads_figures_as_written(crawler):
     assert item["retrieved_at"].endswith("Z")
 
 
-def test_normalise_range_keeps_both_ends_in_notes(crawler):
-    item = build(NormalisePipeline, crawler).process_item(evidence(power_w="350-400W"))
+def test_normalise_range_keeps_both_ends_in_bounds_and_flags_the_midpoint(crawler):
+    item = build(NormalisePipeline, crawler).process_item(evidence(power_w="350-400W", energy_j="2 kJ"))
     assert item["power_w"] == 375.0
+    assert item["bounds"] == {"power_w": [350.0, 400.0]}
+    assert item["flags"] == ["range_midpoint"]
     assert "350–400 W" in item["notes"]
 
 

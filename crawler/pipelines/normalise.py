@@ -34,7 +34,7 @@ class NormalisePipeline(CountingPipeline):
     """Turns figures as written into canonical fields and fills every field of the record.
 
     * text figures ("~300 W", "0.42 kWh") -> floats in W, J, J/token, J/query, s; a range keeps
-      both ends in the notes; an unreadable one is nulled and counted;
+      both ends in ``bounds`` (and says so in the notes), its value is the midpoint; an unreadable one is nulled and counted;
     * ``gpu_raw`` -> canonical ``gpu``, ``gpu_count`` and ``gpu_tdp_w`` from the taxonomy; an
       unknown GPU keeps ``gpu_raw``, leaves ``gpu`` null and is counted;
     * model size from the name when the source did not give it;
@@ -76,6 +76,9 @@ class NormalisePipeline(CountingPipeline):
                     adapter[name] = None
                     continue
                 adapter[name] = figure.value
+                if figure.is_range:
+                    adapter["bounds"] = {**(adapter["bounds"] or {}), name: [figure.low, figure.high]}
+                    adapter["flags"] = [*adapter["flags"], "range_midpoint"]
                 if figure.describe():
                     _append_note(adapter, f"{name} {figure.describe()}")
             else:
