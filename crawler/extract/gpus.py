@@ -1,4 +1,4 @@
-"""GPU taxonomy and the normaliser from raw GPU names to canonical ones.
+"""GPU taxonomy, the normaliser from raw GPU names to canonical ones, and GPU names in prose.
 
 The taxonomy is data (``gpus.csv`` beside this module): canonical name, vendor, family, form
 factor, memory, TDP (board power), the highest board power of any variant the name could mean
@@ -7,6 +7,18 @@ factor, memory, TDP (board power), the highest board power of any variant the na
 Names are compared as token sequences: lower case, punctuation dropped, letters and digits split
 ("A100-SXM4-40GB" -> a 100 sxm 4 40 gb), vendor words dropped. The longest alias found as a run of
 tokens wins, so "H100 80GB HBM3" is an H100 SXM while "H100 80GB" stays an H100 of unknown form.
+A run must be a name of its own: it starts a word and is not glued to more letters ("p4d" is an
+AWS instance, not a P4), except a plural "s" or a memory size ("A100s", "L40S48GB").
+An alias that names its vendor ("tesla p4") is matched with the vendor words kept: short names
+that mean other things when bare (P4, A2, A16) are only recognised next to their vendor.
+A name that is only a GeForce model number ("4090", "3090 Ti", "1660 super") is that card.
+
+Unknown names are never guessed: their spec is None and the raw name is what the record keeps.
+
+TPUs: ``find_gpus`` reports "TPU v3-8", "TPUv4", "v4-64 TPU" and bare "TPUs" as mentions whose spec
+is None (they are accelerators the taxonomy deliberately leaves out, as the reading rules keep
+``gpu`` null for them), so a figure next to a TPU keeps the TPU's raw name instead of borrowing a
+GPU named elsewhere. They get no catalogue rows: Google publishes no board power to check against.
 """
 
 from __future__ import annotations
@@ -17,12 +29,26 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-_NOISE_TOKENS = {"nvidia", "geforce", "tesla", "quadro", "amd", "radeon", "gpu", "gpus", "graphics"}
+_VENDOR_TOKENS = {"nvidia", "geforce", "tesla", "quadro", "amd", "radeon"}
+_NOISE_TOKENS = _VENDOR_TOKENS | {"gpu", "gpus", "graphics", "card", "cards"}
+# Letters that may stick to a model number without making it another name: a plural, a memory size.
+_GLUED_SUFFIXES = {"s", "gb"}
+_SPELLED_COUNTS = {"single": 1, "two": 2, "dual": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+                   "seven": 7, "eight": 8}
+_SPELLED_COUNT = "|".join(_SPELLED_COUNTS)
+# "8x A100", "384 A100 80GB GPUs", "two RTX 4060 Ti". Without an "x", a number followed by a
+# suffix word is the model number itself ("3090 Ti", "4090s", "4080 Laptop"), not a count.
 _LEADING_COUNT_RE = re.compile(
-    r"^\s*(?P<count>\d{1,5})\s*(?:x|×|\*)?\s*(?=[A-Za-z])(?!gb\b|tb\b|x\s*$)", re.IGNORECASE
+    rf"^\s*(?:(?P<count>\d{{1,5}})\s*(?:(?:x|×|\*)\s*(?=\w)"
+    r"|(?=[A-Za-z])(?!(?:gb|tb|ti|super|s|gpus?|cards?|laptop|mobile|x)\b))"
+    rf"|(?P<spelled>{_SPELLED_COUNT})\s+)",
+    re.IGNORECASE,
 )
-# "A100 x 8": the x stands apart, so model names such as "Tesla X900" are not counts.
-_TRAILING_COUNT_RE = re.compile(r"\s+(?:x|×|\*)\s+(?P<count>\d{1,5})\s*$", re.IGNORECASE)
+# "A100 x 8": the x stands apart, so model names such as "Tesla X900" are not counts; or the x
+# follows the model number ("T4x2", "RTX 3090 x2", as Kaggle names its accelerators).
+_TRAILING_COUNT_RE = re.compile(
+    r"(?:\s+(?:x|×|\*)\s+(?P<count>\d{1,5})|(?<=\d)\s?(?:x|×)(?P<glued>\d{1,2}))\s*$", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)
@@ -51,9 +77,41 @@ class GpuMatch:
         return self.spec.canonical if self.spec else None
 
 
+@dataclass(frozen=True)
+class _Tokens:
+    """A name's tokens and, for each, whether it starts a word (False: glued to the one before)."""
+
+    words: tuple[str, ...]
+    starts: tuple[bool, ...]
+
+    def without(self, dropped: set[str]) -> _Tokens:
+        kept = [(w, s) for w, s in zip(self.words, self.starts) if w not in dropped]
+        return _Tokens(tuple(w for w, _ in kept), tuple(s for _, s in kept))
+
+    def contains(self, needle: tuple[str, ...]) -> bool:
+        """Whether the needle is a run of whole tokens: a word start, not glued to more letters."""
+        width, length = len(needle), len(self.words)
+        for i in range(length - width + 1):
+            if self.words[i: i + width] != needle or not self.starts[i]:
+                continue
+            after = i + width
+            if (after == length or self.starts[after] or self.words[after].isdigit()
+                    or self.words[after] in _GLUED_SUFFIXES):
+                return True
+        return False
+
+
+def _tokenise(name: str) -> _Tokens:
+    words, starts = [], []
+    for word in re.split(r"[^a-z0-9]+", name.lower()):
+        for index, token in enumerate(re.findall(r"[a-z]+|\d+", word)):
+            words.append(token)
+            starts.append(index == 0)
+    return _Tokens(tuple(words), tuple(starts))
+
+
 def _tokens(name: str) -> tuple[str, ...]:
-    spaced = re.sub(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])", " ", name.lower())
-    return tuple(t for t in re.split(r"[^a-z0-9]+", spaced) if t and t not in _NOISE_TOKENS)
+    return _tokenise(name).without(_NOISE_TOKENS).words
 
 
 def _optional_float(text: str) -> float | None:
@@ -81,10 +139,24 @@ def taxonomy() -> tuple[GpuSpec, ...]:
 
 
 @lru_cache(maxsize=1)
-def _alias_index() -> tuple[tuple[tuple[str, ...], GpuSpec], ...]:
-    """(alias tokens, spec), longest aliases first."""
-    entries = [(_tokens(alias), spec) for spec in taxonomy() for alias in spec.aliases]
+def _alias_index() -> tuple[tuple[tuple[str, ...], bool, GpuSpec], ...]:
+    """(alias tokens, whether the alias names its vendor, spec), longest aliases first."""
+    entries = []
+    for spec in taxonomy():
+        for alias in spec.aliases:
+            tokens = _tokenise(alias).without(_NOISE_TOKENS - _VENDOR_TOKENS).words
+            entries.append((tokens, bool(_VENDOR_TOKENS.intersection(tokens)), spec))
     return tuple(sorted(entries, key=lambda entry: -len(entry[0])))
+
+
+@lru_cache(maxsize=1)
+def _geforce_numbers() -> dict[tuple[str, ...], GpuSpec]:
+    """'RTX 3090 Ti' -> {('3090', 'ti'): RTX 3090 Ti}: GeForce names without their RTX or GTX."""
+    return {
+        tokens[1:]: spec
+        for tokens, _, spec in _alias_index()
+        if len(tokens) > 1 and tokens[0] in ("rtx", "gtx") and re.fullmatch(r"\d{4}", tokens[1])
+    }
 
 
 def spec_for(canonical: str) -> GpuSpec | None:
@@ -92,43 +164,71 @@ def spec_for(canonical: str) -> GpuSpec | None:
     return next((spec for spec in taxonomy() if spec.canonical == canonical), None)
 
 
-def _contains_run(haystack: tuple[str, ...], needle: tuple[str, ...]) -> bool:
-    width = len(needle)
-    return any(haystack[i : i + width] == needle for i in range(len(haystack) - width + 1))
-
-
 def split_count(raw: str) -> tuple[int | None, str]:
-    """'384 A100 80GB GPUs' -> (384, 'A100 80GB GPUs'); '1 x NVIDIA A100' -> (1, 'NVIDIA A100')."""
+    """'384 A100 80GB GPUs' -> (384, 'A100 80GB GPUs'); 'two RTX 4060 Ti' -> (2, 'RTX 4060 Ti');
+    'T4x2' -> (2, 'T4'); '1 x NVIDIA A100' -> (1, 'NVIDIA A100')."""
     match = _LEADING_COUNT_RE.match(raw)
     if match:
-        return int(match["count"]), raw[match.end():]
+        count = int(match["count"]) if match["count"] else _SPELLED_COUNTS[match["spelled"].lower()]
+        return count, raw[match.end():]
     match = _TRAILING_COUNT_RE.search(raw)
     if match:
-        return int(match["count"]), raw[: match.start()]
+        return int(match["count"] or match["glued"]), raw[: match.start()]
     return None, raw
+
+
+def _lookup(name: str) -> GpuSpec | None:
+    tokens = _tokenise(name)
+    without_vendor = tokens.without(_NOISE_TOKENS)
+    with_vendor = tokens.without(_NOISE_TOKENS - _VENDOR_TOKENS)
+    for alias_tokens, names_vendor, spec in _alias_index():
+        if alias_tokens and (with_vendor if names_vendor else without_vendor).contains(alias_tokens):
+            return spec
+    words = without_vendor.words
+    if words[-1:] == ("s",):  # "3090s"
+        words = words[:-1]
+    return _geforce_numbers().get(words)
 
 
 @lru_cache(maxsize=4096)
 def normalise_gpu(raw: str) -> GpuMatch:
     """Read a raw GPU name: canonical spec (or None when unknown) and the GPU count it states."""
     count, name = split_count(raw)
-    tokens = _tokens(name)
-    for alias_tokens, spec in _alias_index():
-        if alias_tokens and _contains_run(tokens, alias_tokens):
-            return GpuMatch(raw=raw, spec=spec, count=count)
-    return GpuMatch(raw=raw, spec=None, count=count)
+    return GpuMatch(raw=raw, spec=_lookup(name), count=count)
 
 
-# A GPU name as it appears in prose: optional count and vendor words, a model number such as
-# H100, A100, RTX 4090 or RTX A6000, then form-factor and memory words ("-SXM4-80GB", " PCIe",
-# " 80GB HBM3", " Ada Generation"). Each candidate is then checked against the taxonomy.
+# Mentions in prose. Every repetition is bounded and each repeated part starts with a fixed word,
+# so a run of "NVIDIA NVIDIA ..." costs a few steps per position, not a rescan of the run.
+_COUNT_BEFORE = rf"(?:\d{{1,4}}\s*[x×]\s*|(?:{_SPELLED_COUNT})\s+)"
+_COUNT_AFTER = r"(?:(?:\s?[x×]\d{1,2}|\s[x×]\s\d{1,3})(?!\w|\.\d))"
+_MODEL_SUFFIX = (
+    r"(?:[\s_-]+(?:SXM\d?|PCIe|NVL\d*|HBM\d?e?|GDDR\d\w?|\d{1,3}\s?GB?|Ti|Super|SFF|XTX?|Max-Q"
+    r"|Laptop|Mobile|Ada(?:[\s_]Generation)?|Nano|NX)"
+    r"|\s*\((?:HBM\d?e?|GDDR\d\w?)\))"
+)
 _GPU_MENTION_RE = re.compile(
-    r"(?<![A-Za-z0-9])"
-    r"(?:\d{1,5}\s*(?:x|×)\s*)?"
-    r"(?:(?:NVIDIA|Tesla|GeForce|Quadro|AMD|Instinct)[\s_]+)*"
-    r"(?:RTX[\s_-]?A?\d{4}|[A-Z]{1,2}\d{1,4}[A-Z]{0,2})"
-    r"(?:[\s_-]+(?:SXM\d?|PCIe|NVL|HBM\d?e?|\d{2,3}\s?GB|Ti|Super|SFF|Ada(?:[\s_]Generation)?))*"
-    r"(?![A-Za-z0-9])",
+    r"(?<![A-Za-z0-9])(?:"
+    # Google TPUs: "TPU v3-8", "TPUv4", "Cloud TPU v5e", "v4-64 TPU", "TPUs".
+    r"(?P<tpu>(?:TPU[\s_-]?v\d[a-z]?(?:-\d{1,4})?|v\d[a-z]?-\d{1,4}\s+TPU|TPU)s?)"
+    r"|(?P<gpu>"
+    + _COUNT_BEFORE + r"?"
+    r"(?:(?:NVIDIA|Tesla|GeForce|Quadro|AMD|Instinct|Radeon|Intel|Habana|GPU)[\s_]+){0,3}"
+    r"(?:RTX[\s_-]?(?:A|PRO[\s_-]?)?\d{4}|GTX[\s_-]?\d{3,4}|Titan[\s_-]+(?:RTX|V)|RX[\s_-]?\d{4}"
+    r"|Gaudi[\s_-]?\d|Jetson(?:[\s_-]+(?:AGX|Orin|Xavier)){1,2}|AGX[\s_-]+(?:Orin|Xavier)"
+    r"|(?:Orin|Xavier)[\s_-]+(?:AGX|Nano|NX)|[A-Z]{1,2}\d{1,4}[A-Z]{0,2})"
+    + _MODEL_SUFFIX + r"{0,6}"
+    + _COUNT_AFTER + r"?"
+    r"))(?![A-Za-z0-9])",
+    re.IGNORECASE,
+)
+# A GeForce model number on its own ("my 5090", "dual 3090s", "2x 3090", "a 1080 Ti") is a card
+# only when the words around it say so: an article or count before it, or Ti/Super/s/GPU/card
+# after it. "4090 tokens" or "in 2080 steps" stay numbers.
+_BARE_GEFORCE_RE = re.compile(
+    r"(?<![\w.,])(?:(?P<article>my|an?|the)\s+)?"
+    r"(?P<gpu>(?P<count>" + _COUNT_BEFORE + r")?\d{4}"
+    r"(?P<suffix>(?:\s?(?:Ti|Super)|\s(?:Laptop|Mobile))?(?:s|\s(?:GPU|card)s?)?))"
+    r"(?![\w.,]\d|\w)",
     re.IGNORECASE,
 )
 
@@ -141,10 +241,19 @@ class GpuMention:
 
 
 def find_gpus(text: str) -> list[GpuMention]:
-    """Every known GPU named in free text, in order ("on an H100 PCIe", "8x A100-SXM4-80GB")."""
+    """Every known GPU, and every TPU, named in free text, in order ("on an H100 PCIe",
+    "8x A100-SXM4-80GB", "my 4090"). A TPU mention has spec None (see the module docstring)."""
     mentions = []
     for found in _GPU_MENTION_RE.finditer(text):
         match = normalise_gpu(found.group(0).strip())
-        if match.spec is not None:
+        if match.spec is not None or found["tpu"]:
             mentions.append(GpuMention(match, found.start(), found.end()))
-    return mentions
+    for found in _BARE_GEFORCE_RE.finditer(text):
+        if not (found["article"] or found["count"] or found["suffix"]):
+            continue
+        if any(m.start < found.end("gpu") and found.start("gpu") < m.end for m in mentions):
+            continue
+        match = normalise_gpu(found["gpu"])
+        if match.spec is not None:
+            mentions.append(GpuMention(match, found.start("gpu"), found.end("gpu")))
+    return sorted(mentions, key=lambda mention: mention.start)
