@@ -43,9 +43,21 @@ def test_json_list_and_nested_list():
     assert read_rows(b'{"meta": 1, "results": [{"a": 2}]}', "x.json").rows == [{"a": 2}]
 
 
+def test_json_object_is_kept_whole_and_is_its_own_row_when_it_holds_no_list():
+    single = read_rows(b'{"gpu_model": "1 x NVIDIA L4", "gpu_power": 60.5}', "run.json")
+    assert single.rows == [{"gpu_model": "1 x NVIDIA L4", "gpu_power": 60.5}]
+    assert single.document == single.rows[0]
+    report = read_rows(b'{"decode": {"energy": {"unit": "kWh", "gpu": 0.2}}}', "report.json")
+    assert report.document == {"decode": {"energy": {"unit": "kWh", "gpu": 0.2}}}
+    wrapped = read_rows(b'{"meta": 1, "results": [{"a": 2}]}', "x.json")
+    assert (wrapped.rows, wrapped.document) == ([{"a": 2}], {"meta": 1, "results": [{"a": 2}]})
+    assert read_rows(b'[{"a": 1}]', "x.json").document is None
+
+
 @pytest.mark.parametrize("data, kind", [
     (b'{"results": [{"model": "x", ', "invalid_json"),
-    (b'{"a": 1}', "no_table"),
+    (b"[1, 2]", "no_table"),
+    (b"{}", "empty"),
     (b"", "empty"),
 ])
 def test_json_that_is_not_a_table(data, kind):

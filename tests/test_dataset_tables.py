@@ -1,8 +1,11 @@
-"""The three table rules, on rows written here; every expected figure is worked out in a comment."""
+"""The table, JSON object and report rules, on rows and objects written here; every expected figure is worked out in a comment."""
+
+import json
 
 import pytest
 
-from crawler.extract.dataset_tables import extract_table, map_generic_columns
+from crawler.extract.datafiles import read_rows
+from crawler.extract.dataset_tables import extract_data_file, extract_table, map_generic_columns
 
 OHDOKING_BASE = {
     "model_name": "TinyLlama-1.1B-Chat-v1.0", "huggingface_model": "TinyLlama/TinyLlama-1.1B-Chat-v1.0",
@@ -140,3 +143,141 @@ def test_table_without_figures_or_without_gpu_and_model_is_skipped():
     assert (plants.extractor, plants.records) == (None, [])
     assert [p.kind for p in plants.problems] == ["no_power_columns"]
     assert [p.kind for p in usage.problems] == ["no_gpu_or_model_column"]
+
+
+# --- CodeCarbon rows as JSON, and rows that share a run ------------------------------------------
+
+def test_codecarbon_json_object_gives_the_csv_row_record_and_the_phase_its_file_name_says():
+    run = {"timestamp": "2025-01-02T03:04:05", "project_name": "codecarbon", "run_id": "r9",
+           "duration": 400.0, "emissions": 0.03, "cpu_power": 45.0, "gpu_power": 640.0,
+           "gpu_energy": 0.07, "energy_consumed": 0.08, "gpu_count": 1,
+           "gpu_model": "1 x NVIDIA H100 80GB HBM3"}
+    table = read_rows(json.dumps(run).encode(), "runs/decode_codecarbon.json")
+    result = extract_data_file(table, "runs/decode_codecarbon.json", context="lab/bench")
+    assert result.extractor == "json.codecarbon"
+    (record,) = result.records
+    # 0.07 kWh * 3.6e6 J/kWh = 252,000 J; one GPU, so gpu_power is its power.
+    assert record["energy_j"] == pytest.approx(252_000.0)
+    assert (record["power_w"], record["duration_s"], record["co2_kg"]) == (640.0, 400.0, 0.03)
+    assert (record["gpu_raw"], record["gpu_count"], record["method"]) == (
+        "1 x NVIDIA H100 80GB HBM3", 1, "codecarbon")
+    assert (record["phase"], record["workload"]) == ("decode", "inference")
+    assert record["locator"] == "runs/decode_codecarbon.json#run=r9&timestamp=2025-01-02T03:04:05"
+
+
+def test_codecarbon_jsonl_rows_of_one_run_are_each_kept_with_their_own_locator():
+    flushes = [{"timestamp": f"2025-01-02T03:0{minute}:00", "run_id": "same", "duration": 60.0 * minute,
+                "emissions": 0.001 * minute, "gpu_power": 200.0, "gpu_energy": 0.002 * minute,
+                "gpu_count": 2, "gpu_model": "2 x NVIDIA L4"} for minute in (1, 2)]
+    data = "\n".join(json.dumps(row) for row in flushes).encode()
+    result = extract_data_file(read_rows(data, "emissions.jsonl"), "emissions.jsonl")
+    first, second = result.records
+    assert first["locator"] == "emissions.jsonl#run=same&timestamp=2025-01-02T03:01:00"
+    assert second["locator"] == "emissions.jsonl#run=same&timestamp=2025-01-02T03:02:00"
+    # 200 W over 2 GPUs = 100 W each; 0.004 kWh * 3.6e6 = 14,400 J.
+    assert (second["power_w"], second["energy_j"]) == (100.0, pytest.approx(14_400.0))
+
+
+def test_codecarbon_rows_of_one_run_without_timestamps_are_told_apart_by_row():
+    rows = [codecarbon_row(run_id="r1", duration=d, gpu_power=50.0, gpu_energy=0.001, gpu_count=1,
+                           gpu_model="1 x Tesla T4") for d in (30, 60)]
+    assert [r["locator"] for r in extract_table(rows, "emissions.csv").records] == [
+        "emissions.csv#run=r1", "emissions.csv#run=r1&row=2"]
+
+
+# --- One JSON object with unit-named keys --------------------------------------------------------
+
+def summary_of(document: dict, context: str = ""):
+    return extract_data_file(read_rows(json.dumps(document).encode(), "logs/run.json"),
+                             "logs/run.json", context)
+
+
+def test_unit_named_keys_give_the_main_record_and_one_per_peak_and_idle_reading():
+    result = summary_of({
+        "run_total_energy_kWh": 0.05, "energy_kJ": 170.0, "avg_power_W": 250.0,
+        "energy_per_token_J": 0.4, "total_time_s": 720.0, "avg_latency_s": 3.5,
+        "peak_power_W": 300.0, "idle_power_W": 30.0, "active_energy_J": 158_400.0,
+        "cpu_energy_J": 9000.0, "throughput_tokens_per_s": 625.0, "total_tokens": 450_000,
+    })
+    assert result.extractor == "json.unit_keys"
+    main, peak, idle = result.records
+    # 0.05 kWh * 3.6e6 = 180,000 J: the key that says total wins over energy_kJ; active_energy_J
+    # (total minus idle) and cpu_energy_J are not the run's GPU energy.
+    assert main["energy_j"] == pytest.approx(180_000.0)
+    assert (main["power_w"], main["energy_per_token_j"], main["duration_s"]) == (250.0, 0.4, 720.0)
+    assert (main["phase"], main["gpu_raw"], main["throughput_tokens_per_s"]) == (None, None, 625.0)
+    assert main["workload"] == "inference" and main["power_kind"] == "measured"
+    assert "active_energy_J (derived" in main["notes"] and "cpu_energy_J (not the GPUs)" in main["notes"]
+    assert (peak["phase"], peak["power_w"], peak["energy_j"]) == ("peak", 300.0, None)
+    assert (idle["phase"], idle["power_w"]) == ("idle", 30.0)
+    assert len({main["locator"], peak["locator"], idle["locator"]}) == 3
+
+
+def test_unit_named_keys_read_the_gpu_model_and_units_given_in_the_key():
+    result = summary_of({"gpu": "NVIDIA A10G", "model": "org/tiny-7b", "gpu_energy_Wh": 2.5,
+                         "gpu_power_kW": 0.15})
+    (record,) = result.records
+    # 2.5 Wh * 3600 = 9,000 J; 0.15 kW = 150 W; both keys say GPU, so the scope is the GPU.
+    assert record["energy_j"] == pytest.approx(9000.0) and record["power_w"] == pytest.approx(150.0)
+    assert (record["gpu_raw"], record["model_id"], record["scope"]) == ("NVIDIA A10G", "org/tiny-7b", "gpu")
+
+
+def test_two_keys_for_one_field_and_none_says_total_leave_the_field_out():
+    result = summary_of({"gpu_util_percent": 90, "run1_energy_J": 10.0, "run2_energy_J": 12.0,
+                         "avg_power_W": 200.0})
+    (record,) = result.records
+    assert record["energy_j"] is None and record["power_w"] == 200.0
+    assert [(p.kind, p.error) for p in result.problems] == [("ambiguous_keys", False)]
+
+
+def test_unit_named_keys_with_nothing_about_gpus_are_skipped():
+    result = summary_of({"household": "A", "daily_energy_kWh": 12.5, "peak_power_kW": 4.0})
+    assert result.records == [] and [p.kind for p in result.problems] == ["no_gpu_work"]
+    assert summary_of({"daily_energy_kWh": 12.5}, context="gpu-lab/energy").records
+
+
+def test_json_object_without_figures_is_skipped_as_a_table():
+    result = summary_of({"backend": {"model": "org/m", "device": "cuda"}, "seed": 42})
+    assert (result.extractor, result.records) == (None, [])
+    assert [p.kind for p in result.problems] == ["no_power_columns"]
+
+
+# --- optimum-benchmark reports -------------------------------------------------------------------
+
+def test_optimum_benchmark_gpu_energy_and_inverted_efficiency_per_stage():
+    report = {
+        "load_model": {"energy": {"unit": "kWh", "cpu": 0.001, "ram": 0.0005, "gpu": 0.002, "total": 0.0035},
+                       "efficiency": None},
+        "prefill": {"energy": {"unit": "kWh", "cpu": 0.004, "ram": 0.002, "gpu": 0.05, "total": 0.056},
+                    "efficiency": {"unit": "samples/kWh", "value": 10_000.0}},
+        "decode": {"energy": {"unit": "kWh", "cpu": 0.01, "ram": 0.005, "gpu": 0.1, "total": 0.115},
+                   "efficiency": {"unit": "tokens/kWh", "value": 4_000_000.0}},
+    }
+    config = {"backend": {"model": "org/llm-8b"}, "scenario": {"input_shapes": {"batch_size": 4}},
+              "environment": {"gpu": ["NVIDIA L40S"], "gpu_count": 1}}
+    document = {"config": config, "report": report}
+    result = extract_data_file(read_rows(json.dumps(document).encode(), "b/benchmark.json"), "b/benchmark.json")
+    assert result.extractor == "json.optimum_benchmark"
+    prefill_gpu, prefill_eff, decode_gpu, decode_eff = result.records
+    # GPU energy: 0.05 kWh * 3.6e6 = 180,000 J; 0.1 kWh = 360,000 J. load_model is not model work.
+    assert (prefill_gpu["phase"], prefill_gpu["energy_j"], prefill_gpu["scope"]) == (
+        "prefill", pytest.approx(180_000.0), "gpu")
+    assert decode_gpu["energy_j"] == pytest.approx(360_000.0)
+    # Efficiencies divide by CPU + RAM + GPU energy: 3.6e6 / 10,000 samples/kWh = 360 J a sample,
+    # 3.6e6 / 4,000,000 tokens/kWh = 0.9 J a token.
+    assert (prefill_eff["energy_per_query_j"], prefill_eff["scope"]) == (pytest.approx(360.0), "gpu+cpu+ram")
+    assert (decode_eff["energy_per_token_j"], decode_eff["phase"]) == (pytest.approx(0.9), "decode")
+    assert {(r["gpu_raw"], r["model_id"], r["batch_size"], r["method"]) for r in result.records} == {
+        ("NVIDIA L40S", "org/llm-8b", 4, "codecarbon")}
+
+
+def test_optimum_benchmark_report_alone_names_no_gpu_and_counts_an_unknown_efficiency_unit():
+    report = {"call": {"energy": {"unit": "kWh", "gpu": 0.01, "total": 0.012},
+                       "efficiency": {"unit": "images/kWh", "value": 500.0}}}
+    result = extract_data_file(read_rows(json.dumps(report).encode(), "benchmark_report.json"),
+                               "benchmark_report.json")
+    (record,) = result.records
+    # 0.01 kWh * 3.6e6 = 36,000 J.
+    assert record["energy_j"] == pytest.approx(36_000.0) and record["gpu_raw"] is None
+    assert "does not name its GPU" in record["notes"]
+    assert [p.kind for p in result.problems] == ["unexpected_unit"]

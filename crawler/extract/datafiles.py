@@ -2,6 +2,10 @@
 
 Reading keeps every good row it reaches: a ragged or truncated row, a bad JSONL line or a CSV that
 breaks part-way is reported as a problem next to the rows read before it.
+
+A JSON file whose top level is one object is kept whole as ``TableRead.document`` (reports such as
+optimum-benchmark's are shaped by their nesting, not by rows); its rows are the list of records it
+holds, or else the object itself as one row (a CodeCarbon run, a run summary).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ class Problem:
 class TableRead:
     rows: list[dict] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    document: dict | None = None  # the top-level object of a JSON file
 
 
 class DataFileError(ValueError):
@@ -90,8 +95,10 @@ def _read_json(text: str) -> TableRead:
     except json.JSONDecodeError as exc:
         raise DataFileError("invalid_json", f"invalid JSON: {exc}") from exc
     rows = _rows_from_json_value(value)
+    if isinstance(value, dict):
+        return TableRead(rows=rows or ([value] if value else []), document=value)
     if rows is None:
-        raise DataFileError("no_table", "JSON holds no list of records")
+        raise DataFileError("no_table", "JSON holds no object or list of records")
     return TableRead(rows=rows)
 
 

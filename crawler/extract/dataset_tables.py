@@ -17,13 +17,14 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 
-from .context import classify_method, classify_workload
-from .datafiles import Problem
+from .context import classify_method, classify_phase, classify_workload
+from .datafiles import Problem, TableRead
 from .gpus import normalise_gpu
 from .models import params_from_count, params_from_name
 from .records import number_or_none, row_excerpt, text_or_none
-from .units import symbol_kind_and_factor, to_canonical
+from .units import parse_figure, symbol_kind_and_factor, to_canonical
 
 
 @dataclass
@@ -137,8 +138,28 @@ _CODECARBON_EXCERPT_COLUMNS = (
 )
 
 
+def _codecarbon_locator(file_path: str, row: dict, index: int, taken: set[str]) -> str:
+    """Where a CodeCarbon row stands: its run and timestamp, stable while rows are appended.
+
+    CodeCarbon writes one row per flush, so rows of one run share a run_id; the timestamp tells
+    them apart, and the row number is the last resort (no timestamp, or the same one twice).
+    """
+    parts = [f"{name}={value}" for name in ("run", "timestamp")
+             if (value := text_or_none(row.get("run_id" if name == "run" else name)))]
+    locator = f"{file_path}#{'&'.join(parts)}" if parts else f"{file_path}#row={index}"
+    if locator in taken:
+        locator += f"&row={index}"
+    taken.add(locator)
+    return locator
+
+
 def extract_codecarbon(rows: list[dict], file_path: str, context: str = "") -> TableExtraction:
-    result = TableExtraction("csv.codecarbon")
+    """One record per CodeCarbon run row, from emissions.csv or the same rows as JSON / JSONL."""
+    json_rows = PurePosixPath(file_path.lower()).suffix in (".json", ".jsonl")
+    result = TableExtraction("json.codecarbon" if json_rows else "csv.codecarbon")
+    # A file named for a phase ("prefill_codecarbon.json") holds that phase of an inference run.
+    file_phase = classify_phase(_column_key(PurePosixPath(file_path).stem).replace("_", " "))
+    taken: set[str] = set()
     for index, row in enumerate(rows, start=1):
         gpu_model = text_or_none(row.get("gpu_model"))
         gpu_count = number_or_none(row.get("gpu_count"))
@@ -160,14 +181,19 @@ def extract_codecarbon(rows: list[dict], file_path: str, context: str = "") -> T
         for column in ("tracking_mode", "pue", "cloud_provider", "codecarbon_version"):
             if text_or_none(row.get(column)):
                 notes.append(f"{column}={text_or_none(row.get(column))}")
-        run_id = text_or_none(row.get("run_id"))
+        phase = file_phase if file_phase in ("prefill", "decode") else None
+        if phase:
+            notes.append(f"phase {phase} from the file name")
+        workload_text = " ".join(filter(None, (text_or_none(row.get("project_name")), context,
+                                               phase)))
         result.records.append({
             "extractor": result.extractor,
-            "locator": f"{file_path}#run={run_id or index}",
+            "locator": _codecarbon_locator(file_path, row, index, taken),
             "excerpt": row_excerpt(row, _CODECARBON_EXCERPT_COLUMNS),
             "gpu_raw": gpu_model,
             "gpu_count": count,
-            "workload": classify_workload(" ".join(filter(None, (row.get("project_name"), context)))),
+            "workload": classify_workload(workload_text),
+            "phase": phase,
             "power_w": power,
             "power_kind": "measured",
             "energy_j": to_canonical(gpu_energy_kwh, "kilowatt_hour")[1] if gpu_energy_kwh is not None else None,
@@ -339,3 +365,262 @@ def extract_table(rows: list[dict], file_path: str, context: str = "") -> TableE
             f"{file_path}: figure columns ({mapping.describe()}) but no GPU and model columns",
             error=False)])
     return extract_generic(rows, file_path, mapping, context)
+
+
+# --- One JSON object whose keys carry their units (a run summary) --------------------------------
+
+# Words of a key that say which reading of a run it is. A peak or idle reading is its own record.
+_KEY_PHASES = (("peak", {"peak", "max", "maximum"}), ("idle", {"idle", "baseline"}),
+               ("prefill", {"prefill"}), ("decode", {"decode"}))
+_MEAN_WORDS = {"avg", "average", "mean"}
+# Figures computed from other figures (total minus the idle baseline, savings between runs), and
+# statistics other than a mean or a peak: not readings of the run.
+_DERIVED_WORDS = {"active", "overhead", "delta", "diff", "difference", "saved", "savings", "net",
+                  "excess", "incremental", "extra", "reduction", "min", "minimum", "std", "stdev",
+                  "stddev", "var", "variance", "median", "p50", "p90", "p95", "p99"}
+# Parts of a machine other than its GPUs.
+_OTHER_PARTS = {"cpu", "ram", "dram", "mem", "memory", "disk", "pkg", "package"}
+# Per-request times are latencies, not the run's duration.
+_LATENCY_WORDS = {"latency", "ttft", "tpot", "itl"}
+_GPU_WORK_WORDS = {"gpu", "gpus", "cuda", "nvml", "nvidia", "token", "tokens"}
+_SUMMARY_FIELDS = ("energy_j", "power_w", "energy_per_token_j", "energy_per_query_j", "duration_s")
+
+
+@dataclass(frozen=True)
+class SummaryKey:
+    key: str
+    field: str
+    value: float  # in the field's canonical unit
+    phase: str | None
+    words: frozenset[str]
+
+
+def _summary_key(key: str, value) -> SummaryKey | str | None:
+    """The reading a unit-named key holds; a reason (str) when it is a figure left out; else None."""
+    number = number_or_none(value)
+    mapped = _figure_field(key)
+    if number is None or mapped is None:
+        return None
+    field_name, factor = mapped
+    words = frozenset(_column_key(key).split("_"))
+    if words & _DERIVED_WORDS:
+        return "derived from other figures"
+    if words & _OTHER_PARTS:
+        return "not the GPUs"
+    if field_name == "duration_s" and words & (_MEAN_WORDS | _LATENCY_WORDS):
+        return "a time per request or stage, not the run's duration"
+    if field_name == "energy_j" and words & _MEAN_WORDS:
+        return "an average energy of an unstated unit of work"
+    phase = next((name for name, cues in _KEY_PHASES if words & cues), None)
+    if field_name == "duration_s" and phase:
+        return "a time per stage, not the run's duration"
+    return SummaryKey(key, field_name, number * factor, phase, words)
+
+
+def _choose(candidates: list[SummaryKey]) -> SummaryKey | None:
+    """One key per field: the only one, else the one that says total, else the one that says GPU."""
+    if len(candidates) == 1:
+        return candidates[0]
+    for word in ("total", "gpu"):
+        preferred = [c for c in candidates if word in c.words]
+        if len(preferred) == 1:
+            return preferred[0]
+    return None
+
+
+def _throughput_key(document: dict) -> str | None:
+    """A tokens-per-second key ('throughput_tokens_per_s', 'D2_tokens_per_second')."""
+    for key in document:
+        words = _column_key(key).split("_")
+        if ("per" in words and words[words.index("per") - 1:words.index("per")] in (["tokens"], ["tok"])
+                and words[-1] in ("s", "sec", "second")):
+            return key
+    return None
+
+
+def extract_unit_keyed_summary(document: dict, file_path: str, context: str = "") -> TableExtraction:
+    """Figures of a JSON object whose keys name their unit (M1_total_energy_J, avg_power_W).
+
+    The run's main figures make one record; peak, idle, prefill and decode readings one record
+    each. Derived keys (active_energy_J = total minus idle) and other parts (cpu_energy_J) are
+    left out and named in the notes.
+    """
+    result = TableExtraction("json.unit_keys")
+    scalars = {key: value for key, value in document.items() if not isinstance(value, (dict, list))}
+    readings, left_out = [], []
+    for key, value in scalars.items():
+        read = _summary_key(key, value)
+        if isinstance(read, SummaryKey):
+            readings.append(read)
+        elif read:
+            left_out.append(f"{key} ({read})")
+    if not readings:
+        return TableExtraction(None)
+    by_key = {_column_key(key): key for key in scalars}
+    gpu_key = _pick(by_key, _GPU_COLUMNS)
+    gpu = text_or_none(scalars.get(gpu_key)) if gpu_key else None
+    key_words = " ".join(_column_key(key).replace("_", " ") for key in document)
+    if not (set(key_words.split()) & _GPU_WORK_WORDS or gpu or "gpu" in context.lower()):
+        return TableExtraction(None, problems=[Problem(
+            "no_gpu_work", f"{file_path}: figures under unit-named keys but nothing ties them to "
+                           "GPUs or tokens", error=False)])
+    model_key = _pick(by_key, _MODEL_COLUMNS)
+    model = text_or_none(scalars.get(model_key)) if model_key else None
+    count_key = _pick(by_key, _GPU_COUNT_COLUMNS)
+    count = number_or_none(scalars.get(count_key)) if count_key else None
+    throughput_key = _throughput_key(scalars)
+    workload = classify_workload(" ".join((context, key_words)))
+
+    for phase in (None, *(name for name, _ in _KEY_PHASES)):
+        chosen, ambiguous = [], []
+        for field_name in _SUMMARY_FIELDS:
+            candidates = [r for r in readings if r.field == field_name and r.phase == phase]
+            pick = _choose(candidates) if candidates else None
+            if pick:
+                chosen.append(pick)
+            elif candidates:
+                ambiguous.append(f"{field_name} from {', '.join(c.key for c in candidates)}")
+        if ambiguous:
+            result.problems.append(Problem(
+                "ambiguous_keys", f"{file_path}: left out {'; '.join(ambiguous)}", error=False))
+        if not chosen:
+            continue
+        used = [r.key for r in chosen]
+        extra = [k for k in (gpu_key, model_key, count_key) if k]
+        if phase is None and throughput_key:
+            extra.append(throughput_key)
+        notes = ["read from a JSON object's unit-named keys ("
+                 + ", ".join(f"{r.key} -> {r.field}" for r in chosen) + ")"]
+        if left_out:
+            notes.append("left out " + ", ".join(left_out))
+        record = {name: None for name in _SUMMARY_FIELDS}
+        record.update({r.field: r.value for r in chosen})
+        record.update({
+            "extractor": result.extractor,
+            "locator": f"{file_path}#keys={','.join(used)}",
+            "excerpt": row_excerpt(scalars, [*used, *extra], prefix=f"{file_path}: "),
+            "model_id": model if model and "/" in model else None,
+            "model_name": model,
+            "model_params_b": params_from_name(model),
+            "gpu_raw": gpu,
+            "gpu_count": int(count) if count else None,
+            "workload": "inference" if phase in ("prefill", "decode") else workload,
+            "phase": phase,
+            "throughput_tokens_per_s": (number_or_none(scalars.get(throughput_key))
+                                        if phase is None and throughput_key else None),
+            "power_kind": "measured" if record["power_w"] is not None else None,
+            "scope": "gpu" if all("gpu" in r.words for r in chosen) else None,
+            "flags": [],
+            "notes": "; ".join(notes),
+        })
+        result.records.append(record)
+    return result
+
+
+# --- optimum-benchmark reports (benchmark_report.json, or benchmark.json = config + report) ------
+
+# Targets that run the model; loading and dataset preprocessing are left out.
+_MODEL_RUN_TARGETS = ("prefill", "decode", "forward", "generate", "call")
+
+
+def _optimum_targets(report: dict) -> dict[str, dict]:
+    """Targets of a report that measured energy: {'prefill': {'energy': {...}, ...}, ...}."""
+    return {name: value for name, value in report.items()
+            if isinstance(value, dict) and isinstance(value.get("energy"), dict)
+            and "unit" in value["energy"]}
+
+
+def _optimum_context(config: dict) -> dict:
+    """GPU, model and batch size from an optimum-benchmark config (environment, backend, scenario)."""
+    environment = config.get("environment") if isinstance(config.get("environment"), dict) else {}
+    backend = config.get("backend") if isinstance(config.get("backend"), dict) else {}
+    scenario = config.get("scenario") if isinstance(config.get("scenario"), dict) else {}
+    gpus = environment.get("gpu")
+    gpu = text_or_none(gpus[0] if isinstance(gpus, list) and gpus else gpus)
+    shapes = scenario.get("input_shapes") if isinstance(scenario.get("input_shapes"), dict) else {}
+    batch = number_or_none(shapes.get("batch_size"))
+    model = text_or_none(backend.get("model"))
+    count = number_or_none(environment.get("gpu_count"))
+    return {"gpu_raw": gpu, "gpu_count": int(count) if count and gpu else None,
+            "model_id": model if model and "/" in model else None, "model_name": model,
+            "model_params_b": params_from_name(model), "batch_size": int(batch) if batch else None}
+
+
+def is_optimum_benchmark_report(document: dict) -> bool:
+    report = document.get("report") if isinstance(document.get("report"), dict) else document
+    return any(name in _MODEL_RUN_TARGETS for name in _optimum_targets(report))
+
+
+def extract_optimum_benchmark(document: dict, file_path: str) -> TableExtraction:
+    """Per model-running target: its GPU energy (scope gpu) and its efficiency inverted (all parts).
+
+    optimum-benchmark measures with CodeCarbon; ``efficiency`` (tokens/kWh, samples/kWh) divides by
+    the total of CPU, RAM and GPU energy, so the per-token or per-sample figure has that scope.
+    """
+    result = TableExtraction("json.optimum_benchmark")
+    report = document.get("report") if isinstance(document.get("report"), dict) else document
+    config = document.get("config") if isinstance(document.get("config"), dict) else {}
+    context = _optimum_context(config)
+    for target, measured in _optimum_targets(report).items():
+        if target not in _MODEL_RUN_TARGETS:
+            continue
+        energy, efficiency = measured["energy"], measured.get("efficiency")
+        base = {**context, "extractor": result.extractor, "workload": "inference",
+                "phase": target if target in ("prefill", "decode") else None,
+                "method": "codecarbon", "flags": []}
+        gpu_energy = number_or_none(energy.get("gpu"))
+        unit = text_or_none(energy.get("unit"))
+        known = symbol_kind_and_factor(unit) if unit else None
+        if gpu_energy is not None and known and known[0] == "energy":
+            result.records.append({
+                **base, "locator": f"{file_path}#{target}.energy.gpu",
+                "excerpt": row_excerpt(energy, prefix=f"{file_path} {target}.energy: "),
+                "energy_j": gpu_energy * known[1], "scope": "gpu",
+                "notes": f"GPU energy of the {target} stage as optimum-benchmark measured it",
+            })
+        elif gpu_energy is not None:
+            result.problems.append(Problem(
+                "unexpected_unit", f"{file_path}: {target} energy in {unit!r}"))
+        if not isinstance(efficiency, dict):
+            continue
+        value = number_or_none(efficiency.get("value"))
+        figure = parse_figure(f"{value:f} {efficiency.get('unit')}") if value else None
+        if figure is None or figure.kind not in ("energy_per_token", "energy_per_query"):
+            result.problems.append(Problem(
+                "unexpected_unit", f"{file_path}: {target} efficiency {value!r} "
+                                   f"{efficiency.get('unit')!r}", error=False))
+            continue
+        result.records.append({
+            **base, "locator": f"{file_path}#{target}.efficiency",
+            "excerpt": row_excerpt(efficiency, prefix=f"{file_path} {target}.efficiency: "),
+            f"{figure.kind}_j": figure.value, "scope": "gpu+cpu+ram",
+            "notes": (f"{target} efficiency {value:g} {efficiency.get('unit')} inverted; "
+                      "optimum-benchmark divides by CPU + RAM + GPU energy"),
+        })
+    if not context["gpu_raw"]:
+        for record in result.records:
+            record["notes"] += "; the report does not name its GPU"
+    return result
+
+
+# --- A data file: the rule for its shape ---------------------------------------------------------
+
+def extract_data_file(table: TableRead, file_path: str, context: str = "") -> TableExtraction:
+    """Choose the rule for a data file by its shape: a report, a single run object, a table.
+
+    A JSON file that is one object is one run: its unit-named keys are read one by one (so a
+    peak or idle reading stays apart from the average); when none has a unit, the object is read
+    as a one-row table (a CodeCarbon run).
+    """
+    document = table.document
+    if document is not None and is_optimum_benchmark_report(document):
+        return extract_optimum_benchmark(document, file_path)
+    summary = None
+    if document is not None and table.rows == [document]:
+        summary = extract_unit_keyed_summary(document, file_path, context)
+        if summary.records:
+            return summary
+    extraction = extract_table(table.rows, file_path, context)
+    if extraction.records or summary is None or not summary.problems:
+        return extraction
+    return summary

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crawler.extract.dataset_tables import extract_table
+from crawler.extract.dataset_tables import extract_data_file
 from crawler.extract.datafiles import is_data_file
 from crawler.items import Measurement
 
@@ -70,7 +70,7 @@ class HubDatasetsSpider(HubListingSpider):
         self.count("files_read")
         if self.first_time("datasets_readable", repo_id):
             self.count("datasets_with_readable_files")
-        extraction = extract_table(table.rows, path, context)
+        extraction = extract_data_file(table, path, context)
         self.report_problems(where, extraction.problems)
         if not extraction.records:
             return
