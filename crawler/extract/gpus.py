@@ -110,10 +110,6 @@ def _tokenise(name: str) -> _Tokens:
     return _Tokens(tuple(words), tuple(starts))
 
 
-def _tokens(name: str) -> tuple[str, ...]:
-    return _tokenise(name).without(_NOISE_TOKENS).words
-
-
 def _optional_float(text: str) -> float | None:
     return float(text) if text.strip() else None
 
