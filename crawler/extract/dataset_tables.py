@@ -432,8 +432,8 @@ def _throughput_key(document: dict) -> str | None:
     """A tokens-per-second key ('throughput_tokens_per_s', 'D2_tokens_per_second')."""
     for key in document:
         words = _column_key(key).split("_")
-        if ("per" in words and words[words.index("per") - 1:words.index("per")] in (["tokens"], ["tok"])
-                and words[-1] in ("s", "sec", "second")):
+        per = words.index("per") if "per" in words else 0
+        if per and words[per - 1] in ("tokens", "tok") and words[-1] in ("s", "sec", "second"):
             return key
     return None
 
