@@ -16,11 +16,15 @@ _WORKLOAD_CUES = (
                   r"prompts?\b|queries|\bquery\b|tokens?/s|latency|throughput"),
 )
 _PHASE_CUES = (
-    ("idle", r"\bidle|\bidling"),
+    ("idle", r"\bidle|\bidling|standby|\bp8\b|no (?:model|models) (?:is |are )?loaded|nothing (?:is )?loaded|"
+             r"before (?:any |a )?(?:model|models) (?:is |are )?loaded|before loading|between generations|"
+             r"while no prompt|no (?:activity|in-flight requests|requests|load\b)|not (?:calculating|computing|"
+             r"doing anything|in use)|waiting for (?:new |api |requests)|waits for|unused loaded|"
+             r"\b0 ?% (?:gpu[- ])?util"),
     ("peak", r"\bpeak(?:s|ed|ing)?\b|\bmax(?:imum)?\b|\bspikes?\b"),
     ("prefill", r"\bprefill"),
     ("decode", r"\bdecod(?:e|ing)\b"),
-    ("steady", r"steady[- ]state|\bsteady\b|sustained|under (?:full )?load"),
+    ("steady", r"steady[- ]state|\bsteady\b|sustained|under ?(?:full )?load|at full load"),
 )
 _METHOD_CUES = (
     ("codecarbon", r"code\s?carbon"),

@@ -1,38 +1,376 @@
-"""Free-form Markdown documents (card bodies, issue comments) -> records from tables and prose."""
+"""Free-form Markdown documents (card bodies, issue posts) -> records, read block by block.
+
+A document is parsed into blocks (markdown_doc). Tool output is read first, wherever it stands
+(tool_output); tables become table records (power_tables); the sentences of headings, paragraphs
+and list items give one candidate per figure, and each candidate gets a role (figure_roles) before
+it may become a record. Skipped figures are counted by role, so a user can audit what was passed
+over.
+
+Context comes from the document's structure, nearest first:
+
+* GPU: the figure's sentence; the earlier sentences of its block; the earlier items of its list
+  and the paragraph that leads into the list; the next sentence of its block when the figure's
+  own sentence names no device; the earlier blocks of its section; else the one GPU its section,
+  or failing that its post (an issue's title and body), names.
+* batch size and GPU count: the sentence, then its block; workload and method: the sentence, its
+  block, its section, the post; phase: the figure's clause, its sentence, the sentence before
+  (a "this usage doubled to 9-10W" continues the last one's phase), an idle cue in the next one.
+
+One figure, one record: a figure repeated in the same document (the same value, the same range,
+the same GPU or none) is recorded once, whichever rule saw it first.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import re
+from collections import Counter
 from dataclasses import dataclass, field
 
+from .context import classify_method, classify_phase, classify_workload, phase_near
 from .datafiles import Problem
+from .figure_roles import GPU as GPU_WORDS
+from .figure_roles import RECORDED_ROLES, figure_role
+from .gpus import GpuMention, find_gpus
+from .markdown_doc import Block, parse_blocks
 from .power_tables import table_records
-from .prose import prose_records, strip_code
-from .tables import document_tables, without_spans
+from .prose import batch_size, gpu_count, sentences
+from .records import truncate
+from .tables import DocumentTable, html_tables
+from .tool_output import tool_output_records
+from .units import Figure, Quantity, find_carbon, find_figures, find_gpu_hours
+
+FIGURE_FIELDS = {"power": "power_w", "energy": "energy_j", "energy_per_token": "energy_per_token_j",
+                 "energy_per_query": "energy_per_query_j", "co2": "co2_kg", "gpu_hours": "gpu_hours"}
+# Figures that describe GPU work only when the text ties them to a GPU; carbon and GPU-hours in
+# a document about a model are about its compute.
+_NEEDS_GPU_TIE = {"power", "energy", "energy_per_token", "energy_per_query"}
+# A document with none of these holds no figure: it is not parsed at all.
+_CANDIDATE_RE = re.compile(r"\d\s*(?:[kmg]?w|[kmg]?j|[kmg]?wh)\b|watt|joule|\((?:[kmg]?w|[kmg]?wh|j)\)|"
+                           r"\[(?:[kmg]?w|[kmg]?wh|j)\]|co2|co₂|gpu[- ]?hours?|\d\s*[km]?\s+\w*\s*hours",
+                           re.IGNORECASE)
+# A number glued to a word before it is part of a name or version ("pytorch-1.11 w/ CUDA").
+_GLUED_BEFORE_RE = re.compile(r"(?:[A-Za-z][-_.]?|\d\.|[-_]\d)$")
+_WITH_ABBREVIATION_RE = re.compile(r"^/\s")  # "1.11 w/ CUDA": the w/ is "with"
+_TOOL_WORDS_RE = re.compile(r"nvidia[- ]smi|\bnvml\b|\bzeus\b|codecarbon|code carbon|\bdcgm")
+_ROLE_KINDS = {"rated": "rated", "estimated": "estimated", "measured": "measured", "system": "measured"}
 
 
 @dataclass
 class DocumentExtraction:
     records: list[dict] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    skipped: Counter = field(default_factory=Counter)
 
 
-def document_records(text: str, *, table_extractor: str, locator_prefix: str,
-                     prose_text_filter=None) -> DocumentExtraction:
-    """Power tables (Markdown or HTML) and prose figures of a document; code blocks are skipped.
+@dataclass
+class _Candidate:
+    kind: str
+    value: float
+    low: float | None
+    high: float | None
+    approximate: bool
+    written: str
+    start: int
+    end: int
+
+
+def _candidates(sentence: str) -> list[_Candidate]:
+    """Every power, energy, carbon and GPU-hours figure of a sentence, in order, without overlaps."""
+    found: list[_Candidate] = []
+    for figure in find_figures(sentence):
+        if figure.kind in FIGURE_FIELDS:
+            found.append(_candidate(figure))
+    for quantity in [*find_carbon(sentence), *find_gpu_hours(sentence)]:
+        if not any(c.start < quantity.end and quantity.start < c.end for c in found):
+            found.append(_candidate(quantity))
+    return sorted(found, key=lambda c: c.start)
+
+
+def _candidate(figure: Figure | Quantity) -> _Candidate:
+    return _Candidate(figure.kind, figure.value, figure.low, figure.high, figure.approximate,
+                      figure.written.strip(), figure.start, figure.end)
+
+
+def _is_part_of_a_name(sentence: str, candidate: _Candidate) -> bool:
+    before = sentence[max(0, candidate.start - 3): candidate.start]
+    number_start = candidate.start
+    while number_start < candidate.end and not sentence[number_start].isdigit():
+        number_start += 1
+    if number_start != candidate.start:  # "~300 W": the approximation mark is not glued
+        before = ""
+    glued = bool(before) and bool(_GLUED_BEFORE_RE.search(before))
+    with_word = candidate.written[-1:].lower() == "w" and bool(_WITH_ABBREVIATION_RE.match(sentence[candidate.end:]))
+    return glued or with_word
+
+
+def _sentence_key(sentence: str) -> str:
+    return hashlib.sha1(sentence.encode("utf-8")).hexdigest()[:12]
+
+
+def may_hold_figures(text: str) -> bool:
+    """Whether a document holds anything that looks like a figure: the rest are not parsed."""
+    return bool(_CANDIDATE_RE.search(text))
+
+
+class _Document:
+    """A parsed document and the context lookups its figures need."""
+
+    def __init__(self, blocks: list[Block], title: str):
+        self.blocks = blocks
+        self.title = title
+        self._gpus: dict[int, list[GpuMention]] = {}
+
+    def gpus(self, index: int) -> list[GpuMention]:
+        if index not in self._gpus:
+            block = self.blocks[index]
+            text = block.text if block.kind != "table" else " ".join(" ".join(r) for r in block.rows)
+            self._gpus[index] = find_gpus(text) if block.kind not in ("code", "html") else []
+        return self._gpus[index]
+
+    def section_indexes(self, index: int) -> list[int]:
+        section = self.blocks[index].section
+        return [i for i, block in enumerate(self.blocks) if block.section == section or i == section]
+
+    def list_lead_in(self, index: int) -> list[int]:
+        """Earlier items of the block's list (nearest first), then the paragraph before the list."""
+        block = self.blocks[index]
+        if block.list_id is None:
+            return []
+        earlier = [i for i in range(index - 1, -1, -1) if self.blocks[i].list_id == block.list_id]
+        first = earlier[-1] if earlier else index
+        lead = [first - 1] if first > 0 and self.blocks[first - 1].kind == "paragraph" else []
+        return earlier + lead
+
+    def only_gpu(self, indexes, extra_text: str = "") -> GpuMention | None:
+        """The GPU when the blocks (and extra text) name exactly one distinct GPU, else None."""
+        mentions = [m for i in indexes for m in self.gpus(i)] + (find_gpus(extra_text) if extra_text else [])
+        names = {m.match.canonical for m in mentions}
+        return mentions[0] if len(names) == 1 else None
+
+    def block_text(self, indexes) -> str:
+        return " ".join(self.blocks[i].text for i in indexes if self.blocks[i].kind not in ("code", "html"))
+
+
+def _nearest(mentions: list[GpuMention], position: int) -> GpuMention | None:
+    if not mentions:
+        return None
+    return min(mentions, key=lambda m: (abs(m.start - position), m.start > position))
+
+
+def _gpu_for(doc: _Document, index: int, sentence_offset: int, sentence: str, position: int,
+             next_sentence: str) -> tuple[GpuMention | None, str | None]:
+    """(the GPU of a figure, where it was found when not in its own sentence)."""
+    own = [m for m in doc.gpus(index)
+           if sentence_offset <= m.start < sentence_offset + len(sentence)]
+    if own:
+        return _nearest(own, sentence_offset + position), None
+    earlier = [m for m in doc.gpus(index) if m.start < sentence_offset]
+    if earlier:
+        return earlier[-1], "an earlier sentence of the same paragraph"
+    for other in doc.list_lead_in(index):
+        if doc.gpus(other):
+            return doc.gpus(other)[-1], "the list it stands in"
+    following = find_gpus(next_sentence) if next_sentence else []
+    if following:
+        return following[0], "the next sentence"
+    section = [i for i in doc.section_indexes(index) if i < index]
+    for other in reversed(section):
+        if doc.gpus(other):
+            return doc.gpus(other)[-1], "an earlier paragraph of the same section"
+    only = doc.only_gpu(doc.section_indexes(index))
+    if only:
+        return only, "the only GPU its section names"
+    only = doc.only_gpu(range(len(doc.blocks)), doc.title)
+    if only:
+        return only, "the only GPU the post names"
+    return None, None
+
+
+def _earliest_label(texts, classify) -> str | None:
+    for text in texts:
+        label = classify(text)
+        if label and label != "unknown":
+            return label
+    return None
+
+
+class _Reader:
+    def __init__(self, doc: _Document, locator_prefix: str, read_quotes: bool):
+        self.doc = doc
+        self.locator_prefix = locator_prefix
+        self.read_quotes = read_quotes
+        self.result = DocumentExtraction()
+        self.seen: list[tuple[str, float, tuple | None, str | None]] = []
+        self.post_text = doc.title + " " + doc.block_text(range(len(doc.blocks)))
+        self.post_has_gpu_words = bool(GPU_WORDS.search(self.post_text.lower()))
+
+    def repeat(self, field_name: str, value: float, bounds, gpu: str | None) -> bool:
+        """Whether the document already gave this figure (same value, range and compatible GPU)."""
+        for seen_field, seen_value, seen_bounds, seen_gpu in self.seen:
+            if (seen_field == field_name and abs(seen_value - value) <= 1e-9 + abs(value) * 1e-6
+                    and seen_bounds == bounds and (gpu is None or seen_gpu is None or gpu == seen_gpu)):
+                return True
+        return False
+
+    def remember(self, record: dict) -> None:
+        gpu = record.get("gpu_raw")
+        for field_name in FIGURE_FIELDS.values():
+            value = record.get(field_name)
+            if isinstance(value, (int, float)):
+                bounds = tuple((record.get("bounds") or {}).get(field_name) or ()) or None
+                self.seen.append((field_name, float(value), bounds, gpu))
+
+    def skip(self, role: str, count: int = 1) -> None:
+        self.result.skipped[role] += count
+
+    def add(self, record: dict) -> None:
+        self.remember(record)
+        self.result.records.append(record)
+
+    # ------------------------------------------------------------------ prose
+    def read_text_block(self, index: int) -> None:
+        block = self.doc.blocks[index]
+        parts = sentences(block.text)
+        previous_phase = None
+        for number, (offset, sentence) in enumerate(parts):
+            next_sentence = parts[number + 1][1] if number + 1 < len(parts) else ""
+            candidates = _candidates(sentence)
+            own_phase = classify_phase(sentence)
+            for position, candidate in enumerate(candidates):
+                self.read_figure(index, offset, sentence, next_sentence, candidates, position,
+                                 previous_phase)
+            previous_phase = own_phase or previous_phase
+
+    def read_figure(self, index, offset, sentence, next_sentence, candidates, position, previous_phase):
+        candidate = candidates[position]
+        if _is_part_of_a_name(sentence, candidate):
+            self.skip("not_a_figure")
+            return
+        previous_end = candidates[position - 1].end if position else 0
+        next_start = candidates[position + 1].start if position + 1 < len(candidates) else None
+        role = figure_role(sentence, candidate.start, candidate.end, previous_end=previous_end,
+                           next_start=next_start)
+        if role not in RECORDED_ROLES:
+            self.skip(role)
+            return
+        block = self.doc.blocks[index]
+        gpu, gpu_from = _gpu_for(self.doc, index, offset, sentence, candidate.start, next_sentence)
+        lowered = sentence.lower()
+        tied = gpu is not None or GPU_WORDS.search(lowered) or _TOOL_WORDS_RE.search(lowered)
+        if candidate.kind in _NEEDS_GPU_TIE and not tied:
+            self.skip("not_gpu")
+            return
+        if role == "system" and not (gpu is not None or self.post_has_gpu_words):
+            self.skip("not_gpu")
+            return
+        field_name = FIGURE_FIELDS[candidate.kind]
+        bounds = (candidate.low, candidate.high) if candidate.low is not None else None
+        gpu_raw = gpu.match.raw if gpu else None
+        if self.repeat(field_name, candidate.value, bounds, gpu_raw):
+            self.skip("repeat")
+            return
+        window_before = sentence[previous_end: candidate.start]
+        window_after = sentence[candidate.end: next_start if next_start is not None else len(sentence)][:25]
+        phase = (phase_near(window_before, window_after) or classify_phase(sentence) or previous_phase
+                 or (classify_phase(next_sentence) == "idle" and not _candidates(next_sentence) and "idle")
+                 or None)
+        section = self.doc.section_indexes(index)
+        block_text = block.text
+        context = (sentence, block_text, self.doc.block_text(section), self.post_text)
+        method = _earliest_label(context, classify_method)
+        if role == "estimated" and candidate.kind == "co2" and method is None:
+            method = "tdp-estimate"
+        notes = []
+        if gpu_from:
+            notes.append(f"GPU from {gpu_from}")
+        record = {
+            "extractor": "prose",
+            "locator": f"{self.locator_prefix}#sentence={_sentence_key(sentence)}&figure={position}",
+            "excerpt": truncate(" ".join(sentence.split())),
+            "gpu_raw": gpu_raw,
+            "gpu_count": (gpu.match.count if gpu and gpu.match.count else None)
+            or gpu_count(sentence) or gpu_count(block_text),
+            "batch_size": batch_size(sentence) or batch_size(block_text),
+            "workload": _earliest_label(context + (self.doc.title,), classify_workload) or "unknown",
+            "phase": phase,
+            "method": method,
+            "scope": "system" if role == "system" else ("gpu" if candidate.kind == "power" else None),
+            field_name: candidate.value,
+            "flags": [],
+        }
+        if bounds:
+            record["bounds"] = {field_name: list(bounds)}
+            record["flags"].append("range_midpoint")
+            notes.append(f"written as the range {candidate.written!r}; the value is the midpoint")
+        if candidate.approximate:
+            notes.append(f"written as approximate ({candidate.written!r})")
+        if candidate.kind == "power":
+            kind = _ROLE_KINDS[role]
+            record["power_kind"] = "peak" if kind == "measured" and phase == "peak" else kind
+            if kind == "rated":
+                record["flags"].append("rated_not_measured")
+        if role == "estimated":
+            record["flags"].append("estimated")
+        if role == "system":
+            record["flags"].append("system_level")
+        record["notes"] = "; ".join(notes) or None
+        self.add(record)
+
+    # ------------------------------------------------------------------ tables
+    def read_table(self, index: int, table: DocumentTable, number: int, extractor: str) -> None:
+        before_indexes = [i for i in self.doc.section_indexes(index) if i < index][-3:]
+        before = self.doc.block_text(before_indexes)
+        after = self.doc.block_text([i for i in (index + 1,) if i < len(self.doc.blocks)])
+        only = self.doc.only_gpu(self.doc.section_indexes(index))
+        extracted = table_records(table, before=before, after=after, extractor=extractor,
+                                  locator_prefix=f"{self.locator_prefix}table{number}",
+                                  section_gpu=only.match.raw if only else None)
+        self.result.problems += extracted.problems
+        self.result.skipped.update(extracted.skipped)
+        for record in extracted.records:
+            self.add(record)
+
+
+def document_records(text: str, *, table_extractor: str, locator_prefix: str, title: str = "",
+                     read_quotes: bool = True, blocks: list[Block] | None = None,
+                     claimed=frozenset()) -> DocumentExtraction:
+    """Records of a Markdown document.
 
     ``table_extractor`` is a prefix: the table kind is appended ("card_table" -> "card_table.html").
-    ``prose_text_filter`` may remove parts already read by another rule before prose is read.
+    ``title`` is read for context only (an issue's title names its GPU). ``read_quotes=False``
+    passes over quoted blocks (a reply quoting another post). ``blocks`` are the document's blocks
+    when the caller parsed it already; ``claimed`` the indexes of blocks another rule has read.
     """
-    result = DocumentExtraction()
-    text = strip_code(text)
-    tables = document_tables(text)
-    for index, table in enumerate(tables, start=1):
-        extracted = table_records(table, text, extractor=f"{table_extractor}.{table.kind}",
-                                  locator_prefix=f"{locator_prefix}table{index}")
-        result.records += extracted.records
-        result.problems += extracted.problems
-    prose = without_spans(text, [(table.start, table.end) for table in tables])
-    if prose_text_filter is not None:
-        prose = prose_text_filter(prose)
-    result.records += prose_records(prose, locator_prefix=f"{locator_prefix}prose")
-    return result
+    if blocks is None and not may_hold_figures(text):
+        return DocumentExtraction()
+    tools = tool_output_records(text, locator_prefix)
+    blocks = parse_blocks(text) if blocks is None else blocks
+    doc = _Document(blocks, title)
+    reader = _Reader(doc, locator_prefix, read_quotes)
+    for record in tools.records:
+        reader.add(record)
+    reader.result.skipped.update(tools.skipped)
+    tool_lines = [(text.count("\n", 0, start), text.count("\n", 0, end)) for start, end in tools.spans]
+    tables = 0
+    for index, block in enumerate(blocks):
+        if index in claimed or (block.quoted and not read_quotes):
+            continue
+        if any(start <= block.end_line and block.line <= end for start, end in tool_lines):
+            continue
+        if block.kind == "table" and len(block.rows) > 1:
+            tables += 1
+            table = DocumentTable(header=block.rows[0], rows=block.rows[1:], start=block.line,
+                                  end=block.end_line, kind="markdown")
+            reader.read_table(index, table, tables, f"{table_extractor}.markdown")
+        elif block.kind == "html" and "<table" in block.text.lower():
+            for table in html_tables(block.text):
+                tables += 1
+                reader.read_table(index, table, tables, f"{table_extractor}.html")
+        elif block.kind == "code":
+            figures = sum(1 for c in _candidates(block.text))
+            if figures:
+                reader.skip("code", figures)
+        elif block.kind in ("heading", "paragraph", "list_item"):
+            reader.read_text_block(index)
+    return reader.result

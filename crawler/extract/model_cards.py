@@ -16,26 +16,24 @@ from dataclasses import dataclass, field
 import yaml
 from huggingface_hub import ModelCard
 
-from .context import classify_method
+from collections import Counter
+
+from .context import classify_method, classify_workload
 from .datafiles import DataFileError, Problem
-from .documents import document_records
-from .records import truncate
-from .units import parse_number
+from .documents import document_records, may_hold_figures
+from .gpus import normalise_gpu
+from .markdown_doc import Block, parse_blocks
+from .records import number_or_none, truncate
+from .units import find_carbon, find_figures, parse_number
 
 _FRONT_MATTER_RE = re.compile(r"\A\s*---[ \t]*\n(.*?\n)?---[ \t]*(?:\n|\Z)", re.DOTALL)
 _GRAMS_RE = re.compile(r"^\s*([\d_.,]+)\s*(g|gram|grams|kg|t|tonnes?)?\s*(?:co2(?:eq|e)?)?\s*$",
                        re.IGNORECASE)
-_MASS_TO_KG = {"g": 0.001, "gram": 0.001, "grams": 0.001, "kg": 1.0, "t": 1000.0,
-               "tonne": 1000.0, "tonnes": 1000.0}
+_MASS_TO_KG = {"g": 0.001, "gram": 0.001, "grams": 0.001, "kg": 1.0, "kilogram": 1.0, "kilograms": 1.0,
+               "t": 1000.0, "ton": 1000.0, "tons": 1000.0, "tonne": 1000.0, "tonnes": 1000.0}
 _MISSING = re.compile(r"^\s*(?:\[?\s*more information needed\s*\]?|n/?a|none|unknown|-|tbd)?\s*$",
                       re.IGNORECASE)
-_BULLET_RE = re.compile(
-    r"^\s*[-*+]\s*\*\*(?P<label>Hardware Type|Hours used|Cloud Provider|Compute Region|"
-    r"Carbon Emitted)\s*:?\s*\*\*\s*:?\s*(?P<value>.*)$",
-    re.IGNORECASE | re.MULTILINE,
-)
-_CARBON_VALUE_RE = re.compile(
-    r"([\d.,]+)\s*(g|grams?|kg|kilograms?|t|tons?|tonnes?|metric tons?)\b", re.IGNORECASE)
+_FIGURE_FIELDS = ("power_w", "energy_j", "energy_per_token_j", "energy_per_query_j", "co2_kg", "gpu_hours")
 
 
 @dataclass
@@ -43,6 +41,7 @@ class CardExtraction:
     records: list[dict] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     metadata: dict = field(default_factory=dict)
+    skipped: Counter = field(default_factory=Counter)
 
 
 def _grams(value) -> float | None:
@@ -91,6 +90,18 @@ def co2_eq_emissions_records(metadata: dict) -> list[dict]:
         if details.get(key):
             notes.append(f"{key}: {details[key]}")
     hardware = details.get("hardware_used")
+    method = _method_from_source(details.get("source"))
+    figures = {}
+    energy_kwh = number_or_none(details.get("energy_consumed"))
+    if energy_kwh is not None and energy_kwh > 0:
+        figures["energy_j"] = energy_kwh * 3_600_000
+        if method == "codecarbon":  # CodeCarbon's energy_consumed is CPU + GPU + RAM
+            figures["scope"] = "gpu+cpu+ram"
+    hours = number_or_none(details.get("hours_used"))
+    if hours is not None and hours > 0:
+        figures["duration_s"] = hours * 3600
+        if hardware and normalise_gpu(str(hardware)).count == 1:
+            figures["gpu_hours"] = hours
     return [{
         "extractor": "card_yaml.co2_eq_emissions",
         "locator": "metadata#co2_eq_emissions",
@@ -99,47 +110,130 @@ def co2_eq_emissions_records(metadata: dict) -> list[dict]:
         "co2_kg": grams / 1000,
         "workload": _workload_from_training_type(details.get("training_type")),
         "gpu_raw": str(hardware) if hardware else None,
-        "method": _method_from_source(details.get("source")),
+        "method": method,
         "flags": [],
         "notes": "; ".join(notes) or None,
+        **figures,
     }]
 
 
-def _bullet_value(text: str) -> str | None:
-    value = re.sub(r"[*_`]", "", text).strip()
-    return None if _MISSING.match(value) else value
+# The Environmental Impact template's labels, and the variants cards write: "Hours used" /
+# "Hours Used" / "Total GPU hours" / "Training Time"; "Carbon Emitted (Power consumption x Time x
+# Carbon produced based on location of power grid)"; AutoTrain's "CO2 Emissions (in grams)".
+_TEMPLATE_LABELS = (
+    ("hardware", r"hardware(?: type| used)?|gpu(?: model| type)?"),
+    ("gpu_hours", r"(?:total )?(?:gpu )?hours used|total gpu hours|gpu hours"),
+    ("training_time", r"training time|training duration|time used"),
+    ("carbon", r"carbon emitted|carbon emissions|co2 emissions|co2 emitted|co2eq emitted|emissions"),
+    ("energy", r"energy consumed|energy consumption|energy used|total energy"),
+    ("cloud provider", r"cloud provider"),
+    ("compute region", r"compute region|location"),
+)
+_TEMPLATE_LINE_RE = re.compile(
+    r"^\s*(?P<label>" + "|".join(f"(?P<{name.replace(' ', '_')}>{pattern})" for name, pattern in _TEMPLATE_LABELS)
+    + r")\s*(?P<paren>\([^)]*\))?\s*:\s*(?P<value>.*)$", re.IGNORECASE | re.DOTALL)
+_FIGURE_LABELS = {"gpu_hours", "training_time", "carbon", "energy"}
+_LEADING_NUMBER_RE = re.compile(r"(?:~|about|around|approx(?:\.|imately)?|roughly)?\s*(\d[\d,]*(?:\.\d+)?)"
+                                r"(?:\s*(?:-|–|to)\s*(\d[\d,]*(?:\.\d+)?))?", re.IGNORECASE)
+_UNIT_IN_LABEL_RE = re.compile(r"\b(grams?|g|kg|kilograms?|tonnes?|tons?|t)\b", re.IGNORECASE)
 
 
-def template_records(body: str) -> list[dict]:
-    """The default card template's "Environmental Impact" bullets as one record, if filled in."""
-    found = {m["label"].lower(): (_bullet_value(m["value"]), m.group(0).strip())
-             for m in _BULLET_RE.finditer(body)}
-    values = {label: value for label, (value, _) in found.items() if value}
-    hours_text, carbon_text = values.get("hours used"), values.get("carbon emitted")
-    hours = None
-    if hours_text and (number := re.search(r"[\d.,]+", hours_text)):
-        hours = parse_number(number.group(0))
-    co2_kg = None
-    if carbon_text and (carbon := _CARBON_VALUE_RE.search(carbon_text)):
-        unit = carbon[2].lower()
-        factor = 0.001 if unit.startswith("g") else 1000.0 if unit.startswith("t") or "metric" in unit else 1.0
-        co2_kg = parse_number(carbon[1]) * factor
-    if hours is None and co2_kg is None:
-        return []
+def _template_fields(text: str) -> tuple[str, str] | None:
+    """(label name, value) of a template bullet ("Hours used: 72 (3 days)"), None for other text."""
+    match = _TEMPLATE_LINE_RE.match(text)
+    if not match:
+        return None
+    name = next(name for name, _ in _TEMPLATE_LABELS if match.group(name.replace(" ", "_")))
+    value = " ".join(match["value"].split())
+    if _MISSING.match(value) or value.lower().startswith(("unknown", "[more information", "more information")):
+        return None
+    return name, value + (f" {match['paren']}" if name == "carbon" and match["paren"] and
+                          not find_carbon(value, unit_names_co2=False) else "")
+
+
+def _hours(value: str) -> tuple[float, list[float] | None] | None:
+    match = _LEADING_NUMBER_RE.search(value)
+    if not match:
+        return None
+    low = parse_number(match[1])
+    if match[2]:
+        high = parse_number(match[2])
+        return (low + high) / 2, [low, high]
+    return low, None
+
+
+def _carbon_kg(value: str) -> float | None:
+    """The carbon a template value states; of a value that shows its working ("250 W x 10 h x
+    0.4 kg/kWh = 1 kg"), the result after the last "="."""
+    result = value.rsplit("=", 1)[-1] if "=" in value else value
+    found = [q for q in find_carbon(result, unit_names_co2=False) if not re.match(r"\s*/", result[q.end:])]
+    if found:
+        return found[0].value
+    unit = _UNIT_IN_LABEL_RE.search(value)  # "CO2 Emissions (in grams): 25.4476"
+    number = _LEADING_NUMBER_RE.match(result.strip())
+    if unit and number and number[1]:
+        return parse_number(number[1]) * _MASS_TO_KG[unit[1].lower()]
+    return None
+
+
+def template_records(blocks: list[Block], context: str = "") -> tuple[list[dict], set[int]]:
+    """The Environmental Impact template's bullets: one record per filled-in list, and the indexes
+    of the blocks read (so prose does not read them again)."""
+    by_list: dict[int, list[tuple[int, str, str]]] = {}
+    for index, block in enumerate(blocks):
+        if block.kind == "list_item" and block.list_id is not None:
+            fields = _template_fields(block.text)
+            if fields:
+                by_list.setdefault(block.list_id, []).append((index, *fields))
+    records, claimed = [], set()
+    for items in by_list.values():
+        values = {name: value for _, name, value in items}
+        # A training time alone is a training-details list; the template states hours or carbon.
+        if not {"gpu_hours", "carbon", "energy"} & set(values):
+            continue
+        claimed.update(index for index, name, _ in items if name in _FIGURE_LABELS)
+        record = _template_record(values, blocks, items, context)
+        if record:
+            records.append(record)
+    return records, claimed
+
+
+def _template_record(values: dict, blocks: list[Block], items, context: str) -> dict | None:
+    first = items[0][0]
+    section = blocks[first].section
+    section_text = " ".join(b.text for b in blocks if b.section == section and b.kind != "code")
+    record = {"extractor": "card_template.environmental_impact",
+              "locator": f"template#environmental_impact&line={blocks[first].line}" if first else
+              "template#environmental_impact",
+              "excerpt": truncate(" ".join(blocks[index].text for index, _, _ in items)),
+              "gpu_raw": values.get("hardware"), "flags": []}
     notes = [f"{label}: {values[label]}" for label in ("cloud provider", "compute region") if label in values]
-    if hours is not None:
+    if "gpu_hours" in values and (hours := _hours(values["gpu_hours"])):
+        record["gpu_hours"], bounds = hours
+        if bounds:
+            record["bounds"] = {"gpu_hours": bounds}
+            record["flags"].append("range_midpoint")
         notes.append("gpu_hours is the template's 'Hours used'")
-    return [{
-        "extractor": "card_template.environmental_impact",
-        "locator": "template#environmental_impact",
-        "excerpt": truncate(" ".join(line for _, line in found.values())),
-        "gpu_raw": values.get("hardware type"),
-        "gpu_hours": hours,
-        "co2_kg": co2_kg,
-        "method": classify_method(" ".join(values.values())),
-        "flags": [],
-        "notes": "; ".join(notes) or None,
-    }]
+    if "training_time" in values and (hours := _hours(values["training_time"])):
+        record["duration_s"] = hours[0] * 3600
+        notes.append(f"training time as written: {values['training_time']}")
+    if "carbon" in values:
+        record["co2_kg"] = _carbon_kg(values["carbon"])
+    if "energy" in values:
+        energy = [f for f in find_figures(values["energy"]) if f.kind == "energy"]
+        record["energy_j"] = energy[0].value if energy else None
+    if all(record.get(name) is None for name in ("gpu_hours", "duration_s", "co2_kg", "energy_j")):
+        return None
+    method = classify_method(" ".join(values.values())) or classify_method(section_text)
+    if method is None and re.search(r"\bestimat", " ".join(values.values()).lower()):
+        method = "tdp-estimate"
+    record["method"] = method
+    record["workload"] = classify_workload(section_text) if classify_workload(section_text) != "unknown" \
+        else classify_workload(context)
+    if "estimat" in " ".join(values.values()).lower():
+        record["flags"].append("estimated")
+    record["notes"] = "; ".join(notes) or None
+    return record
 
 
 def split_front_matter(content: str) -> tuple[dict, str, list[Problem]]:
@@ -155,22 +249,39 @@ def split_front_matter(content: str) -> tuple[dict, str, list[Problem]]:
     return card.data.to_dict(), card.text, []
 
 
+def _repeats(record: dict, known: list[dict]) -> bool:
+    """Whether every figure of a body record restates one of the front matter (to 1%)."""
+    figures = {name: record[name] for name in _FIGURE_FIELDS if isinstance(record.get(name), (int, float))}
+    return bool(figures) and any(
+        all(isinstance(other.get(name), (int, float)) and abs(other[name] - value) <= 0.01 * abs(other[name])
+            for name, value in figures.items())
+        for other in known)
+
+
 def extract_card(content: str, *, with_metadata: bool = True) -> CardExtraction:
     """Every record a model card yields.
 
     ``with_metadata=False`` leaves out the records of the front matter, for a caller that already
-    read the same metadata from the API's cardData.
+    read the same metadata from the API's cardData. Body figures that restate the front matter
+    (the template bullet repeating ``co2_eq_emissions``) are left out either way.
     """
     result = CardExtraction()
     result.metadata, body, problems = split_front_matter(content)
     result.problems += problems
+    metadata_records = co2_eq_emissions_records(result.metadata)
     if with_metadata:
-        result.records += co2_eq_emissions_records(result.metadata)
-    # The template's bullets have their own rule; prose must not read them again.
+        result.records += metadata_records
+    blocks = parse_blocks(body) if may_hold_figures(body) else []
+    templates, claimed = template_records(blocks, body[:3000])
     document = document_records(body, table_extractor="card_table", locator_prefix="",
-                                prose_text_filter=lambda prose: _BULLET_RE.sub("", prose))
-    result.records += document.records + template_records(body)
+                                blocks=blocks, claimed=claimed)
+    for record in document.records + templates:
+        if _repeats(record, metadata_records):
+            document.skipped["repeat"] += 1
+        else:
+            result.records.append(record)
     result.problems += document.problems
+    result.skipped = document.skipped
     return result
 
 

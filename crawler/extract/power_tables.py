@@ -1,50 +1,69 @@
-"""Power and energy tables in documents (model cards, issue comments) -> one record per model row.
+"""Power and energy tables in documents (model cards, issue posts) -> records, as people write them.
 
-Columns are recognised by header: time ("Time (GPU hours)"), power ("Power Consumption (W)"),
-energy ("Energy (kWh)", "MWh", "J"), carbon ("Carbon Emitted (tCO2eq)"). The first other column
-names the row (a model or model size). A "Total" row is not a model and is left out. The GPU,
-workload and whether the wattage is a rating come from the prose around the table.
+Columns are recognised by header or, when the header names no unit, by the units in their cells:
+time ("Time (GPU hours)"), power ("Power Consumption (W)", "71.8 W" cells), energy ("Energy (kWh)",
+"135 MWh" cells), carbon ("Carbon Emitted (tCO2eq)"). The first other column names the row (a model
+or a configuration); a "GPU" / "GPU Type" / "Hardware" column names its GPU. Also read:
+
+* transposed tables, metrics as rows and configurations as columns;
+* range cells ("180-200W": the midpoint, both ends in ``bounds``), scientific notation, footnote
+  marks ("0*"), stage breakdowns ("Stage 1: 147K H100 hours Stage 2: 98K ..." is the sum);
+* several columns of one quantity ("Bare idle | CUDA-ctx idle"): one record per column, its phase
+  read from its header.
+
+Not records (counted by role): carbon-intensity or price columns (``rate``), differences and
+overheads (``delta``), power or energy that nothing ties to a GPU (``not_gpu``). A "Total" row
+repeats the rows above and is left out. The GPU, workload and whether the wattage is a rating come
+from the prose before and after the table.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from .context import classify_method, classify_workload
+from .context import classify_method, classify_phase, classify_workload
 from .datafiles import Problem
-from .gpus import find_gpus
+from .figure_roles import DELTA, GPU as GPU_WORDS
+from .gpus import find_gpus, normalise_gpu
 from .models import params_from_name
 from .records import truncate
 from .tables import DocumentTable
-from .units import parse_count, symbol_kind_and_factor
-
-# Text around a table that is read for its GPU and for how its wattage was obtained.
-CONTEXT_BEFORE = 1500
-CONTEXT_AFTER = 600
+from .units import find_carbon, find_figures, parse_count, parse_number, symbol_kind_and_factor
 
 _UNIT_IN_HEADER_RE = re.compile(r"\(([^)]*)\)|\[([^\]]*)\]|\bin\s+(\w+)\s*$", re.IGNORECASE)
 _CARBON_UNITS = {"tco2eq": 1000.0, "tco2e": 1000.0, "tco2": 1000.0, "tonnes": 1000.0, "t": 1000.0,
+                 "tons": 1000.0, "tonsco2eq": 1000.0, "tonsco2e": 1000.0, "tco2equivalent": 1000.0,
                  "kgco2eq": 1.0, "kgco2e": 1.0, "kgco2": 1.0, "kg": 1.0,
-                 "gco2eq": 0.001, "gco2e": 0.001, "gco2": 0.001, "g": 0.001}
+                 "gco2eq": 0.001, "gco2e": 0.001, "gco2": 0.001, "g": 0.001, "grams": 0.001}
 _RATED_RE = re.compile(r"peak power capacity|\btdp\b|thermal design power|rated power|"
                        r"power capacity")  # matched against lower-cased text
 _TDP_STATEMENT_RE = re.compile(r"TDP of\s+([\d.,]+\s*(?:[-–]\s*[\d.,]+)?\s*W)")
 _MEASURING_METHODS = {"nvml", "nvidia-smi", "codecarbon", "zeus", "external-meter"}
 _TOTAL_RE = re.compile(r"^\s*(?:total|sum|overall)\b", re.IGNORECASE)
+_RATE_HEADER_RE = re.compile(r"/\s*k?wh|per\s+k?wh|intensity|price|cost|\$|€", re.IGNORECASE)
+_EMPTY_CELLS = {"", "-", "\\-", "—", "–", "n/a", "na", "none", "unknown", "?", "tbd"}
+_FOOTNOTE_MARKS = "*†‡§¹²³"
+_STAGE_VALUE_RE = re.compile(r"stage\s*\d+\s*:\s*~?\s*(\d[\d.,]*)\s*([kKmMbB](?![a-z]))?", re.IGNORECASE)
+_GPU_HEADER_RE = re.compile(r"^\s*(?:gpus?|gpu (?:model|name|type)|hardware(?: type)?|device|accelerator)s?\s*$",
+                            re.IGNORECASE)
+_BATCH_HEADER_RE = re.compile(r"\s*(?:batch(?:[ _-]?size)?|bs)\s*")
 
 
 @dataclass(frozen=True)
 class ColumnRole:
     field: str   # record field
     factor: float  # multiply the cell's number by this to get the canonical unit
+    phase: str | None = None
 
 
 @dataclass
 class TableRecords:
     records: list[dict] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    skipped: Counter = field(default_factory=Counter)
 
 
 def _header_unit(header: str) -> str | None:
@@ -54,31 +73,119 @@ def _header_unit(header: str) -> str | None:
     return next(group for group in match.groups() if group is not None).strip()
 
 
+def _compact(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower().replace("₂", "2"))
+
+
 @lru_cache(maxsize=4096)
 def column_role(header: str) -> ColumnRole | None:
     """What a table column holds, judged by its header, or None for a non-figure column."""
     lowered = header.lower()
-    if re.fullmatch(r"\s*(?:batch(?:[ _-]?size)?|bs)\s*", lowered):
+    if _BATCH_HEADER_RE.fullmatch(lowered):
         return ColumnRole("batch_size", 1.0)
+    if _RATE_HEADER_RE.search(lowered) or DELTA.search(lowered):
+        return None
     unit = _header_unit(header)
+    phase = classify_phase(lowered)
     if "gpu hour" in lowered or "gpu-hour" in lowered or (unit and unit.lower() == "gpu hours"):
-        return ColumnRole("gpu_hours", 1.0)
-    if re.search(r"carbon|co2|emission", lowered):
-        compact = re.sub(r"[^a-z0-9]", "", (unit or "").lower().replace("₂", "2"))
-        factor = _CARBON_UNITS.get(compact)
-        return ColumnRole("co2_kg", factor) if factor else None
+        return ColumnRole("gpu_hours", 1.0, phase)
+    if re.search(r"carbon|co2|co₂|emission", lowered):
+        factor = _CARBON_UNITS.get(_compact(unit or ""))
+        return ColumnRole("co2_kg", factor, phase) if factor else None
     known = symbol_kind_and_factor(unit) if unit else None
     if known is None:
         return None
     kind, factor = known
-    if kind == "power" and re.search(r"power|watt|draw|consumption", lowered):
-        return ColumnRole("power_w", factor)
+    if kind == "power" and re.search(r"power|watt|draw|consumption|idle|load|peak", lowered):
+        return ColumnRole("power_w", factor, phase)
     if kind == "energy" and re.search(r"energy|consumption|power", lowered):
-        return ColumnRole("energy_j", factor)
+        return ColumnRole("energy_j", factor, phase)
     return None
 
 
-_GPU_HEADER_RE = re.compile(r"^\s*(?:gpu|gpu model|gpu name|hardware|device|accelerator)\s*$", re.IGNORECASE)
+def _skipped_column(header: str) -> str | None:
+    """Why a column with figures is deliberately not read, if it is one of those."""
+    lowered = header.lower()
+    if _RATE_HEADER_RE.search(lowered):
+        return "rate"
+    if DELTA.search(lowered):
+        return "delta"
+    return None
+
+
+def _clean(cell: str) -> str:
+    return cell.strip().rstrip(_FOOTNOTE_MARKS).strip()
+
+
+def _cell_role(cells: list[str], header: str) -> ColumnRole | None:
+    """A column's role from the units its cells carry ("71.8 W", "135 MWh"), for a bare header."""
+    lowered = header.lower()
+    if _skipped_column(header):
+        return None
+    kinds = Counter()
+    for cell in cells:
+        cell = _clean(cell)
+        if cell.lower() in _EMPTY_CELLS:
+            continue
+        if re.search(r"carbon|co2|co₂|emission", lowered) and find_carbon(cell, unit_names_co2=False):
+            kinds["co2"] += 1
+            continue
+        figures = find_figures(cell)
+        if len(figures) == 1 and figures[0].kind in ("power", "energy"):
+            kinds[figures[0].kind] += 1
+    if not kinds:
+        return None
+    kind, count = kinds.most_common(1)[0]
+    field_name = {"power": "power_w", "energy": "energy_j", "co2": "co2_kg"}[kind]
+    return ColumnRole(field_name, 0.0, classify_phase(lowered))  # factor 0: each cell has its unit
+
+
+def _cell_value(cell: str, role: ColumnRole) -> tuple[float, float | None, float | None] | None:
+    """(value, low, high) of a cell in the role's canonical unit; raises ValueError when unreadable."""
+    text = _clean(cell)
+    stages = _STAGE_VALUE_RE.findall(text)
+    if len(stages) > 1:  # "Stage 1: 147K H100 hours Stage 2: 98K": the figure is the sum
+        return sum(parse_count(number + multiplier) for number, multiplier in stages) * (role.factor or 1.0), None, None
+    if role.factor == 0.0 or re.search(r"\d\s*[A-Za-z]", text) and role.field in ("power_w", "energy_j"):
+        if role.field == "co2_kg":
+            found = find_carbon(text, unit_names_co2=False)
+            if found:
+                return found[0].value, found[0].low, found[0].high
+        else:
+            figures = [f for f in find_figures(text) if f.kind in ("power", "energy")]
+            if figures:
+                figure = figures[0]
+                return figure.value, figure.low, figure.high
+        if role.factor == 0.0:
+            raise ValueError(text)
+    count = parse_count(text)
+    if count is not None:
+        return count * role.factor, None, None
+    pair = re.fullmatch(r"\s*([\d.,]+)\s*(?:-|–|to)\s*([\d.,]+)\s*[A-Za-z]*\s*", text)
+    if pair:
+        low, high = parse_number(pair[1]) * role.factor, parse_number(pair[2]) * role.factor
+        return (low + high) / 2, low, high
+    raise ValueError(text)
+
+
+_METRIC_WORDS_RE = re.compile(r"energy|power|watt|co2|co₂|carbon|emission|gpu[- ]hours?", re.IGNORECASE)
+
+
+def _names_a_metric(label: str) -> bool:
+    return column_role(label) is not None or bool(_METRIC_WORDS_RE.search(label))
+
+
+def _transposed(table: DocumentTable) -> DocumentTable | None:
+    """The table turned so that metrics are columns, when its first column holds the metrics
+    ("Energy (J)" as a row label, configurations as the header)."""
+    if any(_names_a_metric(header) for header in table.header[1:]):
+        return None
+    if not any(row and _names_a_metric(row[0]) for row in table.rows):
+        return None
+    header = [table.header[0]] + [row[0] if row else "" for row in table.rows]
+    rows = [[table.header[column]] + [row[column] if column < len(row) else "" for row in table.rows]
+            for column in range(1, len(table.header))]
+    return DocumentTable(header=header, rows=rows, start=table.start, end=table.end, kind=table.kind)
 
 
 def table_roles(table: DocumentTable) -> tuple[int | None, int | None, dict[int, ColumnRole]]:
@@ -86,11 +193,17 @@ def table_roles(table: DocumentTable) -> tuple[int | None, int | None, dict[int,
 
     The model column is the first column that is neither a figure nor the GPU.
     """
-    roles = {index: role for index, header in enumerate(table.header)
-             if (role := column_role(header)) is not None}
+    roles = {}
+    for index, header in enumerate(table.header):
+        role = column_role(header)
+        if role is None and not _GPU_HEADER_RE.match(header):
+            role = _cell_role([row[index] for row in table.rows if index < len(row)], header)
+        if role is not None:
+            roles[index] = role
     gpu = next((index for index, header in enumerate(table.header)
                 if index not in roles and _GPU_HEADER_RE.match(header)), None)
-    label = next((index for index in range(len(table.header)) if index not in roles and index != gpu), None)
+    label = next((index for index in range(len(table.header))
+                  if index not in roles and index != gpu and not _skipped_column(table.header[index])), None)
     if not any(role.field != "batch_size" for role in roles.values()):
         return label, gpu, {}
     return label, gpu, roles
@@ -100,68 +213,117 @@ def _row_excerpt(table: DocumentTable, row: list[str]) -> str:
     return truncate(" | ".join(f"{h or '(row)'}: {c}" for h, c in zip(table.header, row)))
 
 
-def table_records(table: DocumentTable, document: str, *, extractor: str,
-                  locator_prefix: str) -> TableRecords:
-    """Records from a power table, with context read from the document around it."""
+def table_records(table: DocumentTable, *, before: str, after: str, extractor: str,
+                  locator_prefix: str, section_gpu: str | None = None) -> TableRecords:
+    """Records from a power table, with context read from the text before and after it."""
     result = TableRecords()
+    table = _transposed(table) or table
     label_column, gpu_column, roles = table_roles(table)
+    for index, header in enumerate(table.header):
+        reason = _skipped_column(header)
+        if reason and index not in roles:
+            result.skipped[reason] += sum(1 for row in table.rows if index < len(row) and
+                                          _clean(row[index]).lower() not in _EMPTY_CELLS)
     if not roles or (label_column is None and gpu_column is None):
         return result
     for number in table.ragged_rows:
         result.problems.append(Problem("ragged_row", f"{locator_prefix}: table row {number}"))
-    before = document[max(0, table.start - CONTEXT_BEFORE): table.start]
-    after = document[table.end: table.end + CONTEXT_AFTER]
-    context = before + "\n" + " ".join(table.header) + "\n" + after
+    headers = " ".join(table.header)
+    context = before + "\n" + headers + "\n" + after
+    lowered_context = context.lower()
     gpus_before, gpus_after = find_gpus(before), find_gpus(after)
-    gpu = gpus_before[-1].match if gpus_before else (gpus_after[0].match if gpus_after else None)
-    rated = bool(_RATED_RE.search(context.lower()))
+    context_gpu = (gpus_before[-1].match.raw if gpus_before else
+                   gpus_after[0].match.raw if gpus_after else section_gpu)
+    rated = bool(_RATED_RE.search(lowered_context))
     tdp_statement = _TDP_STATEMENT_RE.search(context)
-    workload = classify_workload(" ".join(table.header))
+    workload = classify_workload(headers)
     if workload == "unknown":
         workload = classify_workload(before[-600:] + " " + after[:300])
+    table_phase = classify_phase(before[-300:])
     method = "tdp-estimate" if rated else classify_method(context)
+    gpu_words = bool(GPU_WORDS.search(lowered_context))
     notes = []
     if rated:
         notes.append("the card gives this wattage as peak power capacity / TDP, not a measured draw")
     if tdp_statement:
         notes.append(f"card states a TDP of {tdp_statement.group(1)}")
+    by_field = Counter(role.field for role in roles.values())
     for number, row in enumerate(table.rows, start=1):
-        label = row[label_column] if label_column is not None else ""
-        row_gpu = row[gpu_column].strip() if gpu_column is not None else ""
+        label = row[label_column] if label_column is not None and label_column < len(row) else ""
+        row_gpu = row[gpu_column].strip() if gpu_column is not None and gpu_column < len(row) else ""
         if _TOTAL_RE.match(label):
             result.problems.append(Problem("table_total_row", f"{locator_prefix}: {label!r}", error=False))
             continue
-        values = {}
+        shared, separate = {}, []
         for column, role in roles.items():
-            cell = row[column].strip()
-            if not cell or cell in {"-", "—", "–", "n/a", "N/A"}:
+            cell = row[column] if column < len(row) else ""
+            if _clean(cell).lower() in _EMPTY_CELLS:
                 continue
-            count = parse_count(cell)
-            if count is None:
+            try:
+                value = _cell_value(cell, role)
+            except (ValueError, TypeError, AttributeError):
                 result.problems.append(Problem(
                     "non_numeric_cell", f"{locator_prefix}: {table.header[column]!r} = {cell!r}"))
                 continue
-            values[role.field] = int(count) if role.field == "batch_size" else count * role.factor
-        if not set(values) - {"batch_size"}:
-            continue
-        record = {
-            "extractor": extractor,
-            "locator": f"{locator_prefix}#row={number}:{label or row_gpu}",
-            "excerpt": _row_excerpt(table, row),
-            "model_name": label or None,
-            "model_params_b": params_from_name(label),
-            "gpu_raw": row_gpu or (gpu.raw if gpu else None),
-            "workload": workload,
-            "flags": [],
-            "notes": "; ".join(notes) or None,
-            **values,
-        }
-        record["method"] = method
-        if "power_w" in values:
-            if rated:
-                record["power_kind"] = "rated"
-                record["flags"] = ["rated_not_measured"]
-            elif record["method"] in _MEASURING_METHODS:
-                record["power_kind"] = "measured"
-        result.records.append(record)
+            if role.field == "batch_size":
+                shared["batch_size"] = int(value[0])
+            elif by_field[role.field] > 1:
+                separate.append((column, role, value))
+            else:
+                shared[role.field] = value
+        gpu_raw = row_gpu or context_gpu
+        gpu_known = bool(gpu_raw) and (normalise_gpu(gpu_raw).spec is not None or bool(row_gpu))
+        figures = [(None, None, shared)] + [(column, role, {role.field: value}) for column, role, value in separate]
+        for column, role, values in figures:
+            figure_values = {k: v for k, v in values.items() if k != "batch_size"}
+            if not figure_values:
+                continue
+            if {"power_w", "energy_j"} & set(figure_values) and not (gpu_known or gpu_words):
+                result.skipped["not_gpu"] += len(figure_values)
+                continue
+            record = _row_record(table, row, number, column, label, gpu_raw, workload, method,
+                                 notes, extractor, locator_prefix)
+            record["batch_size"] = shared.get("batch_size")
+            record["phase"] = (role.phase if role else None) or _single_phase(roles, figure_values) or table_phase
+            bounds = {}
+            for field_name, (value, low, high) in figure_values.items():
+                record[field_name] = value
+                if low is not None:
+                    bounds[field_name] = [low, high]
+            if bounds:
+                record["bounds"] = bounds
+                record["flags"].append("range_midpoint")
+            if "power_w" in figure_values:
+                if rated:
+                    record["power_kind"] = "rated"
+                    record["flags"].append("rated_not_measured")
+                elif method in _MEASURING_METHODS or record["phase"]:
+                    record["power_kind"] = "measured"
+            if re.search(r"from gpus?|gpu energy|gpu power", headers.lower()):
+                record["scope"] = "gpu"
+            result.records.append(record)
     return result
+
+
+def _single_phase(roles: dict[int, ColumnRole], values: dict) -> str | None:
+    phases = {role.phase for role in roles.values() if role.field in values and role.phase}
+    return phases.pop() if len(phases) == 1 else None
+
+
+def _row_record(table, row, number, column, label, gpu_raw, workload, method, notes, extractor,
+                locator_prefix) -> dict:
+    where = f"#row={number}:{label or gpu_raw or ''}"
+    if column is not None:
+        where += f"&column={table.header[column]}"
+    return {
+        "extractor": extractor,
+        "locator": f"{locator_prefix}{where}",
+        "excerpt": _row_excerpt(table, row),
+        "model_name": label or None,
+        "model_params_b": params_from_name(label),
+        "gpu_raw": gpu_raw or None,
+        "workload": workload,
+        "method": method,
+        "flags": [],
+        "notes": "; ".join(notes) or None,
+    }

@@ -252,3 +252,83 @@ def parse_figure(text: str) -> Figure | None:
     """The first figure with a recognised unit in the text, or None."""
     figures = find_figures(text)
     return figures[0] if figures else None
+
+
+# Carbon as people write it: "30.16 kg CO2 eq.", "75.05 tCO2eq", "~5.3 kg CO₂eq", "1.2 tons CO2e",
+# "64.52 kg CO2_2", "6.8 kgCO2". The unit must name CO2 (a bare "0.6 kg" is read only where a
+# label says it is carbon: see carbon_value).
+_MASS_UNITS = {"g": 0.001, "gram": 0.001, "grams": 0.001, "kg": 1.0, "kilogram": 1.0, "kilograms": 1.0,
+               "kgs": 1.0, "t": 1000.0, "ton": 1000.0, "tons": 1000.0, "tonne": 1000.0,
+               "tonnes": 1000.0, "metric ton": 1000.0, "metric tons": 1000.0, "mt": 1000.0}
+_MASS = r"metric tons?|kilograms?|kgs?|grams?|g|tonnes?|tons?|t"
+_CO2 = r"(?:of\s+)?co(?:2|₂)(?:[\s_-]?(?:eq|e)\b\.?|e\b|eq\.?|_2)?"
+_CARBON_RE = re.compile(
+    rf"(?P<approx>{_APPROX})?(?P<num>{_NUMBER}(?:[eE][-+]?\d{{1,3}})?)"
+    rf"(?:\s*(?:-|–|to)\s*(?P<num2>{_NUMBER}))?\s*(?P<unit>{_MASS})(?:(?=\s*(?:of\s+)?co[2₂])|\b)\.?\s*(?P<co2>{_CO2})?",
+    re.IGNORECASE)
+# GPU-hours: "10 V100 GPU hours", "147K H100 hours", "1.3M GPU-hours", "600 GPU hours".
+_GPU_HOURS_RE = re.compile(
+    rf"(?P<approx>{_APPROX})?(?P<num>{_NUMBER})\s*(?P<mult>[kKmM]\b)?\s*"
+    r"(?P<gpu>(?:[A-Za-z]{1,6}[- ]?)?[A-Z]{1,3}\d{2,4}[A-Za-z0-9-]{0,8}\s+)?"
+    r"(?:gpu|accelerator)?[- ]?hours?\b",
+    re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A carbon mass (kg) or a GPU-hours count read from text, with where it stands."""
+
+    kind: str  # "co2" or "gpu_hours"
+    value: float
+    low: float | None
+    high: float | None
+    approximate: bool
+    written: str
+    start: int
+    end: int
+    gpu: str | None = None  # the GPU a "147K H100 hours" names
+
+    @property
+    def is_range(self) -> bool:
+        return self.low is not None and self.high is not None
+
+
+def _scaled_range(match: re.Match, factor: float) -> tuple[float, float | None, float | None]:
+    first = parse_number(match["num"]) * factor
+    if not match["num2"]:
+        return first, None, None
+    second = parse_number(match["num2"]) * factor
+    return (first + second) / 2, first, second
+
+
+def find_carbon(text: str, *, unit_names_co2: bool = True) -> list[Quantity]:
+    """Carbon masses in kg. ``unit_names_co2=False`` also takes a bare mass ("0.6 kg") for text
+    already known to be about carbon (a "Carbon Emitted:" value)."""
+    found = []
+    for match in _CARBON_RE.finditer(text):
+        if unit_names_co2 and not match["co2"]:
+            continue
+        try:
+            value, low, high = _scaled_range(match, _MASS_UNITS[match["unit"].lower()])
+        except (ValueError, KeyError):
+            continue
+        found.append(Quantity("co2", value, low, high, bool(match["approx"]), match.group(0),
+                              match.start(), match.end()))
+    return found
+
+
+def find_gpu_hours(text: str) -> list[Quantity]:
+    """GPU-hours counts stated as such ("GPU hours", or hours of a named GPU)."""
+    found = []
+    for match in _GPU_HOURS_RE.finditer(text):
+        written = match.group(0)
+        if "gpu" not in written.lower() and "accelerator" not in written.lower() and not match["gpu"]:
+            continue
+        factor = _COUNT_MULTIPLIERS[match["mult"].lower()] if match["mult"] else 1
+        try:
+            value = parse_number(match["num"]) * factor
+        except ValueError:
+            continue
+        found.append(Quantity("gpu_hours", value, None, None, bool(match["approx"]), written,
+                              match.start(), match.end(), gpu=(match["gpu"] or "").strip() or None))
+    return found

@@ -61,6 +61,14 @@ class MeasurementSpider(scrapy.Spider):
             more = f" (and {len(found) - 1} more like it)" if len(found) > 1 else ""
             self.count_problem(kind, f"{where}: {found[0].detail}{more}", error=error, amount=len(found))
 
+    def report_skipped(self, where: str, skipped) -> None:
+        """Count the figures a document held that are not records, by role (extract/skipped/<role>):
+        power supplies, caps, CPUs, guesses... so a user can audit what was passed over."""
+        for role, amount in sorted(skipped.items()):
+            self.crawler.stats.inc_value(f"extract/skipped/{role}", amount)
+        if skipped:
+            self.logger.debug("%s: figures not recorded, by role: %s", where, dict(sorted(skipped.items())))
+
     def json_or_none(self, response, shape: type):
         """The JSON body if it is a ``shape`` (dict or list); otherwise counted, logged and None."""
         try:

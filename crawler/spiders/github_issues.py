@@ -145,8 +145,11 @@ class GitHubIssuesSpider(MeasurementSpider):
             self.count_problem("empty_body", where, error=False)
             return
         state.mention(tools_mentioned(body))
-        extraction = comment_records(body, locator_prefix=where)
+        is_issue = post is state.issue
+        extraction = comment_records(body, locator_prefix=where, reply=not is_issue,
+                                     title=str(state.issue.get("title") or "") if is_issue else "")
         self.report_problems(where, extraction.problems)
+        self.report_skipped(where, extraction.skipped)
         retrieved_at = utc_now()
         for record in extraction.records:
             state.measurements += 1

@@ -101,6 +101,7 @@ class HubModelsSpider(HubListingSpider):
         self.count("cards_read")
         extraction = extract_card(content, with_metadata=with_metadata)
         self.report_problems(repo_id, extraction.problems)
+        self.report_skipped(repo_id, extraction.skipped)
         yield from self.measurements(extraction.records, repo_id)
 
     def parse_emissions(self, response, repo_id, path, context):

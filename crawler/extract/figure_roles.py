@@ -1,0 +1,153 @@
+"""What a figure in a sentence is, before it may become a record.
+
+People write "N W" about many things besides what a GPU draws: the power supply, the cap they set,
+the CPU, the whole machine at the wall, a guess, a plan, the inputs of a calculation, a price. Each
+figure gets one role, read from the words of its own clause (the text between the figure and the
+nearest clause break or neighbouring figure) and from the characters right around it:
+
+recorded roles
+    ``measured``   a GPU's draw or energy, plainly stated or read from a tool
+    ``rated``      TDP, rated or peak power capacity, board power: a spec value
+    ``estimated``  a figure the text calls an estimate
+    ``system``     a whole machine at the wall, a PDU, a smart plug (kept with scope ``system``)
+skipped roles (counted as ``extract/skipped/<role>``)
+    ``cap``        a power limit or cap ("160W power limit", "286W / 350W", "out of 700 W")
+    ``psu``        a power supply, circuit or socket capacity
+    ``component``  a CPU, RAM, fans or another part that is not the GPU
+    ``guess``      a rough guess ("my rough guesses put it at about 2kw")
+    ``hypothetical`` what would, could or should happen ("supposed to be well above 500 W")
+    ``calculation_input`` an operand of a written-out calculation (only its result is a figure)
+    ``rate``       a figure per kWh, per hour, per GB: carbon intensity, price, a slope
+    ``delta``      a difference, saving or overhead ("recover ~52 W", "+49.9 W")
+    ``not_gpu``    a figure of another device ("an iPhone charge is 3Wh")
+
+Cue lists are data: each is a named, lower-case pattern list that a reader can follow and a test
+can exercise on the shapes of text seen in real posts.
+"""
+
+from __future__ import annotations
+
+import re
+
+RECORDED_ROLES = ("measured", "rated", "estimated", "system")
+
+# Words that make the figure in their clause a cap or limit.
+CAP_CUES = (r"power[- ]?limit", r"power[- ]?cap", r"\bcap(?:ped|s)?\b", r"\blimit(?:ed|s)?\b",
+            r"\bout of\b", r"-pl\b", r"\bpl\s*=", r"\bmax(?:imum)? power\b", r"\bset (?:it |the gpu )?to\b")
+PSU_CUES = (r"\bpsus?\b", r"power suppl", r"\bplatinum\b", r"\bgold\b", r"\btitanium\b", r"\bbronze\b",
+            r"\bbreaker", r"\bcircuit", r"\boutlet", r"wall socket", r"\bups\b", r"\bpower brick")
+COMPONENT_CUES = (r"\bcpus?\b", r"processor", r"\bram\b", r"\bdram\b", r"\bdimm", r"\bfans?\b",
+                  r"motherboard", r"\bssds?\b", r"\bnvme", r"chipset", r"\bmonitor\b", r"\bcooler\b",
+                  r"\bpump\b", r"\bsoc\b", r"\bpackage power", r"\brapl\b")
+# Words that put the GPU back in the clause after a component cue ("CPU and GPU draw ...").
+GPU_CUES = (r"\bgpus?\b", r"graphics card", r"\bvram\b", r"\bcard\b", r"nvidia", r"\bcuda\b")
+SYSTEM_CUES = (r"from the wall", r"at the wall", r"wall[- ]?(?:power|meter|plug|socket|draw)",
+               r"whole (?:system|machine|server|node|box|rig|pc)", r"entire (?:system|machine|server|node)",
+               r"total system", r"system power", r"\bpdu\b", r"smart plug", r"kill[- ]a[- ]watt",
+               r"(?:per|each|the|a|whole|one|gpu|dgx|hgx) (?:server|node)(?! executable)",
+               r"(?:server|node) power")
+GUESS_CUES = (r"\bguess", r"napkin", r"back[- ]of[- ](?:the[- ])?envelope", r"ballpark",
+              r"rough(?:ly)? estimat", r"\bi (?:think|believe|assume|imagine|reckon)\b",
+              r"\bassum(?:e|ing|ption)\b", r"\bprobably\b")
+ESTIMATE_CUES = (r"\bestimat", r"ml ?co2 ?impact", r"impact calculator")
+HYPOTHETICAL_CUES = (r"\bwould\b", r"\bcould\b", r"\bshould\b", r"\bmight\b", r"supposed to",
+                     r"expected to", r"\bexpect(?:ed|ing)?\b", r"\bin theory\b", r"theoretical",
+                     r"\bif (?:we|i|you|one)\b", r"\bwill (?:need|draw|use|consume|take)\b",
+                     r"\bneed(?:s)? to\b", r"\bwant(?:s|ed)? to\b", r"\btarget\b", r"\bbudget\b",
+                     r"\bplan(?:s|ned)? to\b", r"\brecommend")
+RATED_CUES = (r"\btdp\b", r"thermal design power", r"\brated\b", r"peak power capacity",
+              r"power capacity", r"board power", r"\btgp\b", r"\bspec(?:s|ified)?\b", r"nameplate")
+DELTA_CUES = (r"\bsav(?:e|es|ed|ing|ings)\b", r"\brecover", r"\breduc(?:e|es|ed|tion|ing)\b",
+              r"\boverhead\b", r"\bdifference\b", r"\bdelta\b", r"\bincrease (?:of|by)\b",
+              r"\bdecrease (?:of|by)\b", r"\bmore than (?:before|with)\b")
+OTHER_DEVICE_CUES = (r"\biphone", r"\bphone\b", r"\bcharg(?:e|er|ing)\b", r"\blaptop battery",
+                     r"\bhouse(?:hold)?\b", r"\bkettle\b", r"\bbulb\b", r"\bcar\b", r"\bfridge\b")
+
+# Clause breaks: punctuation that ends a clause, and words that start another one.
+_CLAUSE_BREAK_RE = re.compile(r"[,;()\[\]]|\s[-–—]\s|=>|->|\bbut\b|\bwhile\b|\bwhereas\b|\band\b")
+# What follows a figure that makes it a rate: per kWh, per hour, per GB, per month.
+_RATE_AFTER_RE = re.compile(r"^\s*(?:/|per\s+)\s*(?:k?wh|mwh|kw\b|h\b|hr|hour|gb|gib|mb|month|mo\b|year|"
+                            r"yr|day|km|mile|\$|€|usd|eur|cent)", re.IGNORECASE)
+_MONEY_RE = re.compile(r"[$€£]\s*$|\b(?:usd|eur|cents?|dollars?)\s*$", re.IGNORECASE)
+_OPERATOR_AFTER_RE = re.compile(r"^\s*(?:[*×+]|/(?!\s*(?:gpu|card|device)\b)|=(?![>=]))", re.IGNORECASE)
+_OPERATOR_BEFORE_RE = re.compile(r"(?:[*×/+]|\bx)\s*$", re.IGNORECASE)
+
+
+def _compile(cues: tuple[str, ...]) -> re.Pattern:
+    return re.compile("|".join(cues))
+
+
+CAP, PSU, COMPONENT, GPU, SYSTEM, GUESS, ESTIMATE, HYPOTHETICAL, RATED, DELTA, OTHER_DEVICE = map(
+    _compile, (CAP_CUES, PSU_CUES, COMPONENT_CUES, GPU_CUES, SYSTEM_CUES, GUESS_CUES, ESTIMATE_CUES,
+               HYPOTHETICAL_CUES, RATED_CUES, DELTA_CUES, OTHER_DEVICE_CUES))
+
+
+def clause_around(sentence: str, start: int, end: int, previous_end: int = 0,
+                  next_start: int | None = None) -> tuple[str, str]:
+    """(text before, text after) a figure within its clause, lower-cased.
+
+    The clause stops at a clause break or at the neighbouring figures, so "draws 80-100W (out of
+    a 160W power limit)" gives the 80-100W no cap cue and the 160W "out of a" / "power limit".
+    """
+    next_start = len(sentence) if next_start is None else next_start
+    before = sentence[previous_end:start]
+    breaks = list(_CLAUSE_BREAK_RE.finditer(before))
+    if breaks:
+        before = before[breaks[-1].end():]
+    after = sentence[end:next_start]
+    first_break = _CLAUSE_BREAK_RE.search(after)
+    if first_break:
+        after = after[: first_break.start()]
+    return before.lower(), after[:40].lower()
+
+
+def _component_nearer_than_gpu(before: str, after: str) -> bool:
+    """A part other than the GPU is what the clause is about: the last device word before the
+    figure is a component ("RAM Power : 5.9 W"), or the clause after it names one ("180W for this
+    CPU") and no GPU word comes first."""
+    last_component = max((m.end() for m in COMPONENT.finditer(before)), default=-1)
+    last_gpu = max((m.end() for m in GPU.finditer(before)), default=-1)
+    if last_component > last_gpu:
+        return True
+    if last_component < 0 and last_gpu < 0:
+        component_after, gpu_after = COMPONENT.search(after), GPU.search(after)
+        return bool(component_after) and (not gpu_after or component_after.start() < gpu_after.start())
+    return False
+
+
+def figure_role(sentence: str, start: int, end: int, *, previous_end: int = 0,
+                next_start: int | None = None) -> str:
+    """The role of the figure at sentence[start:end] (see the module docstring)."""
+    after_text = sentence[end:]
+    before_text = sentence[:start]
+    if _RATE_AFTER_RE.match(after_text) or _MONEY_RE.search(before_text):
+        return "rate"
+    if _OPERATOR_AFTER_RE.match(after_text) or _OPERATOR_BEFORE_RE.search(before_text):
+        return "calculation_input"
+    # "286W / 350W": the second figure of a draw / cap pair is the cap.
+    if previous_end and re.fullmatch(r"\s*/\s*", sentence[previous_end:start]):
+        return "cap"
+    before, after = clause_around(sentence, start, end, previous_end, next_start)
+    clause = f"{before} {after}"
+    lowered = sentence.lower()
+    if PSU.search(clause):
+        return "psu"
+    if CAP.search(before) or re.match(r"\s*(?:\*\*)?\s*(?:power\s*)?(?:limit|cap)\b", after):
+        return "cap"
+    if DELTA.search(clause) or re.search(r"\+\s*$", before):
+        return "delta"
+    if _component_nearer_than_gpu(before, after):
+        return "component"
+    if OTHER_DEVICE.search(clause):
+        return "not_gpu"
+    if GUESS.search(lowered):
+        return "guess"
+    if HYPOTHETICAL.search(before):
+        return "hypothetical"
+    if RATED.search(clause):
+        return "rated"
+    if SYSTEM.search(clause):
+        return "system"
+    if ESTIMATE.search(lowered):
+        return "estimated"
+    return "measured"

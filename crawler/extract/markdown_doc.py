@@ -1,0 +1,181 @@
+"""Markdown documents (card bodies, issue posts) as a list of blocks, read by a CommonMark parser.
+
+CommonMark decides what is code (an unclosed fence runs to the end of the document), what a table
+is (GitHub's pipe tables, outer pipes optional) and what a list is; the extraction rules then read
+each block knowing its kind and where it stands: the section heading above it, the list it belongs
+to, whether it is quoted.
+
+The parser is markdown-it-pyrs, the Rust port of markdown-it with the same token model as
+markdown-it-py: about ten times faster, which matters on 30 KB cards read by the thousand.
+
+One exception to CommonMark, because the text wins over the markup: a fence left unclosed that
+swallows Markdown structure (headings or "- **Label:** value" bullets) is read as Markdown from
+its first such line. A renderer shows that part as code, but it is plainly the author's prose
+(a template section pasted after a code sample whose closing fence was forgotten).
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from dataclasses import dataclass, field
+
+from markdown_it_pyrs import MarkdownIt
+
+_PARSER = MarkdownIt("commonmark").enable("table")
+# Markdown structure inside an unclosed fence: a heading or a bold-label bullet.
+_MARKDOWN_LINE_RE = re.compile(r"^(?:#{1,6}\s+\S|\s{0,3}[-*+]\s+\*\*[^*\n]{1,80}\*\*)", re.MULTILINE)
+_INLINE_SKIPPED = {"image", "html_inline"}
+
+
+@dataclass
+class Block:
+    """One block of a document.
+
+    ``text``: the inline text with markup removed (headings, paragraphs, list items, table
+    captions), or the literal content (code, HTML). ``section``: index of the nearest heading
+    above, -1 when none. ``list_id``: list items of one list share it. ``line``: first source line.
+    """
+
+    kind: str  # "heading", "paragraph", "list_item", "table", "code", "html"
+    text: str
+    line: int
+    end_line: int
+    section: int = -1
+    list_id: int | None = None
+    quoted: bool = False
+    info: str = ""  # a code block's info string ("bash", "csv")
+    rows: list[list[str]] = field(default_factory=list)  # a table's header row, then its rows
+
+
+def _inline_text(node) -> str:
+    parts = []
+    for child in node.children:
+        name = child.name
+        if name == "text" or name == "code_inline":
+            parts.append(child.meta.get("content", ""))
+        elif name == "softbreak":
+            parts.append(" ")
+        elif name == "hardbreak":
+            parts.append("\n")
+        elif name in _INLINE_SKIPPED or name in ("bullet_list", "ordered_list"):
+            continue
+        else:
+            parts.append(_inline_text(child))
+    return "".join(parts)
+
+
+class _LineIndex:
+    """Byte offsets (the parser's source map) to line numbers of the source."""
+
+    def __init__(self, data: bytes):
+        self.starts = [0]
+        position = data.find(b"\n")
+        while position >= 0:
+            self.starts.append(position + 1)
+            position = data.find(b"\n", position + 1)
+
+    def line(self, offset: int) -> int:
+        return bisect_right(self.starts, offset) - 1
+
+
+class _Reader:
+    def __init__(self, source: str, line_offset: int = 0):
+        self.source = source
+        self.lines = _LineIndex(source.encode("utf-8"))
+        self.line_offset = line_offset
+        self.blocks: list[Block] = []
+        self.section = -1
+        self.lists = 0
+
+    def span(self, node) -> tuple[int, int]:
+        start, end = node.srcmap or (0, 0)
+        return (self.line_offset + self.lines.line(start),
+                self.line_offset + self.lines.line(max(start, end - 1)))
+
+    def add(self, kind: str, node, text: str, **fields) -> Block:
+        line, end_line = self.span(node)
+        block = Block(kind, text, line, end_line, section=self.section, **fields)
+        self.blocks.append(block)
+        return block
+
+    def read(self, node, *, list_id: int | None = None, quoted: bool = False) -> None:
+        for child in node.children:
+            name = child.name
+            if name == "heading":
+                self.add("heading", child, _inline_text(child), quoted=quoted)
+                self.section = len(self.blocks) - 1
+            elif name == "paragraph":
+                kind = "list_item" if list_id is not None else "paragraph"
+                self.add(kind, child, _inline_text(child), list_id=list_id, quoted=quoted)
+            elif name in ("bullet_list", "ordered_list"):
+                self.lists += 1
+                self.read(child, list_id=self.lists, quoted=quoted)
+            elif name == "list_item":
+                self.list_item(child, list_id, quoted)
+            elif name == "blockquote":
+                self.read(child, list_id=list_id, quoted=True)
+            elif name == "table":
+                self.add("table", child, "", rows=_table_rows(child), quoted=quoted)
+            elif name in ("fence", "code_block"):
+                self.code(child, quoted)
+            elif name == "html_block":
+                self.add("html", child, child.meta.get("content", ""), quoted=quoted)
+
+    def list_item(self, node, list_id: int | None, quoted: bool) -> None:
+        inline = [c for c in node.children if c.name not in _BLOCK_NAMES]
+        if inline:  # a tight item: its text stands directly in the item
+            holder = type("Inline", (), {"children": inline})
+            self.add("list_item", node, _inline_text(holder), list_id=list_id, quoted=quoted)
+        self.read(type("Blocks", (), {"children": [c for c in node.children if c.name in _BLOCK_NAMES]}),
+                  list_id=list_id, quoted=quoted)
+
+    def code(self, node, quoted: bool) -> None:
+        content = node.meta.get("content", "")
+        info = str(node.meta.get("info", "") or "").strip()
+        line, end_line = self.span(node)
+        if node.name == "fence" and not _fence_closed(self.source, node):
+            swallowed = _MARKDOWN_LINE_RE.search(content)
+            if swallowed:
+                code_part = content[: swallowed.start()]
+                self.blocks.append(Block("code", code_part, line, end_line, section=self.section,
+                                         quoted=quoted, info=info))
+                # Read the swallowed part as Markdown into the same block list (sections and
+                # lists go on counting), with its lines numbered where they stand in the source.
+                outer = (self.source, self.lines, self.line_offset)
+                self.source = content[swallowed.start():]
+                self.lines = _LineIndex(self.source.encode("utf-8"))
+                self.line_offset = line + 1 + code_part.count("\n")
+                self.read(_PARSER.tree(self.source), quoted=quoted)
+                self.source, self.lines, self.line_offset = outer
+                return
+        self.blocks.append(Block("code", content, line, end_line, section=self.section,
+                                 quoted=quoted, info=info))
+
+
+_BLOCK_NAMES = {"paragraph", "bullet_list", "ordered_list", "blockquote", "table", "fence",
+                "code_block", "html_block", "heading", "hr"}
+
+
+def _fence_closed(source: str, node) -> bool:
+    """Whether a fence has its closing line (CommonMark lets an unclosed one run to the end)."""
+    start, end = node.srcmap or (0, 0)
+    text = source.encode("utf-8")[start:end].decode("utf-8", errors="replace").rstrip("\n")
+    marker = node.meta.get("marker", "`") * int(node.meta.get("marker_len", 3) or 3)
+    last = text.rsplit("\n", 1)[-1].strip() if "\n" in text else ""
+    return last.startswith(marker) and not last.strip(marker[0])
+
+
+def _table_rows(node) -> list[list[str]]:
+    rows = []
+    for row in node.walk():
+        if row.name == "trow":
+            rows.append([" ".join(_inline_text(cell).split()) for cell in row.children])
+    return rows
+
+
+def parse_blocks(markdown: str) -> list[Block]:
+    """The blocks of a Markdown document, in reading order."""
+    reader = _Reader(markdown)
+    reader.read(_PARSER.tree(markdown))
+    return reader.blocks
