@@ -1,7 +1,7 @@
 import pytest
 
 from crawler.extract.github_issues import MAX_BODY_CHARS, comment_records, tools_mentioned
-from crawler.extract.nvidia_smi import nvidia_smi_query_records, nvidia_smi_table_records
+from crawler.extract.tool_output import tool_output_records
 from crawler.spiders.github_issues import parse_issue_reference
 
 SMI_TABLE = """```
@@ -24,7 +24,7 @@ NVIDIA A100-SXM4-80GB, [N/A], 400.00 W
 
 
 def test_nvidia_smi_default_table():
-    first, second = nvidia_smi_table_records(SMI_TABLE, "c1")
+    first, second = tool_output_records(SMI_TABLE, "c1").records
     assert (first["gpu_raw"], first["power_w"], first["method"], first["power_kind"]) == (
         "NVIDIA H100 PCIe", 285.0, "nvidia-smi", "measured")
     assert "power cap 350 W" in first["notes"]
@@ -33,13 +33,13 @@ def test_nvidia_smi_default_table():
 
 
 def test_nvidia_smi_query_csv():
-    reading, = nvidia_smi_query_records(SMI_QUERY, "c1")  # the [N/A] row has no reading
+    reading, = tool_output_records(SMI_QUERY, "c1").records  # the [N/A] row has no reading
     assert (reading["gpu_raw"], reading["power_w"]) == ("NVIDIA A100-SXM4-80GB", 312.45)
     assert "power cap 400 W" in reading["notes"]
 
 
 def test_query_without_power_draw_gives_nothing():
-    assert nvidia_smi_query_records("name, temperature.gpu\nNVIDIA A10G, 45\n") == []
+    assert tool_output_records("name, temperature.gpu\nNVIDIA A10G, 45\n").records == []
 
 
 @pytest.mark.parametrize("text, expected", [

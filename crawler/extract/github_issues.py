@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from .documents import DocumentExtraction, document_records
-from .nvidia_smi import nvidia_smi_query_records, nvidia_smi_table_records
+from .tool_output import tool_output_records
 
 # Measurement tools and techniques people name when they discuss GPU power.
 TOOL_CUES = (
@@ -36,8 +36,7 @@ def tools_mentioned(text: str) -> list[str]:
 def comment_records(markdown: str, locator_prefix: str) -> DocumentExtraction:
     """nvidia-smi output (inside code blocks or not), power tables and prose figures of a body."""
     text = markdown[:MAX_BODY_CHARS]
-    result = DocumentExtraction(records=nvidia_smi_table_records(text, locator_prefix)
-                                + nvidia_smi_query_records(text, locator_prefix))
+    result = DocumentExtraction(records=tool_output_records(text, locator_prefix).records)
     document = document_records(text, table_extractor="markdown_table", locator_prefix=locator_prefix)
     result.records += document.records
     result.problems += document.problems
