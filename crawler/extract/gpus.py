@@ -198,7 +198,7 @@ def normalise_gpu(raw: str) -> GpuMatch:
 _COUNT_BEFORE = rf"(?:\d{{1,4}}\s*[x×]\s*|(?:{_SPELLED_COUNT})\s+)"
 _COUNT_AFTER = r"(?:(?:\s?[x×]\d{1,2}|\s[x×]\s\d{1,3})(?!\w|\.\d))"
 _MODEL_SUFFIX = (
-    r"(?:[\s_-]+(?:SXM\d?|PCIe|NVL\d*|HBM\d?e?|GDDR\d\w?|\d{1,3}\s?GB?|Ti|Super|SFF|XTX?|Max-Q"
+    r"(?:[\s_-]+(?:SXM\d?|PCIe|NVL\d*|HBM\d?e?|GDDR\d\w?|\d{1,3}\s?Gi?B?|Ti|Super|SFF|XTX?|Max-Q"
     r"|Laptop|Mobile|Ada(?:[\s_]Generation)?|Nano|NX)"
     r"|\s*\((?:HBM\d?e?|GDDR\d\w?)\))"
 )
