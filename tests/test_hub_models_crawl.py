@@ -19,12 +19,13 @@ def crawl(tmp_path_factory):
 
 
 def key(item):
-    return (item["extractor"], item["model_id"] or item["model_name"], item["power_w"] or item["phase"])
+    figure = item["power_w"] or item["phase"] or item["gpu_hours"] or item["co2_kg"]
+    return item["extractor"], item["model_id"] or item["model_name"], figure
 
 
 EXPECTED = {
     # co2_eq_emissions mapping with YAML underscores: 539_000_000 g = 539,000 kg.
-    ("card_yaml.co2_eq_emissions", "meta-llama/Llama-2-7b-hf", None):
+    ("card_yaml.co2_eq_emissions", "meta-llama/Llama-2-7b-hf", 539_000.0):
         {"co2_kg": 539_000.0, "workload": "training", "gpu": "A100", "method": "unknown"},
     # Meta's pipe table: GPU hours as written, 400 W is peak capacity (rated), tCO2eq * 1000 = kg.
     ("card_table.markdown", "Llama 2 7B", 400.0):
@@ -33,14 +34,19 @@ EXPECTED = {
          "model_params_b": 7.0},
     ("card_table.markdown", "Llama 2 13B", 400.0): {"gpu_hours": 368_640.0, "co2_kg": 62_440.0},
     ("card_table.markdown", "Llama 2 70B", 400.0): {"gpu_hours": 1_720_320.0, "co2_kg": 291_420.0},
-    # "TDP of 350-400W": a range, midpoint 375 W, both ends in the notes.
+    # "3.3M GPU hours" stated in a sentence.
+    ("prose", "meta-llama/Llama-2-7b-hf", 3_300_000.0): {"gpu": "A100", "workload": "training"},
+    # "TDP of 350-400W": a range, midpoint 375 W, both ends in bounds.
     ("prose", "meta-llama/Llama-2-7b-hf", 375.0):
-        {"power_kind": "rated", "gpu": "A100", "flags": ["rated_not_measured"]},
+        {"power_kind": "rated", "gpu": "A100", "flags": ["range_midpoint", "rated_not_measured"]},
     # Meta's HTML table: "1.3M" GPU hours, 700 W rated on H100-80GB; 390 tCO2eq = 390,000 kg.
     ("card_table.html", "Llama 3 8B", 700.0):
         {"gpu_hours": 1_300_000.0, "co2_kg": 390_000.0, "gpu": "H100", "power_kind": "rated"},
     ("card_table.html", "Llama 3 70B", 700.0): {"gpu_hours": 6_400_000.0, "co2_kg": 1_900_000.0},
     ("prose", "meta-llama/Meta-Llama-3-8B", 700.0): {"gpu": "H100", "power_kind": "rated"},
+    # "7.7M GPU hours ... on hardware of type H100-80GB"; "Estimated total emissions were 2290 tCO2eq".
+    ("prose", "meta-llama/Meta-Llama-3-8B", 7_700_000.0): {"gpu": "H100", "workload": "training"},
+    ("prose", "meta-llama/Meta-Llama-3-8B", 2_290_000.0): {"gpu": "H100", "flags": ["estimated"]},
     # Prose: "about 300 W per GPU on an H100 PCIe at batch size 8 (measured with nvidia-smi)".
     ("prose", "lab/mistral-7b-energy", 300.0):
         {"gpu": "H100 PCIe", "gpu_tdp_w": 350.0, "batch_size": 8, "method": "nvidia-smi",
@@ -53,10 +59,10 @@ EXPECTED = {
         {"energy_j": 1_008_000.0, "gpu": "A100 SXM", "gpu_count": 2, "duration_s": 1800.0,
          "flags": ["per_gpu_from_total"]},
     # "17g" = 0.017 kg.
-    ("card_yaml.co2_eq_emissions", "someone/gpt2-finetuned-imdb", None):
+    ("card_yaml.co2_eq_emissions", "someone/gpt2-finetuned-imdb", 0.017):
         {"co2_kg": 0.017, "workload": "training", "gpu": None},
     # Template bullets; [More Information Needed] region left out.
-    ("card_template.environmental_impact", "someone/gpt2-finetuned-imdb", None):
+    ("card_template.environmental_impact", "someone/gpt2-finetuned-imdb", 3.5):
         {"gpu": "T4", "gpu_count": 1, "gpu_hours": 3.5, "co2_kg": 0.25},
     # A card with broken YAML still has its prose read.
     ("prose", "broken/gpt-broken-yaml", 310.0): {"gpu": "RTX 3090", "workload": "fine-tuning"},
@@ -70,17 +76,17 @@ EXPECTED = {
     ("prose", "someone/H100-bench", 285.0): {"phase": "steady", "batch_size": 16, "power_kind": "measured"},
     ("prose", "someone/H100-bench", 342.0): {"phase": "peak", "power_kind": "peak"},
     # 12.5 g = 0.0125 kg; CodeCarbon, fine-tuning, one A100 SXM.
-    ("card_yaml.co2_eq_emissions", "someone/bert-codecarbon", None):
+    ("card_yaml.co2_eq_emissions", "someone/bert-codecarbon", 0.0125):
         {"co2_kg": 0.0125, "workload": "fine-tuning", "method": "codecarbon", "gpu": "A100 SXM",
          "gpu_count": 1},
     # A bare number with underscores: 24_700_000 g = 24,700 kg.
-    ("card_yaml.co2_eq_emissions", "someone/tiny-co2-number", None): {"co2_kg": 24_700.0},
+    ("card_yaml.co2_eq_emissions", "someone/tiny-co2-number", 24_700.0): {"co2_kg": 24_700.0},
 }
 
 
 def test_exactly_the_expected_records(crawl):
     records = {key(item): item for item in crawl.items}
-    assert len(crawl.items) == len(records) == len(EXPECTED) == 22
+    assert len(crawl.items) == len(records) == len(EXPECTED) == 25
     assert_expected_fields(records, EXPECTED)
 
 
@@ -96,7 +102,7 @@ def test_record_urls_are_the_cards_and_files(crawl):
     prose_300 = next(i for i in crawl.items if i["power_w"] == 300.0)
     assert "approximate" in prose_300["notes"]
     rated_range = next(i for i in crawl.items if i["power_w"] == 375.0)
-    assert "350–400 W" in rated_range["notes"]
+    assert rated_range["bounds"] == {"power_w": [350.0, 400.0]} and "range_midpoint" in rated_range["flags"]
 
 
 def test_crawl_stats(crawl):
@@ -107,7 +113,7 @@ def test_crawl_stats(crawl):
         "hub_models/candidates/energy_tag": 1,
         "hub_models/candidates/search_hit": 8,
         "hub_models/cards_read": 9,
-        "hub_models/records_found": 22,
+        "hub_models/records_found": 25,
         "extract/error/gated": 1,
         "extract/error/not_found": 1,
         "extract/error/oversized": 1,
@@ -118,8 +124,8 @@ def test_crawl_stats(crawl):
         "extract/skipped/no_front_matter": 1,
         "extract/skipped/table_total_row": 2,
         "measurement/flag/rated_not_measured": 7,
-        "measurement/valid": 22,
-        "item_scraped_count": 22,
+        "measurement/valid": 25,
+        "item_scraped_count": 25,
     }
     assert {name: crawl.stat(name) for name in expected} == expected
     assert crawl.stats["finish_reason"] == "finished"

@@ -12,7 +12,7 @@ Context comes from the document's structure, nearest first:
   and the paragraph that leads into the list; the next sentence of its block when the figure's
   own sentence names no device; the earlier blocks of its section; else the one GPU its section,
   or failing that its post (an issue's title and body), names.
-* batch size and GPU count: the sentence, then its block; workload and method: the sentence, its
+* batch size and GPU count: the sentence, then the earlier sentences of its block; workload and method: the sentence, its
   block, its section, the post; phase: the figure's clause, its sentence, the sentence before
   (a "this usage doubled to 9-10W" continues the last one's phase), an idle cue in the next one.
 
@@ -22,13 +22,16 @@ the same GPU or none) is recorded once, whichever rule saw it first.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 
 from .context import classify_method, classify_phase, classify_workload, phase_near
 from .datafiles import Problem
+from .dataset_tables import CODECARBON_COLUMNS, extract_codecarbon
 from .figure_roles import GPU as GPU_WORDS
 from .figure_roles import RECORDED_ROLES, figure_role
 from .gpus import GpuMention, find_gpus
@@ -102,6 +105,15 @@ def _is_part_of_a_name(sentence: str, candidate: _Candidate) -> bool:
     glued = bool(before) and bool(_GLUED_BEFORE_RE.search(before))
     with_word = candidate.written[-1:].lower() == "w" and bool(_WITH_ABBREVIATION_RE.match(sentence[candidate.end:]))
     return glued or with_word
+
+
+def _role(sentence: str, candidates: list[_Candidate], position: int) -> str:
+    candidate = candidates[position]
+    if _is_part_of_a_name(sentence, candidate):
+        return "not_a_figure"
+    return figure_role(sentence, candidate.start, candidate.end,
+                       previous_end=candidates[position - 1].end if position else 0,
+                       next_start=candidates[position + 1].start if position + 1 < len(candidates) else None)
 
 
 def _sentence_key(sentence: str) -> str:
@@ -236,24 +248,22 @@ class _Reader:
         for number, (offset, sentence) in enumerate(parts):
             next_sentence = parts[number + 1][1] if number + 1 < len(parts) else ""
             candidates = _candidates(sentence)
-            own_phase = classify_phase(sentence)
-            for position, candidate in enumerate(candidates):
-                self.read_figure(index, offset, sentence, next_sentence, candidates, position,
-                                 previous_phase)
-            previous_phase = own_phase or previous_phase
+            roles = [_role(sentence, candidates, position) for position in range(len(candidates))]
+            # A cap stated beside a draw ("peaks at 340 W (power limit 450 W)") goes into its notes.
+            caps = [c.written for c, role in zip(candidates, roles) if role == "cap"]
+            for position, role in enumerate(roles):
+                if role in RECORDED_ROLES:
+                    self.read_figure(index, offset, sentence, next_sentence, candidates, position,
+                                     role, caps, previous_phase)
+                else:
+                    self.skip(role)
+            previous_phase = classify_phase(sentence) or previous_phase
 
-    def read_figure(self, index, offset, sentence, next_sentence, candidates, position, previous_phase):
+    def read_figure(self, index, offset, sentence, next_sentence, candidates, position, role, caps,
+                    previous_phase):
         candidate = candidates[position]
-        if _is_part_of_a_name(sentence, candidate):
-            self.skip("not_a_figure")
-            return
         previous_end = candidates[position - 1].end if position else 0
         next_start = candidates[position + 1].start if position + 1 < len(candidates) else None
-        role = figure_role(sentence, candidate.start, candidate.end, previous_end=previous_end,
-                           next_start=next_start)
-        if role not in RECORDED_ROLES:
-            self.skip(role)
-            return
         block = self.doc.blocks[index]
         gpu, gpu_from = _gpu_for(self.doc, index, offset, sentence, candidate.start, next_sentence)
         lowered = sentence.lower()
@@ -277,11 +287,12 @@ class _Reader:
                  or None)
         section = self.doc.section_indexes(index)
         block_text = block.text
+        earlier_text = block_text[:offset]  # what the block said before this sentence
         context = (sentence, block_text, self.doc.block_text(section), self.post_text)
         method = _earliest_label(context, classify_method)
         if role == "estimated" and candidate.kind == "co2" and method is None:
             method = "tdp-estimate"
-        notes = []
+        notes = [f"power cap {cap} stated beside it" for cap in caps if candidate.kind == "power"]
         if gpu_from:
             notes.append(f"GPU from {gpu_from}")
         record = {
@@ -290,8 +301,8 @@ class _Reader:
             "excerpt": truncate(" ".join(sentence.split())),
             "gpu_raw": gpu_raw,
             "gpu_count": (gpu.match.count if gpu and gpu.match.count else None)
-            or gpu_count(sentence) or gpu_count(block_text),
-            "batch_size": batch_size(sentence) or batch_size(block_text),
+            or gpu_count(sentence) or gpu_count(earlier_text),
+            "batch_size": batch_size(sentence) or batch_size(earlier_text),
             "workload": _earliest_label(context + (self.doc.title,), classify_workload) or "unknown",
             "phase": phase,
             "method": method,
@@ -317,11 +328,27 @@ class _Reader:
         record["notes"] = "; ".join(notes) or None
         self.add(record)
 
+    def read_pasted_codecarbon(self, index: int) -> bool:
+        """A CodeCarbon emissions.csv pasted into a code block: its runs, as from the file."""
+        text = self.doc.blocks[index].text
+        header = text.lstrip().split("\n", 1)[0]
+        if not CODECARBON_COLUMNS <= {column.strip() for column in header.split(",")}:
+            return False
+        rows = list(csv.DictReader(io.StringIO(text.lstrip())))
+        extraction = extract_codecarbon(rows, "emissions.csv", self.post_text)
+        self.result.problems += extraction.problems
+        for number, record in enumerate(extraction.records, start=1):
+            record["locator"] = f"{self.locator_prefix}#pasted-codecarbon@{self.doc.blocks[index].line}:{number}"
+            self.add(record)
+        return True
+
     # ------------------------------------------------------------------ tables
     def read_table(self, index: int, table: DocumentTable, number: int, extractor: str) -> None:
         before_indexes = [i for i in self.doc.section_indexes(index) if i < index][-3:]
         before = self.doc.block_text(before_indexes)
-        after = self.doc.block_text([i for i in (index + 1,) if i < len(self.doc.blocks)])
+        following = next((i for i in range(index + 1, len(self.doc.blocks))
+                          if self.doc.blocks[i].kind in ("paragraph", "list_item", "heading")), None)
+        after = self.doc.block_text([following] if following is not None else [])
         only = self.doc.only_gpu(self.doc.section_indexes(index))
         extracted = table_records(table, before=before, after=after, extractor=extractor,
                                   locator_prefix=f"{self.locator_prefix}table{number}",
@@ -361,16 +388,17 @@ def document_records(text: str, *, table_extractor: str, locator_prefix: str, ti
         if block.kind == "table" and len(block.rows) > 1:
             tables += 1
             table = DocumentTable(header=block.rows[0], rows=block.rows[1:], start=block.line,
-                                  end=block.end_line, kind="markdown")
+                                  end=block.end_line, kind="markdown", ragged_rows=block.short_rows)
             reader.read_table(index, table, tables, f"{table_extractor}.markdown")
         elif block.kind == "html" and "<table" in block.text.lower():
             for table in html_tables(block.text):
                 tables += 1
                 reader.read_table(index, table, tables, f"{table_extractor}.html")
         elif block.kind == "code":
-            figures = sum(1 for c in _candidates(block.text))
-            if figures:
-                reader.skip("code", figures)
+            if not reader.read_pasted_codecarbon(index):
+                figures = len(_candidates(block.text))
+                if figures:
+                    reader.skip("code", figures)
         elif block.kind in ("heading", "paragraph", "list_item"):
             reader.read_text_block(index)
     return reader.result

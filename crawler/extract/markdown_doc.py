@@ -46,6 +46,7 @@ class Block:
     quoted: bool = False
     info: str = ""  # a code block's info string ("bash", "csv")
     rows: list[list[str]] = field(default_factory=list)  # a table's header row, then its rows
+    short_rows: list[int] = field(default_factory=list)  # a table's body rows written short (from 1)
 
 
 def _inline_text(node) -> str:
@@ -116,7 +117,8 @@ class _Reader:
             elif name == "blockquote":
                 self.read(child, list_id=list_id, quoted=True)
             elif name == "table":
-                self.add("table", child, "", rows=_table_rows(child), quoted=quoted)
+                rows, short = _table_rows(child)
+                self.add("table", child, "", rows=rows, short_rows=short, quoted=quoted)
             elif name in ("fence", "code_block"):
                 self.code(child, quoted)
             elif name == "html_block":
@@ -166,12 +168,20 @@ def _fence_closed(source: str, node) -> bool:
     return last.startswith(marker) and not last.strip(marker[0])
 
 
-def _table_rows(node) -> list[list[str]]:
-    rows = []
+def _table_rows(node) -> tuple[list[list[str]], list[int]]:
+    """The rows of a table (header first) and the numbers (from 1) of body rows written short.
+
+    GFM pads a row with fewer cells than the header; the padding cells stand, empty, at the row's
+    end. A short row is often one cut off, so it is reported even though its cells are kept.
+    """
+    rows, short = [], []
     for row in node.walk():
         if row.name == "trow":
             rows.append([" ".join(_inline_text(cell).split()) for cell in row.children])
-    return rows
+            row_end = (row.srcmap or (0, 0))[1]
+            if any(cell.srcmap and cell.srcmap[0] == cell.srcmap[1] == row_end for cell in row.children):
+                short.append(len(rows) - 1)
+    return rows, short
 
 
 def parse_blocks(markdown: str) -> list[Block]:

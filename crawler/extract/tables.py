@@ -22,7 +22,7 @@ class DocumentTable:
     start: int
     end: int
     kind: str  # "markdown" or "html"
-    ragged_rows: list[int] = field(default_factory=list)  # 1-based data row numbers skipped
+    ragged_rows: list[int] = field(default_factory=list)  # 1-based numbers of rows with too few or many cells
 
 
 _LINK_RE = re.compile(r"\[([^\]]*)\]\([^)]*\)")
