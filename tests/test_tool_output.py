@@ -291,3 +291,13 @@ def test_large_pastes_are_read_in_linear_time(text):
     started = time.perf_counter()
     tool_output_records(text)
     assert time.perf_counter() - started < 2.0
+
+
+def test_query_csv_rows_without_a_loop_are_separate_readings():
+    text = """name, power.draw [W]
+NVIDIA A100-SXM4-80GB, 312.45 W
+NVIDIA A100-SXM4-80GB, 298.10 W"""
+    readings = tool_output_records(text, "c")
+    assert powers(readings) == [312.45, 298.1]
+    assert [record.get("trace") for record in readings.records] == [None, None]
+    assert [record["locator"] for record in readings.records] == ["c#nvidia-smi-query@0:1", "c#nvidia-smi-query@0:2"]
