@@ -130,7 +130,9 @@ def test_every_row_is_complete_and_aliases_are_unique():
     assert len(aliases) == len(set(aliases))
     for spec in taxonomy():
         assert spec.vendor and spec.family and spec.aliases
-        assert spec.power_ceiling_w and (spec.tdp_w is None or spec.tdp_w <= spec.power_ceiling_w)
+        # TPUs have no published board power: no TDP and no ceiling to flag figures against.
+        assert spec.power_ceiling_w or spec.family == "TPU"
+        assert spec.tdp_w is None or spec.tdp_w <= spec.power_ceiling_w
 
 
 def test_split_count_keeps_suffixes_of_model_numbers():
@@ -209,9 +211,9 @@ def mentions(text):
     ("4090s are scarce", [("4090s", "RTX 4090", None)]),
     ("generated 4090 tokens in 2080 steps in 2024", []),
     ("the 2023 report", []),
-    # TPUs are mentions without a spec: the raw name is kept and gpu stays null
-    ("TPU v3-8 and TPU v3-256", [("TPU v3-8", None, None), ("TPU v3-256", None, None)]),
-    ("TPUv3 pods", [("TPUv3", None, None)]),
+    # A TPU named by generation is that TPU; without one it is a mention without a spec
+    ("TPU v3-8 and TPU v3-256", [("TPU v3-8", "TPU v3", None), ("TPU v3-256", "TPU v3", None)]),
+    ("TPUv3 pods", [("TPUv3", "TPU v3", None)]),
     ("a v4-64 TPU slice", [("v4-64 TPU", None, None)]),
 ])
 def test_gpus_named_in_posts(text, found):
@@ -238,6 +240,8 @@ def test_things_that_are_not_gpus(text):
     assert mentions(text) == []
 
 
-def test_tpu_version_is_not_a_gpu():
-    assert mentions("TPU v3") == [("TPU v3", None, None)]
-    assert normalise_gpu("TPU v3-8").spec is None
+def test_tpus_are_named_by_generation_and_have_no_board_power():
+    assert mentions("TPU v3") == [("TPU v3", "TPU v3", None)]
+    assert normalise_gpu("TPU VM v3-8").canonical == "TPU v3"
+    assert normalise_gpu("TPU v4").spec.tdp_w is None
+    assert mentions("TPUs") == [("TPUs", None, None)]

@@ -15,10 +15,10 @@ A name that is only a GeForce model number ("4090", "3090 Ti", "1660 super") is 
 
 Unknown names are never guessed: their spec is None and the raw name is what the record keeps.
 
-TPUs: ``find_gpus`` reports "TPU v3-8", "TPUv4", "v4-64 TPU" and bare "TPUs" as mentions whose spec
-is None (they are accelerators the taxonomy deliberately leaves out, as the reading rules keep
-``gpu`` null for them), so a figure next to a TPU keeps the TPU's raw name instead of borrowing a
-GPU named elsewhere. They get no catalogue rows: Google publishes no board power to check against.
+TPUs: named by generation ("TPU v3-8", "TPUv4", "TPU VM v3-8") they have catalogue rows of their own
+(vendor Google, no TDP: Google publishes no per-chip board power), so a record on a TPU says which
+one; a bare "TPU" or "v4-64 TPU" is a mention whose spec is None, so a figure next to it keeps the
+TPU's raw name instead of borrowing a GPU named elsewhere.
 """
 
 from __future__ import annotations
