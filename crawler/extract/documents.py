@@ -50,7 +50,7 @@ FIGURE_FIELDS = {"power": "power_w", "energy": "energy_j", "energy_per_token": "
 _NEEDS_GPU_TIE = {"power", "energy", "energy_per_token", "energy_per_query"}
 # A document with none of these holds no figure: it is not parsed at all.
 _CANDIDATE_RE = re.compile(r"\d\s*(?:[kmg]?w|[kmg]?j|[kmg]?wh)\b|watt|joule|\((?:[kmg]?w|[kmg]?wh|j)\)|"
-                           r"\[(?:[kmg]?w|[kmg]?wh|j)\]|co2|co₂|gpu[- ]?hours?|\d\s*[km]?\s+\w*\s*hours",
+                           r"\[(?:[kmg]?w|[kmg]?wh|j)\]|co2|co₂|gpu[- ]?hours?|\d\s*[km]?\s+\w*\s*hours|gpu_energy",
                            re.IGNORECASE)
 # A number glued to a word before it is part of a name or version ("pytorch-1.11 w/ CUDA").
 _GLUED_BEFORE_RE = re.compile(r"(?:[A-Za-z][-_.]?|\d\.|[-_]\d)$")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 from .documents import DocumentExtraction, document_records
-from .tool_output import tool_output_records
 
 # Measurement tools and techniques people name when they discuss GPU power.
 TOOL_CUES = (
@@ -33,11 +32,12 @@ def tools_mentioned(text: str) -> list[str]:
     return [name for name, regex in _TOOL_RES if regex.search(lowered)]
 
 
-def comment_records(markdown: str, locator_prefix: str) -> DocumentExtraction:
-    """nvidia-smi output (inside code blocks or not), power tables and prose figures of a body."""
-    text = markdown[:MAX_BODY_CHARS]
-    result = DocumentExtraction(records=tool_output_records(text, locator_prefix).records)
-    document = document_records(text, table_extractor="markdown_table", locator_prefix=locator_prefix)
-    result.records += document.records
-    result.problems += document.problems
-    return result
+def comment_records(markdown: str, locator_prefix: str, *, title: str = "",
+                    reply: bool = False) -> DocumentExtraction:
+    """Tool output (in code blocks or not), power tables and prose figures of an issue body or comment.
+
+    ``title``: the issue's title, read for context (the GPU it names) with the body, never for
+    figures of its own. ``reply``: a comment, whose quoted blocks repeat what others wrote.
+    """
+    return document_records(markdown[:MAX_BODY_CHARS], table_extractor="markdown_table",
+                            locator_prefix=locator_prefix, title=title, read_quotes=not reply)

@@ -53,7 +53,7 @@ def _inline_text(node) -> str:
     parts = []
     for child in node.children:
         name = child.name
-        if name == "text" or name == "code_inline":
+        if name == "text":
             parts.append(child.meta.get("content", ""))
         elif name == "softbreak":
             parts.append(" ")
