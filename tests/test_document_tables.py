@@ -1,7 +1,9 @@
 import pytest
 
+from crawler.extract.documents import document_records
+from crawler.extract.markdown_doc import parse_blocks
 from crawler.extract.power_tables import column_role, table_records
-from crawler.extract.tables import document_tables, html_tables, markdown_tables, without_spans
+from crawler.extract.tables import DocumentTable, html_tables
 
 META_CARD = """Pretraining used hardware of type A100-80GB (TDP of 350-400W).
 
@@ -13,23 +15,40 @@ META_CARD = """Pretraining used hardware of type A100-80GB (TDP of 350-400W).
 
 Power Consumption: peak power capacity per GPU device adjusted for power usage efficiency.
 """
+META_BEFORE = "Pretraining used hardware of type A100-80GB (TDP of 350-400W)."
+META_AFTER = "Power Consumption: peak power capacity per GPU device adjusted for power usage efficiency."
 
 
-def test_markdown_table_cells_and_position():
-    table, = markdown_tables(META_CARD)
-    assert table.header == ["", "Time (GPU hours)", "Power Consumption (W)", "Carbon Emitted (tCO 2 eq)"]
+def markdown_table(text: str) -> DocumentTable:
+    table, = [b for b in parse_blocks(text) if b.kind == "table"]
+    return DocumentTable(header=table.rows[0], rows=table.rows[1:], start=table.line, end=table.end_line,
+                         kind="markdown", ragged_rows=table.short_rows)
+
+
+def records(table_text: str, before: str = "", after: str = "", **kwargs):
+    return table_records(markdown_table(table_text), before=before, after=after, extractor="t",
+                         locator_prefix="t1", **kwargs)
+
+
+def test_markdown_table_cells_and_lines():
+    table = markdown_table(META_CARD)
+    assert table.header == ["", "Time (GPU hours)", "Power Consumption (W)", "Carbon Emitted (tCO2eq)"]
     assert table.rows[0] == ["Llama 2 7B", "184320", "400", "31.22"]
-    assert META_CARD[table.start:].startswith("| | Time")
-    assert META_CARD[table.end:].startswith("\nPower Consumption")
+    assert (table.start, table.end) == (2, 6)  # source lines, from 0
 
 
-def test_markdown_ragged_rows_are_reported_not_kept():
-    table, = markdown_tables("| a | b |\n|---|---|\n| 1 | 2 |\n| 3 |\n| 4 | 5 |\n")
-    assert table.rows == [["1", "2"], ["4", "5"]] and table.ragged_rows == [2]
+def test_short_rows_are_padded_and_reported():
+    table = markdown_table("| a | b |\n|---|---|\n| 1 | 2 |\n| 3 |\n| 4 | 5 |\n")
+    assert table.rows == [["1", "2"], ["3", ""], ["4", "5"]] and table.ragged_rows == [2]
+
+
+def test_tables_without_outer_pipes_and_with_short_separators():
+    table = markdown_table("Hardware | Energy consumed (Wh)\n-- | --\nGPU L4 | 6.2\n")
+    assert table.header == ["Hardware", "Energy consumed (Wh)"] and table.rows == [["GPU L4", "6.2"]]
 
 
 def test_pipes_without_separator_are_not_a_table():
-    assert markdown_tables("a | b\nc | d\n") == []
+    assert [b.kind for b in parse_blocks("a | b\nc | d\n")] == ["paragraph"]
 
 
 def test_html_table_with_strong_headers_and_soup():
@@ -40,14 +59,6 @@ def test_html_table_with_strong_headers_and_soup():
     assert table.rows == [["7B", "400"]] and table.ragged_rows == [2]
 
 
-def test_document_tables_in_order_and_blanked_out():
-    text = "x\n<table><tr><th>a</th></tr><tr><td>1</td></tr></table>\n| a |\n|---|\n| 1 |\n"
-    tables = document_tables(text)
-    assert [t.kind for t in tables] == ["html", "markdown"]
-    rest = without_spans(text, [(t.start, t.end) for t in tables])
-    assert "table" not in rest and "|" not in rest and rest.startswith("x\n")
-
-
 @pytest.mark.parametrize("header, field, factor", [
     ("Time (GPU hours)", "gpu_hours", 1.0),
     ("Power Consumption (W)", "power_w", 1.0),
@@ -56,6 +67,7 @@ def test_document_tables_in_order_and_blanked_out():
     ("Energy consumption (MWh)", "energy_j", 3_600_000_000.0),
     ("Energy (J)", "energy_j", 1.0),
     ("Carbon Emitted (tCO2eq)", "co2_kg", 1000.0),
+    ("Carbon Emissions (tCO₂eq)", "co2_kg", 1000.0),
     ("CO2 emissions (kg)", "co2_kg", 1.0),
     ("Batch size", "batch_size", 1.0),
 ])
@@ -64,14 +76,14 @@ def test_column_roles_by_header(header, field, factor):
     assert (role.field, role.factor) == (field, pytest.approx(factor))
 
 
-@pytest.mark.parametrize("header", ["Model", "Parameters", "Power", "Carbon Emitted", "Cost ($)"])
+@pytest.mark.parametrize("header", ["Model", "Parameters", "Power", "Carbon Emitted", "Cost ($)",
+                                    "Carbon Intensity (kg CO₂e/KWh)", "Overhead (W)"])
 def test_headers_without_a_figure_and_unit(header):
     assert column_role(header) is None
 
 
 def test_meta_style_table_rows_are_rated_training_power():
-    table, = markdown_tables(META_CARD)
-    result = table_records(table, META_CARD, extractor="card_table.markdown", locator_prefix="t1")
+    result = records(META_CARD, META_BEFORE, META_AFTER)
     seven, seventy = result.records
     # 31.22 tCO2eq = 31,220 kg; "1.72M" GPU hours = 1,720,000.
     assert (seven["gpu_hours"], seven["power_w"], seven["co2_kg"]) == (184320.0, 400.0, pytest.approx(31220.0))
@@ -84,11 +96,9 @@ def test_meta_style_table_rows_are_rated_training_power():
 
 
 def test_measured_table_with_batch_and_non_numeric_cell():
-    text = ("Inference measured with NVML on an NVIDIA L4.\n\n"
-            "| Model | Batch | Power (W) | Energy (kWh) |\n|---|---|---|---|\n"
-            "| llama-7b | 1 | 65 | 0.5 |\n| llama-7b | 4 | lots | 0.9 |\n")
-    table, = markdown_tables(text)
-    result = table_records(table, text, extractor="card_table.markdown", locator_prefix="t1")
+    result = records("| Model | Batch | Power (W) | Energy (kWh) |\n|---|---|---|---|\n"
+                     "| llama-7b | 1 | 65 | 0.5 |\n| llama-7b | 4 | lots | 0.9 |\n",
+                     before="Inference measured with NVML on an NVIDIA L4.")
     first, second = result.records
     assert (first["power_w"], first["energy_j"], first["batch_size"]) == (65.0, 1_800_000.0, 1)
     assert (first["power_kind"], first["method"], first["workload"], first["gpu_raw"]) == (
@@ -98,5 +108,67 @@ def test_measured_table_with_batch_and_non_numeric_cell():
 
 
 def test_table_without_figure_columns_gives_nothing():
-    table, = markdown_tables("| Model | Params |\n|---|---|\n| a | 7B |\n")
-    assert table_records(table, "", extractor="x", locator_prefix="t").records == []
+    assert records("| Model | Params |\n|---|---|\n| a | 7B |\n").records == []
+
+
+def test_units_in_cells_gpu_type_column_and_intensity_left_out():
+    # Energy written in the cells under a header that says "Power"; a grid intensity column;
+    # carbon in tonnes with a footnote mark on a zero.
+    table = ("| | GPU Type | Power Consumption From GPUs | Carbon Intensity (kg CO₂e/KWh) | Carbon Emissions (tCO₂eq) |\n"
+             "|---|---|---|---|---|\n"
+             "| Model A | MI250X (LUMI) | 135 MWh | 0* | 0* |\n"
+             "| Model B | A100-40GB (cloud) | 104 MWh | 0.656 | 75.05 |\n")
+    result = records(table, before="Both variants were trained on GPUs.")
+    a, b = result.records
+    # 135 MWh = 135 x 3.6e9 J; 75.05 t = 75,050 kg.
+    assert (a["gpu_raw"], a["energy_j"], a["co2_kg"], a.get("power_w")) == ("MI250X (LUMI)", 4.86e11, 0.0, None)
+    assert (b["gpu_raw"], b["energy_j"], b["co2_kg"]) == ("A100-40GB (cloud)", pytest.approx(3.744e11), pytest.approx(75_050.0))
+    assert a["scope"] == "gpu" and a["workload"] == "training"
+    assert result.skipped == {"rate": 2}
+
+
+def test_transposed_table_with_metrics_as_rows():
+    table = ("| Metric | Config A | Config B |\n|---|---|---|\n"
+             "| Power (W) | 250 | 300 |\n| Energy per run (kJ) | 90 | 120 |\n| Accuracy | 0.8 | 0.9 |\n")
+    a, b = records(table, before="Measured on one RTX 4090 with nvidia-smi.").records
+    assert (a["model_name"], a["power_w"], a["energy_j"]) == ("Config A", 250.0, 90_000.0)
+    assert (b["model_name"], b["power_w"], b["energy_j"]) == ("Config B", 300.0, 120_000.0)
+    assert a["gpu_raw"] == "RTX 4090" and a["method"] == "nvidia-smi"
+
+
+def test_estimated_energy_with_nothing_about_gpus_is_not_a_record():
+    table = ("| Benchmark | Model X | Model Y |\n|---|---|---|\n"
+             "| Latency (CPU Decoding) | 48ms | 29ms |\n| Energy (Estimated) | 0.258J | 0.028J |\n")
+    result = records(table, before="Results against models of similar size.")
+    assert result.records == [] and result.skipped == {"not_gpu": 2}
+
+
+def test_range_cells_scientific_notation_and_stage_sums():
+    table = ("| Run | Power (W) | Energy (kWh) | Time (GPU hours) |\n|---|---|---|---|\n"
+             "| a | 180-200W | 3.72e-3 | Stage 1: 147K H100 hours Stage 2: 98K H100 hours |\n")
+    record, = records(table, before="On H100 GPUs.").records
+    assert record["power_w"] == 190.0 and record["bounds"] == {"power_w": [180.0, 200.0]}
+    assert record["energy_j"] == pytest.approx(3.72e-3 * 3.6e6)  # 13,392 J
+    assert record["gpu_hours"] == 245_000.0  # 147,000 + 98,000
+    assert "range_midpoint" in record["flags"]
+
+
+def test_two_columns_of_one_quantity_give_one_record_each_with_its_phase():
+    table = ("| GPU | Bare idle | Busy | Overhead |\n|---|---|---|---|\n"
+             "| L40S | 35.6 W | 290 W | +66.4 W |\n")
+    result = records(table, before="Measured with nvidia-smi.")
+    idle, busy = result.records
+    assert (idle["gpu_raw"], idle["power_w"], idle["phase"]) == ("L40S", 35.6, "idle")
+    assert (busy["power_w"], busy["phase"]) == (290.0, None)
+    assert idle["locator"] == "t1#row=1:L40S&column=Bare idle"
+    assert result.skipped == {"delta": 1}
+
+
+def test_table_in_a_post_reads_its_workload_and_gpu_count_from_around_it():
+    text = ("I get:\n\n<html><body>\n\nHardware | Energy consumed (Wh)\n-- | --\nGPU T4x2 | 6.2\n"
+            "GPU P100 | not supported\n\n</body>\n</html>\n\nfor llama inference.\n")
+    extraction = document_records(text, table_extractor="markdown_table", locator_prefix="c")
+    record, = extraction.records
+    # 6.2 Wh x 3600 = 22,320 J
+    assert (record["gpu_raw"], record["energy_j"], record["workload"]) == ("GPU T4x2", 22_320.0, "inference")
+    assert [p.kind for p in extraction.problems] == ["non_numeric_cell"]

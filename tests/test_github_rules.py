@@ -44,10 +44,10 @@ def test_query_without_power_draw_gives_nothing():
 
 @pytest.mark.parametrize("text, expected", [
     ("~285 W average on an H100 PCIe at batch 8",
-     {"power_w": "~285 W", "gpu_raw": "H100 PCIe", "batch_size": 8, "phase": None}),
-    ("0.35 J/token on A100-80GB", {"energy_per_token_j": "0.35 J/token", "gpu_raw": "A100-80GB"}),
-    ("My A10G sits idle at 60W.", {"power_w": "60W", "phase": "idle"}),
-    ("Under load it peaks at 340 W on an RTX 4090.", {"power_w": "340 W", "phase": "peak", "power_kind": "peak"}),
+     {"power_w": 285.0, "gpu_raw": "H100 PCIe", "batch_size": 8, "phase": None}),
+    ("0.35 J/token on A100-80GB", {"energy_per_token_j": 0.35, "gpu_raw": "A100-80GB"}),
+    ("My A10G sits idle at 60W.", {"power_w": 60.0, "phase": "idle"}),
+    ("Under load it peaks at 340 W on an RTX 4090.", {"power_w": 340.0, "phase": "peak", "power_kind": "peak"}),
 ])
 def test_comment_prose_forms(text, expected):
     record, = comment_records(text, "c").records
@@ -70,7 +70,7 @@ def test_table_with_a_gpu_column_and_a_broken_row():
 def test_huge_body_is_read_up_to_the_bound():
     body = "It draws 250 W on an L4. " + "x" * 1_000_000 + " It draws 999 W on an L4."
     powers = [r["power_w"] for r in comment_records(body, "c").records]
-    assert powers == ["250 W"] and MAX_BODY_CHARS < len(body)
+    assert powers == [250.0] and MAX_BODY_CHARS < len(body)
 
 
 def test_tools_mentioned():

@@ -4,7 +4,9 @@ from crawler.extract.datafiles import DataFileError
 from crawler.extract.gpus import find_gpus
 from crawler.extract.model_cards import (co2_eq_emissions_records, decode_card, extract_card,
                                          split_front_matter, template_records)
-from crawler.extract.prose import batch_size, prose_records, sentences, strip_code
+from crawler.extract.documents import document_records
+from crawler.extract.markdown_doc import parse_blocks
+from crawler.extract.prose import batch_size, gpu_count, sentences
 from crawler.spiders.hub_models import candidate_reason
 
 
@@ -21,56 +23,63 @@ def test_gpus_named_in_prose(text, found):
 
 def simple(record):
     return {key: value for key, value in record.items() if value not in (None, []) and key not in
-            ("extractor", "locator", "excerpt")}
+            ("extractor", "locator", "excerpt", "notes")}
+
+
+def prose(text: str, **kwargs) -> list[dict]:
+    return document_records(text, table_extractor="t", locator_prefix="", **kwargs).records
 
 
 def test_prose_sentence_with_full_context():
-    record, = prose_records("During inference it draws about 300 W per GPU on an H100 PCIe at "
-                            "batch size 8 (measured with nvidia-smi).")
-    assert simple(record) == {"power_w": "about 300 W", "gpu_raw": "H100 PCIe", "batch_size": 8,
+    record, = prose("During inference it draws about 300 W per GPU on an H100 PCIe at "
+                    "batch size 8 (measured with nvidia-smi).")
+    assert simple(record) == {"power_w": 300.0, "gpu_raw": "H100 PCIe", "batch_size": 8,
                               "workload": "inference", "method": "nvidia-smi", "scope": "gpu",
                               "power_kind": "measured"}
+    assert "approximate ('about 300 W')" in record["notes"]
 
 
 def test_prose_energy_per_token():
-    record, = prose_records("0.4 J per token on A100.")
-    assert simple(record) == {"energy_per_token_j": "0.4 J per token", "gpu_raw": "A100",
-                              "workload": "unknown"}
+    record, = prose("0.4 J per token on A100.")
+    assert simple(record) == {"energy_per_token_j": 0.4, "gpu_raw": "A100", "workload": "unknown"}
 
 
-def test_prose_context_from_the_sentence_before_only_when_needed():
+def test_prose_context_from_earlier_sentences_of_the_paragraph():
     text = ("We ran Llama-2-7b inference on one NVIDIA H100 PCIe with Zeus, where the GPU idles at 48 W. "
             "At batch size 16 it averaged ~285 W steady-state and peaked at 342 W. "
             "An RTX 4090 drew 400 W.")
-    idle, steady, peak, other = prose_records(text)
-    assert (idle["phase"], idle["power_w"], idle["batch_size"]) == ("idle", "48 W", None)
+    idle, steady, peak, other = prose(text)
+    assert (idle["phase"], idle["power_w"], idle["batch_size"]) == ("idle", 48.0, None)
     assert (steady["phase"], steady["power_kind"], steady["gpu_raw"], steady["batch_size"],
             steady["method"]) == ("steady", "measured", "NVIDIA H100 PCIe", 16, "zeus")
-    assert (peak["phase"], peak["power_kind"], peak["power_w"]) == ("peak", "peak", "342 W")
-    # The last sentence names its own GPU: no batch, method or workload carried into it.
-    assert (other["gpu_raw"], other["batch_size"], other["method"], other["workload"]) == (
-        "RTX 4090", None, None, "unknown")
-    assert steady["excerpt"].startswith("We ran") and other["excerpt"] == "An RTX 4090 drew 400 W."
+    assert (peak["phase"], peak["power_kind"], peak["power_w"]) == ("peak", "peak", 342.0)
+    assert "GPU from an earlier sentence" in steady["notes"]
+    # The last sentence names its own GPU.
+    assert (other["gpu_raw"], other["power_w"]) == ("RTX 4090", 400.0)
+    assert other["excerpt"] == "An RTX 4090 drew 400 W."
 
 
-def test_prose_tdp_is_rated_and_server_is_system_level():
-    rated, = prose_records("The H100 SXM has a TDP of 700W.")
+def test_prose_tdp_is_rated_and_the_wall_is_system_level():
+    rated, = prose("The H100 SXM has a TDP of 700W.")
     assert (rated["power_kind"], rated["flags"]) == ("rated", ["rated_not_measured"])
-    system, = prose_records("Our server on an RTX 4090 draws 600 W at the wall.")
+    system, = prose("Our box with an RTX 4090 draws 600 W at the wall.")
     assert (system["scope"], system["flags"]) == ("system", ["system_level"])
 
 
-def test_figures_in_code_are_not_statements():
+def test_figures_in_code_are_not_statements_but_are_counted():
     text = "Settings:\n\n```python\npower_limit = 350  # W\nprint('250 W')\n```\n\nUse `--cap 300W`."
-    assert prose_records(text) == []
-    assert "350" not in strip_code(text)
+    extraction = document_records(text, table_extractor="t", locator_prefix="")
+    assert extraction.records == []
+    assert extraction.skipped == {"code": 1, "cap": 1}
 
 
-def test_sentence_split_and_batch_size():
-    assert sentences("One at 3 W. Two at 4 W.\n\n- a list item at 5 W") == [
-        "One at 3 W.", "Two at 4 W.", "- a list item at 5 W"]
+def test_sentence_split_and_batch_size_and_gpu_count():
+    assert sentences("One at 3 W. Two at 4 W.\nthree at 5 W") == [
+        (0, "One at 3 W."), (12, "Two at 4 W."), (24, "three at 5 W")]
     assert [batch_size(t) for t in ("batch size of 32", "bs=4", "batch 8", "8 prompts per batch", "no")] == [
         32, 4, 8, 8, None]
+    assert [gpu_count(t) for t in ("on 8 GPUs", "GPU quantity: 2", "TP=4", "two GPUs", "a GPU")] == [
+        8, 2, 4, 2, None]
 
 
 @pytest.mark.parametrize("entry, kg", [
@@ -114,8 +123,12 @@ TEMPLATE = """## Environmental Impact
 """
 
 
+def template(text: str) -> list[dict]:
+    return template_records(parse_blocks(text))[0]
+
+
 def test_template_bullets():
-    record, = template_records(TEMPLATE)
+    record, = template(TEMPLATE)
     assert (record["gpu_raw"], record["gpu_hours"], record["co2_kg"]) == ("1 x NVIDIA T4", 3.5, 0.25)
     assert "Google Cloud Platform" in record["notes"] and "Compute Region" not in record["notes"]
 
@@ -123,7 +136,54 @@ def test_template_bullets():
 def test_unfilled_template_gives_nothing():
     unfilled = TEMPLATE.replace("3.5", "[More Information Needed]").replace(
         "0.25 kg CO2eq", "[More Information Needed]")
-    assert template_records(unfilled) == []
+    assert template(unfilled) == []
+
+
+def test_template_label_variants_and_each_list_its_own_record():
+    text = """### Model A
+
+Estimated with the Machine Learning Impact calculator.
+
+* **Hardware Type:** TPU v3-8
+* **Hours used:** 72 (3 days)
+* **Carbon Emitted (Power consumption x Time x Carbon produced based on location of power grid):** 30.16 kg CO2 eq.
+
+### Model B
+
+* **Hardware Type:** TPU v3-256
+* **Hours used:** 960 - 1080 hours (40-45 days)
+* **Carbon Emitted (Power consumption x Time x Carbon produced based on location of power grid):** Unknown
+"""
+    first, second = template(text)
+    assert (first["gpu_hours"], first["co2_kg"], first["method"]) == (72.0, 30.16, "tdp-estimate")
+    # A range of hours: the midpoint, both ends kept.
+    assert (second["gpu_hours"], second["bounds"], second.get("co2_kg")) == (1020.0, {"gpu_hours": [960.0, 1080.0]}, None)
+
+
+@pytest.mark.parametrize("line, kg", [
+    ("- **Carbon Emitted:** 250 W x 10 h x 0.4 kg/kWh = 1 kg CO2eq", 1.0),  # the result, not the first number
+    ("- **Carbon Emitted:** ~5.3 kg CO₂eq (estimated)", 5.3),
+    ("- **Carbon Emitted:** 0.6 kg (According to the ML CO2 Impact calculator)", 0.6),
+    ("- **Carbon Emitted:** 1.2 tons CO2eq", 1200.0),
+    ("- CO2 Emissions (in grams): 25.4476", 0.0254476),
+])
+def test_template_carbon_values(line, kg):
+    record, = template(line + "\n")
+    assert record["co2_kg"] == pytest.approx(kg)
+
+
+def test_training_time_is_read_with_the_template_not_alone():
+    record, = template("- **Hardware Type:** NVIDIA RTX 4090\n- **Training Time:** ~10 hours\n"
+                       "- **Carbon Emitted:** ~5.3 kg CO2eq\n")
+    assert (record["duration_s"], record["co2_kg"]) == (36_000.0, 5.3)
+    assert template("- **Training Time:** ~3 hours\n- **GPU:** NVIDIA A10G\n") == []
+
+
+def test_template_inside_an_unclosed_code_fence_is_read():
+    card = ("## Training\n\n```python\ntrainer.train()\n\n## Environmental Impact\n\n"
+            "- **Hardware Type:** NVIDIA A100-SXM4-40GB\n- **Carbon Emitted:** 6.66 kg CO2 eq.\n")
+    record, = template(card)
+    assert (record["gpu_raw"], record["co2_kg"]) == ("NVIDIA A100-SXM4-40GB", 6.66)
 
 
 def test_front_matter_problems():
@@ -139,8 +199,27 @@ def test_extract_card_combines_every_rule():
             "\nIn inference it draws 200 W on an RTX 4090.\n\n| Model | Power (W) |\n|---|---|\n| x | 90 |\n")
     extraction = extract_card(card)
     assert [r["extractor"] for r in extraction.records] == [
-        "card_yaml.co2_eq_emissions", "card_table.markdown", "prose", "card_template.environmental_impact"]
-    assert [r["extractor"] for r in extract_card(card, with_metadata=False).records][0] == "card_table.markdown"
+        "card_yaml.co2_eq_emissions", "prose", "card_table.markdown", "card_template.environmental_impact"]
+    assert [r["extractor"] for r in extract_card(card, with_metadata=False).records][0] == "prose"
+
+
+def test_body_restating_the_front_matter_is_one_record():
+    card = ("---\nco2_eq_emissions:\n  emissions: 196.7083\n  energy_consumed: 0.5060646\n"
+            "  source: codecarbon\n  hours_used: 3.163\n  hardware_used: 1 x NVIDIA GeForce RTX 3090\n---\n"
+            "### Environmental Impact\n- **Energy Consumed**: 0.506 kWh\n- **Carbon Emitted**: 0.197 kg of CO2\n"
+            "- **Hours Used**: 3.163 hours\n")
+    extraction = extract_card(card)
+    record, = extraction.records
+    # 0.5060646 kWh x 3.6e6 = 1,821,832.56 J; 3.163 h x 3600 = 11,386.8 s.
+    assert record["energy_j"] == pytest.approx(1_821_832.56) and record["scope"] == "gpu+cpu+ram"
+    assert (record["gpu_hours"], record["duration_s"]) == (3.163, pytest.approx(11_386.8))
+    assert extraction.skipped["repeat"] == 1
+
+
+def test_front_matter_and_body_that_disagree_are_two_records():
+    card = ("---\nco2_eq_emissions:\n  emissions: 7540\n---\n"
+            "- **Hours used:** 72\n- **Carbon Emitted:** 30.16 kg CO2 eq.\n")
+    assert sorted(r["co2_kg"] for r in extract_card(card).records) == [7.54, 30.16]
 
 
 def test_binary_card_is_refused():

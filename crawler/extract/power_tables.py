@@ -46,6 +46,7 @@ _TOTAL_RE = re.compile(r"^\s*(?:total|sum|overall)\b", re.IGNORECASE)
 _RATE_HEADER_RE = re.compile(r"/\s*k?wh|per\s+k?wh|intensity|price|cost|\$|€", re.IGNORECASE)
 _EMPTY_CELLS = {"", "-", "\\-", "—", "–", "n/a", "na", "none", "unknown", "?", "tbd"}
 _FOOTNOTE_MARKS = "*†‡§¹²³"
+_SCIENTIFIC_RE = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d{1,3}")
 _STAGE_VALUE_RE = re.compile(r"stage\s*\d+\s*:\s*~?\s*(\d[\d.,]*)\s*([kKmMbB](?![a-z]))?", re.IGNORECASE)
 _GPU_HEADER_RE = re.compile(r"^\s*(?:gpus?|gpu (?:model|name|type)|hardware(?: type)?|device|accelerator)s?\s*$",
                             re.IGNORECASE)
@@ -143,6 +144,8 @@ def _cell_role(cells: list[str], header: str) -> ColumnRole | None:
 def _cell_value(cell: str, role: ColumnRole) -> tuple[float, float | None, float | None] | None:
     """(value, low, high) of a cell in the role's canonical unit; raises ValueError when unreadable."""
     text = _clean(cell)
+    if _SCIENTIFIC_RE.fullmatch(text):
+        return float(text) * (role.factor or 1.0), None, None
     stages = _STAGE_VALUE_RE.findall(text)
     if len(stages) > 1:  # "Stage 1: 147K H100 hours Stage 2: 98K": the figure is the sum
         return sum(parse_count(number + multiplier) for number, multiplier in stages) * (role.factor or 1.0), None, None
@@ -284,7 +287,8 @@ def table_records(table: DocumentTable, *, before: str, after: str, extractor: s
             record = _row_record(table, row, number, column, label, gpu_raw, workload, method,
                                  notes, extractor, locator_prefix)
             record["batch_size"] = shared.get("batch_size")
-            record["phase"] = (role.phase if role else None) or _single_phase(roles, figure_values) or table_phase
+            column_phase = role.phase if role else _single_phase(roles, figure_values)
+            record["phase"] = column_phase or table_phase
             bounds = {}
             for field_name, (value, low, high) in figure_values.items():
                 record[field_name] = value
