@@ -71,6 +71,7 @@ _RATE_AFTER_RE = re.compile(r"^\s*(?:/|per\s+)\s*(?:k?wh|mwh|kw\b|h\b|hr|hour|gb
 _MONEY_RE = re.compile(r"[$€£]\s*$|\b(?:usd|eur|cents?|dollars?)\s*$", re.IGNORECASE)
 _OPERATOR_AFTER_RE = re.compile(r"^\s*(?:[*×+]|/(?!\s*(?:gpu|card|device)\b)|=(?![>=]))", re.IGNORECASE)
 _OPERATOR_BEFORE_RE = re.compile(r"(?:[*×/+]|\bx)\s*$", re.IGNORECASE)
+_EQUALS_RE = re.compile(r"=(?![>=])")
 
 
 def _compile(cues: tuple[str, ...]) -> re.Pattern:
@@ -122,9 +123,11 @@ def figure_role(sentence: str, start: int, end: int, *, previous_end: int = 0,
     before_text = sentence[:start]
     if _RATE_AFTER_RE.match(after_text) or _MONEY_RE.search(before_text):
         return "rate"
-    if _OPERATOR_AFTER_RE.match(after_text) or _OPERATOR_BEFORE_RE.search(before_text):
+    # An operand of a written-out calculation: next to an operator, with an "=" after it.
+    if (_OPERATOR_AFTER_RE.match(after_text) or _OPERATOR_BEFORE_RE.search(before_text)) and \
+            _EQUALS_RE.search(after_text):
         return "calculation_input"
-    # "286W / 350W": the second figure of a draw / cap pair is the cap.
+    # "286W / 350W" with no calculation: the second figure of a draw / cap pair is the cap.
     if previous_end and re.fullmatch(r"\s*/\s*", sentence[previous_end:start]):
         return "cap"
     before, after = clause_around(sentence, start, end, previous_end, next_start)

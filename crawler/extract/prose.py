@@ -19,7 +19,7 @@ _BATCH_RE = re.compile(
 _WORD_COUNTS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
                 "single": 1, "dual": 2}
 _GPU_COUNT_RE = re.compile(
-    r"\b(\d{1,5}|one|two|three|four|five|six|seven|eight|single|dual)\s*(?:x\s*)?gpus?\b"
+    r"\b(\d{1,5}|one|two|three|four|five|six|seven|eight|single|dual)\s*(?:x\s*)?(?:[\w-]{2,12}\s+){0,2}gpus?\b"
     r"|\bgpu\s*(?:quantity|count)\s*[:=]?\s*(\d{1,5})\b"
     r"|\b(?:tp|tensor[- _]parallel(?:ism)?(?:[- _]size)?)\s*[=:]?\s*(\d{1,3})\b",
     re.IGNORECASE,
@@ -46,7 +46,7 @@ def batch_size(text: str) -> int | None:
 
 
 def gpu_count(text: str) -> int | None:
-    """The number of GPUs a sentence says it ran on: "8 GPUs", "GPU quantity: 2", "TP=4"."""
+    """The number of GPUs a sentence says it ran on: "8 GPUs", "64 A100 GPUs", "GPU quantity: 2", "TP=4"."""
     match = _GPU_COUNT_RE.search(text)
     if not match:
         return None
