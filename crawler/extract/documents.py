@@ -28,6 +28,7 @@ import io
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from .context import classify_method, classify_phase, classify_workload, phase_near
 from .datafiles import Problem
@@ -48,10 +49,12 @@ FIGURE_FIELDS = {"power": "power_w", "energy": "energy_j", "energy_per_token": "
 # Figures that describe GPU work only when the text ties them to a GPU; carbon and GPU-hours in
 # a document about a model are about its compute.
 _NEEDS_GPU_TIE = {"power", "energy", "energy_per_token", "energy_per_query"}
-# A document with none of these holds no figure: it is not parsed at all.
-_CANDIDATE_RE = re.compile(r"\d\s*(?:[kmg]?w|[kmg]?j|[kmg]?wh)\b|watt|joule|\((?:[kmg]?w|[kmg]?wh|j)\)|"
-                           r"\[(?:[kmg]?w|[kmg]?wh|j)\]|co2|co₂|gpu[- ]?hours?|\d\s*[km]?\s+\w*\s*hours|gpu_energy",
-                           re.IGNORECASE)
+# A text with none of these holds no figure: a number with a unit after it, a unit in brackets
+# (a table header), carbon, hours, CodeCarbon's columns. Simple patterns and substring tests: this
+# runs on every block of every document.
+_UNIT_AFTER_NUMBER_RE = re.compile(r"\d\s*[kKmMgG]?[wWjJ]")
+_UNIT_IN_BRACKETS_RE = re.compile(r"[(\[]\s*[kKmMgG]?[wWjJ]")
+_CANDIDATE_WORDS = ("co2", "co₂", "hour", "gpu_energy", "watt", "joule")
 # A number glued to a word before it is part of a name or version ("pytorch-1.11 w/ CUDA").
 _GLUED_BEFORE_RE = re.compile(r"(?:[A-Za-z][-_.]?|\d\.|[-_]\d)$")
 _WITH_ABBREVIATION_RE = re.compile(r"^/\s")  # "1.11 w/ CUDA": the w/ is "with"
@@ -84,7 +87,10 @@ def _candidates(sentence: str) -> list[_Candidate]:
     for figure in find_figures(sentence):
         if figure.kind in FIGURE_FIELDS:
             found.append(_candidate(figure))
-    for quantity in [*find_carbon(sentence), *find_gpu_hours(sentence)]:
+    lowered = sentence.lower()
+    quantities = [*(find_carbon(sentence) if "co" in lowered else ()),
+                  *(find_gpu_hours(sentence) if "hour" in lowered else ())]
+    for quantity in quantities:
         if not any(c.start < quantity.end and quantity.start < c.end for c in found):
             found.append(_candidate(quantity))
     return sorted(found, key=lambda c: c.start)
@@ -121,44 +127,93 @@ def _sentence_key(sentence: str) -> str:
 
 
 def may_hold_figures(text: str) -> bool:
-    """Whether a document holds anything that looks like a figure: the rest are not parsed."""
-    return bool(_CANDIDATE_RE.search(text))
+    """Whether a text holds anything that looks like a figure: the rest are not read (or parsed)."""
+    if _UNIT_AFTER_NUMBER_RE.search(text) or _UNIT_IN_BRACKETS_RE.search(text):
+        return True
+    lowered = text.lower()
+    return any(word in lowered for word in _CANDIDATE_WORDS)
 
 
 class _Document:
-    """A parsed document and the context lookups its figures need."""
+    """A parsed document and the context lookups its figures need, each computed once.
 
-    def __init__(self, blocks: list[Block], title: str):
+    A section's context is read within CONTEXT_CHARS of the figure's block: in a long section,
+    text further away is rarely about the figure, and reading all of it for every figure would
+    cost the crawl its speed.
+    """
+
+    CONTEXT_CHARS = 4000
+
+    def __init__(self, blocks: list[Block], title: str, is_post: bool):
         self.blocks = blocks
         self.title = title
+        self.is_post = is_post
         self._gpus: dict[int, list[GpuMention]] = {}
+        self._only: dict[tuple, GpuMention | None] = {}
+        self._labels: dict[tuple, str | None] = {}
+        self._sections: dict[int, list[int]] = {}
+        for index, block in enumerate(blocks):
+            self._sections.setdefault(block.section, []).append(index)
 
     def gpus(self, index: int) -> list[GpuMention]:
         if index not in self._gpus:
             block = self.blocks[index]
-            text = block.text if block.kind != "table" else " ".join(" ".join(r) for r in block.rows)
-            self._gpus[index] = find_gpus(text) if block.kind not in ("code", "html") else []
+            self._gpus[index] = find_gpus(block.text) if block.kind not in ("code", "html") else []
         return self._gpus[index]
 
-    def section_indexes(self, index: int) -> list[int]:
+    def nearby(self, index: int) -> list[int]:
+        """The blocks of the block's section (its heading first) within CONTEXT_CHARS of it."""
         section = self.blocks[index].section
-        return [i for i, block in enumerate(self.blocks) if block.section == section or i == section]
+        members = self._sections.get(section, [])
+        position = members.index(index) if index in members else 0
+        start, budget = position, self.CONTEXT_CHARS
+        while start > 0 and budget > 0:
+            start -= 1
+            budget -= len(self.blocks[members[start]].text)
+        end, budget = position, self.CONTEXT_CHARS
+        while end < len(members) - 1 and budget > 0:
+            end += 1
+            budget -= len(self.blocks[members[end]].text)
+        heading = [section] if section >= 0 and start == 0 else []
+        return heading + members[start: end + 1]
 
     def list_lead_in(self, index: int) -> list[int]:
         """Earlier items of the block's list (nearest first), then the paragraph before the list."""
         block = self.blocks[index]
         if block.list_id is None:
             return []
-        earlier = [i for i in range(index - 1, -1, -1) if self.blocks[i].list_id == block.list_id]
+        earlier = []
+        for other in range(index - 1, max(-1, index - 50), -1):
+            if self.blocks[other].list_id != block.list_id:
+                break
+            earlier.append(other)
         first = earlier[-1] if earlier else index
         lead = [first - 1] if first > 0 and self.blocks[first - 1].kind == "paragraph" else []
         return earlier + lead
 
-    def only_gpu(self, indexes, extra_text: str = "") -> GpuMention | None:
+    def only_gpu(self, key: tuple, indexes, extra_text: str = "") -> GpuMention | None:
         """The GPU when the blocks (and extra text) name exactly one distinct GPU, else None."""
-        mentions = [m for i in indexes for m in self.gpus(i)] + (find_gpus(extra_text) if extra_text else [])
-        names = {m.match.canonical for m in mentions}
-        return mentions[0] if len(names) == 1 else None
+        if key not in self._only:
+            mentions = [m for i in indexes for m in self.gpus(i)] + (find_gpus(extra_text) if extra_text else [])
+            names = {m.match.canonical or m.match.raw.lower() for m in mentions}
+            self._only[key] = mentions[0] if len(names) == 1 else None
+        return self._only[key]
+
+    def section_gpu(self, index: int) -> GpuMention | None:
+        return self.only_gpu(("section", index), self.nearby(index))
+
+    def post_gpu(self) -> GpuMention | None:
+        """The one GPU a post (an issue's title and body, a comment) names; cards are no posts."""
+        if not self.is_post:
+            return None
+        return self.only_gpu(("post",), range(len(self.blocks)), self.title)
+
+    def label(self, key: tuple, indexes, classify) -> str | None:
+        """A context label (method, workload) read once per section or post."""
+        if key not in self._labels:
+            label = classify(self.block_text(indexes))
+            self._labels[key] = None if label == "unknown" else label
+        return self._labels[key]
 
     def block_text(self, indexes) -> str:
         return " ".join(self.blocks[i].text for i in indexes if self.blocks[i].kind not in ("code", "html"))
@@ -186,14 +241,13 @@ def _gpu_for(doc: _Document, index: int, sentence_offset: int, sentence: str, po
     following = find_gpus(next_sentence) if next_sentence else []
     if following:
         return following[0], "the next sentence"
-    section = [i for i in doc.section_indexes(index) if i < index]
-    for other in reversed(section):
+    for other in reversed([i for i in doc.nearby(index) if i < index]):
         if doc.gpus(other):
             return doc.gpus(other)[-1], "an earlier paragraph of the same section"
-    only = doc.only_gpu(doc.section_indexes(index))
+    only = doc.section_gpu(index)
     if only:
         return only, "the only GPU its section names"
-    only = doc.only_gpu(range(len(doc.blocks)), doc.title)
+    only = doc.post_gpu()
     if only:
         return only, "the only GPU the post names"
     return None, None
@@ -214,8 +268,25 @@ class _Reader:
         self.read_quotes = read_quotes
         self.result = DocumentExtraction()
         self.seen: list[tuple[str, float, tuple | None, str | None]] = []
-        self.post_text = doc.title + " " + doc.block_text(range(len(doc.blocks)))
-        self.post_has_gpu_words = bool(GPU_WORDS.search(self.post_text.lower()))
+
+    @cached_property
+    def post_text(self) -> str:
+        return self.doc.title + " " + self.doc.block_text(range(len(self.doc.blocks)))
+
+    @cached_property
+    def post_has_gpu_words(self) -> bool:
+        return bool(GPU_WORDS.search(self.post_text.lower()))
+
+    def context_label(self, index: int, sentence: str, classify) -> str | None:
+        """A label (method, workload) from the sentence, else its block, section, post and title."""
+        for text in (sentence, self.doc.blocks[index].text):
+            label = classify(text)
+            if label and label != "unknown":
+                return label
+        return (self.doc.label((classify, "section", index), self.doc.nearby(index), classify)
+                or (self.doc.label((classify, "post"), range(len(self.doc.blocks)), classify)
+                    if self.doc.is_post else None)
+                or _earliest_label((self.doc.title,), classify))
 
     def repeat(self, field_name: str, value: float, bounds, gpu: str | None) -> bool:
         """Whether the document already gave this figure (same value, range and compatible GPU)."""
@@ -243,6 +314,8 @@ class _Reader:
     # ------------------------------------------------------------------ prose
     def read_text_block(self, index: int) -> None:
         block = self.doc.blocks[index]
+        if not may_hold_figures(block.text):
+            return
         parts = sentences(block.text)
         previous_phase = None
         for number, (offset, sentence) in enumerate(parts):
@@ -285,11 +358,9 @@ class _Reader:
         phase = (phase_near(window_before, window_after) or classify_phase(sentence) or previous_phase
                  or (classify_phase(next_sentence) == "idle" and not _candidates(next_sentence) and "idle")
                  or None)
-        section = self.doc.section_indexes(index)
         block_text = block.text
         earlier_text = block_text[:offset]  # what the block said before this sentence
-        context = (sentence, block_text, self.doc.block_text(section), self.post_text)
-        method = _earliest_label(context, classify_method)
+        method = self.context_label(index, sentence, classify_method)
         if role == "estimated" and candidate.kind == "co2" and method is None:
             method = "tdp-estimate"
         notes = [f"power cap {cap} stated beside it" for cap in caps if candidate.kind == "power"]
@@ -303,7 +374,7 @@ class _Reader:
             "gpu_count": (gpu.match.count if gpu and gpu.match.count else None)
             or gpu_count(sentence) or gpu_count(earlier_text),
             "batch_size": batch_size(sentence) or batch_size(earlier_text),
-            "workload": _earliest_label(context + (self.doc.title,), classify_workload) or "unknown",
+            "workload": self.context_label(index, sentence, classify_workload) or "unknown",
             "phase": phase,
             "method": method,
             "scope": "system" if role == "system" else ("gpu" if candidate.kind == "power" else None),
@@ -344,15 +415,14 @@ class _Reader:
 
     # ------------------------------------------------------------------ tables
     def read_table(self, index: int, table: DocumentTable, number: int, extractor: str) -> None:
-        before_indexes = [i for i in self.doc.section_indexes(index) if i < index][-3:]
+        before_indexes = [i for i in self.doc.nearby(index) if i < index][-3:]
         before = self.doc.block_text(before_indexes)
         following = next((i for i in range(index + 1, len(self.doc.blocks))
                           if self.doc.blocks[i].kind in ("paragraph", "list_item", "heading")), None)
         after = self.doc.block_text([following] if following is not None else [])
-        only = self.doc.only_gpu(self.doc.section_indexes(index))
         extracted = table_records(table, before=before, after=after, extractor=extractor,
                                   locator_prefix=f"{self.locator_prefix}table{number}",
-                                  section_gpu=only.match.raw if only else None)
+                                  section_gpu=lambda: getattr(self.doc.section_gpu(index), "match", None))
         self.result.problems += extracted.problems
         self.result.skipped.update(extracted.skipped)
         for record in extracted.records:
@@ -360,12 +430,14 @@ class _Reader:
 
 
 def document_records(text: str, *, table_extractor: str, locator_prefix: str, title: str = "",
-                     read_quotes: bool = True, blocks: list[Block] | None = None,
+                     is_post: bool = True, read_quotes: bool = True, blocks: list[Block] | None = None,
                      claimed=frozenset()) -> DocumentExtraction:
     """Records of a Markdown document.
 
     ``table_extractor`` is a prefix: the table kind is appended ("card_table" -> "card_table.html").
-    ``title`` is read for context only (an issue's title names its GPU). ``read_quotes=False``
+    ``title`` is read for context only (an issue's title names its GPU). ``is_post``: the document
+    is one person's post, whose single GPU its figures belong to (a card is not: its sections
+    are). ``read_quotes=False``
     passes over quoted blocks (a reply quoting another post). ``blocks`` are the document's blocks
     when the caller parsed it already; ``claimed`` the indexes of blocks another rule has read.
     """
@@ -373,7 +445,7 @@ def document_records(text: str, *, table_extractor: str, locator_prefix: str, ti
         return DocumentExtraction()
     tools = tool_output_records(text, locator_prefix)
     blocks = parse_blocks(text) if blocks is None else blocks
-    doc = _Document(blocks, title)
+    doc = _Document(blocks, title, is_post)
     reader = _Reader(doc, locator_prefix, read_quotes)
     for record in tools.records:
         reader.add(record)
@@ -385,7 +457,7 @@ def document_records(text: str, *, table_extractor: str, locator_prefix: str, ti
             continue
         if any(start <= block.end_line and block.line <= end for start, end in tool_lines):
             continue
-        if block.kind == "table" and len(block.rows) > 1:
+        if block.kind == "table" and may_hold_figures(block.text) and len(block.rows) > 1:
             tables += 1
             table = DocumentTable(header=block.rows[0], rows=block.rows[1:], start=block.line,
                                   end=block.end_line, kind="markdown", ragged_rows=block.short_rows)

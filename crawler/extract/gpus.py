@@ -236,9 +236,16 @@ class GpuMention:
     end: int
 
 
+# Every mention holds a model number: letters then digits ("A100", "RTX 4090", "TPUv3", "MI300X",
+# "Gaudi 2"), or four digits ("my 5090"). Text without one (most prose) skips the full patterns.
+_MODEL_NUMBER_RE = re.compile(r"[A-Za-z][\s_-]?\d|\d{4}|tpu", re.IGNORECASE)
+
+
 def find_gpus(text: str) -> list[GpuMention]:
     """Every known GPU, and every TPU, named in free text, in order ("on an H100 PCIe",
     "8x A100-SXM4-80GB", "my 4090"). A TPU mention has spec None (see the module docstring)."""
+    if not _MODEL_NUMBER_RE.search(text):
+        return []
     mentions = []
     for found in _GPU_MENTION_RE.finditer(text):
         match = normalise_gpu(found.group(0).strip())

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from markdown_it_pyrs import MarkdownIt
 
@@ -32,9 +33,10 @@ _INLINE_SKIPPED = {"image", "html_inline"}
 class Block:
     """One block of a document.
 
-    ``text``: the inline text with markup removed (headings, paragraphs, list items, table
-    captions), or the literal content (code, HTML). ``section``: index of the nearest heading
+    ``text``: the text with inline markup removed (headings, paragraphs, list items), or the
+    literal content (code, HTML), or a table's source. ``section``: index of the nearest heading
     above, -1 when none. ``list_id``: list items of one list share it. ``line``: first source line.
+    A table's cells are read only when asked for (``rows``): most tables hold no figure.
     """
 
     kind: str  # "heading", "paragraph", "list_item", "table", "code", "html"
@@ -45,8 +47,46 @@ class Block:
     list_id: int | None = None
     quoted: bool = False
     info: str = ""  # a code block's info string ("bash", "csv")
-    rows: list[list[str]] = field(default_factory=list)  # a table's header row, then its rows
-    short_rows: list[int] = field(default_factory=list)  # a table's body rows written short (from 1)
+    table_node: object = field(default=None, repr=False)
+
+    @cached_property
+    def _table(self) -> tuple[list[list[str]], list[int]]:
+        return _table_rows(self.table_node) if self.table_node is not None else ([], [])
+
+    @property
+    def rows(self) -> list[list[str]]:
+        """A table's header row, then its rows."""
+        return self._table[0]
+
+    @property
+    def short_rows(self) -> list[int]:
+        """A table's body rows written short (numbered from 1)."""
+        return self._table[1]
+
+
+# Inline markup in a block's source: images, links (their text kept), inline HTML, emphasis and
+# code marks, backslash escapes; and the container marks at line starts (quotes, list markers).
+_IMAGE_RE = re.compile(r"!\[[^\]\n]{0,500}\]\([^)\n]{0,500}\)")
+_LINK_RE = re.compile(r"\[([^\]\n]{0,500})\](?:\([^)\n]{0,500}\)|\[[^\]\n]{0,100}\])")
+_TAG_RE = re.compile(r"</?[A-Za-z][^<>\n]{0,500}>")
+_MARK_RE = re.compile(r"\*{1,3}|(?<![A-Za-z0-9])_{1,3}|_{1,3}(?![A-Za-z0-9])|`+|\\(?=[!-/:-@\[-`{-~])")
+_LINE_START_RE = re.compile(r"^[ \t]*(?:>[ \t]?)*[ \t]*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+(?:\[[ xX]\][ \t]+)?)?",
+                            re.MULTILINE)
+_HEADING_MARKS_RE = re.compile(r"^[ \t]*#{1,6}[ \t]*|[ \t]+#+[ \t]*$|\n[=-]+[ \t]*$", re.MULTILINE)
+_HARD_BREAK_RE = re.compile(r"(?:  +|\\)\n")
+
+
+def _plain(source: str, heading: bool = False) -> str:
+    """A block's source as plain text: markup removed, soft line breaks as spaces, hard ones kept."""
+    text = _LINE_START_RE.sub("", source)
+    if heading:
+        text = _HEADING_MARKS_RE.sub("", text)
+    if "[" in text:
+        text = _LINK_RE.sub(r"\1", _IMAGE_RE.sub("", text))
+    if "<" in text:
+        text = _TAG_RE.sub("", text)
+    text = _MARK_RE.sub("", _HARD_BREAK_RE.sub("\x00", text))
+    return " ".join(text.split("\n")).replace("\x00", "\n").strip()
 
 
 def _inline_text(node) -> str:
@@ -59,7 +99,7 @@ def _inline_text(node) -> str:
             parts.append(" ")
         elif name == "hardbreak":
             parts.append("\n")
-        elif name in _INLINE_SKIPPED or name in ("bullet_list", "ordered_list"):
+        elif name in _INLINE_SKIPPED:
             continue
         else:
             parts.append(_inline_text(child))
@@ -83,7 +123,8 @@ class _LineIndex:
 class _Reader:
     def __init__(self, source: str, line_offset: int = 0):
         self.source = source
-        self.lines = _LineIndex(source.encode("utf-8"))
+        self.data = source.encode("utf-8")
+        self.lines = _LineIndex(self.data)
         self.line_offset = line_offset
         self.blocks: list[Block] = []
         self.section = -1
@@ -94,6 +135,9 @@ class _Reader:
         return (self.line_offset + self.lines.line(start),
                 self.line_offset + self.lines.line(max(start, end - 1)))
 
+    def slice(self, start: int, end: int) -> str:
+        return self.data[start:end].decode("utf-8", errors="replace")
+
     def add(self, kind: str, node, text: str, **fields) -> Block:
         line, end_line = self.span(node)
         block = Block(kind, text, line, end_line, section=self.section, **fields)
@@ -102,35 +146,39 @@ class _Reader:
 
     def read(self, node, *, list_id: int | None = None, quoted: bool = False) -> None:
         for child in node.children:
-            name = child.name
-            if name == "heading":
-                self.add("heading", child, _inline_text(child), quoted=quoted)
-                self.section = len(self.blocks) - 1
-            elif name == "paragraph":
-                kind = "list_item" if list_id is not None else "paragraph"
-                self.add(kind, child, _inline_text(child), list_id=list_id, quoted=quoted)
-            elif name in ("bullet_list", "ordered_list"):
-                self.lists += 1
-                self.read(child, list_id=self.lists, quoted=quoted)
-            elif name == "list_item":
-                self.list_item(child, list_id, quoted)
-            elif name == "blockquote":
-                self.read(child, list_id=list_id, quoted=True)
-            elif name == "table":
-                rows, short = _table_rows(child)
-                self.add("table", child, "", rows=rows, short_rows=short, quoted=quoted)
-            elif name in ("fence", "code_block"):
-                self.code(child, quoted)
-            elif name == "html_block":
-                self.add("html", child, child.meta.get("content", ""), quoted=quoted)
+            self.read_block(child, list_id, quoted)
+
+    def read_block(self, child, list_id: int | None, quoted: bool) -> None:
+        name = child.name
+        if name == "heading":
+            self.add("heading", child, _plain(self.slice(*child.srcmap), heading=True), quoted=quoted)
+            self.section = len(self.blocks) - 1
+        elif name == "paragraph":
+            kind = "list_item" if list_id is not None else "paragraph"
+            self.add(kind, child, _plain(self.slice(*child.srcmap)), list_id=list_id, quoted=quoted)
+        elif name in ("bullet_list", "ordered_list"):
+            self.lists += 1
+            self.read(child, list_id=self.lists, quoted=quoted)
+        elif name == "list_item":
+            self.list_item(child, list_id, quoted)
+        elif name == "blockquote":
+            self.read(child, list_id=list_id, quoted=True)
+        elif name == "table":
+            self.add("table", child, self.slice(*child.srcmap), table_node=child, quoted=quoted)
+        elif name in ("fence", "code_block"):
+            self.code(child, quoted)
+        elif name == "html_block":
+            self.add("html", child, child.meta.get("content", ""), quoted=quoted)
 
     def list_item(self, node, list_id: int | None, quoted: bool) -> None:
-        inline = [c for c in node.children if c.name not in _BLOCK_NAMES]
-        if inline:  # a tight item: its text stands directly in the item
-            holder = type("Inline", (), {"children": inline})
-            self.add("list_item", node, _inline_text(holder), list_id=list_id, quoted=quoted)
-        self.read(type("Blocks", (), {"children": [c for c in node.children if c.name in _BLOCK_NAMES]}),
-                  list_id=list_id, quoted=quoted)
+        children = node.children
+        blocks = [c for c in children if c.name in _BLOCK_NAMES]
+        if len(blocks) < len(children):  # a tight item: its text stands directly in the item
+            start = node.srcmap[0]
+            end = blocks[0].srcmap[0] if blocks else node.srcmap[1]
+            self.add("list_item", node, _plain(self.slice(start, end)), list_id=list_id, quoted=quoted)
+        for child in blocks:
+            self.read_block(child, list_id, quoted)
 
     def code(self, node, quoted: bool) -> None:
         content = node.meta.get("content", "")
@@ -144,12 +192,13 @@ class _Reader:
                                          quoted=quoted, info=info))
                 # Read the swallowed part as Markdown into the same block list (sections and
                 # lists go on counting), with its lines numbered where they stand in the source.
-                outer = (self.source, self.lines, self.line_offset)
+                outer = (self.source, self.data, self.lines, self.line_offset)
                 self.source = content[swallowed.start():]
-                self.lines = _LineIndex(self.source.encode("utf-8"))
+                self.data = self.source.encode("utf-8")
+                self.lines = _LineIndex(self.data)
                 self.line_offset = line + 1 + code_part.count("\n")
                 self.read(_PARSER.tree(self.source), quoted=quoted)
-                self.source, self.lines, self.line_offset = outer
+                self.source, self.data, self.lines, self.line_offset = outer
                 return
         self.blocks.append(Block("code", content, line, end_line, section=self.section,
                                  quoted=quoted, info=info))
@@ -175,7 +224,7 @@ def _table_rows(node) -> tuple[list[list[str]], list[int]]:
     end. A short row is often one cut off, so it is reported even though its cells are kept.
     """
     rows, short = [], []
-    for row in node.walk():
+    for row in node.walk():  # thead and tbody rows, in order
         if row.name == "trow":
             rows.append([" ".join(_inline_text(cell).split()) for cell in row.children])
             row_end = (row.srcmap or (0, 0))[1]

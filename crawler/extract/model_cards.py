@@ -273,7 +273,7 @@ def extract_card(content: str, *, with_metadata: bool = True) -> CardExtraction:
         result.records += metadata_records
     blocks = parse_blocks(body) if may_hold_figures(body) else []
     templates, claimed = template_records(blocks, body[:3000])
-    document = document_records(body, table_extractor="card_table", locator_prefix="",
+    document = document_records(body, table_extractor="card_table", locator_prefix="", is_post=False,
                                 blocks=blocks, claimed=claimed)
     for record in document.records + templates:
         if _repeats(record, metadata_records):

@@ -217,8 +217,12 @@ def _row_excerpt(table: DocumentTable, row: list[str]) -> str:
 
 
 def table_records(table: DocumentTable, *, before: str, after: str, extractor: str,
-                  locator_prefix: str, section_gpu: str | None = None) -> TableRecords:
-    """Records from a power table, with context read from the text before and after it."""
+                  locator_prefix: str, section_gpu=None) -> TableRecords:
+    """Records from a power table, with context read from the text before and after it.
+
+    ``section_gpu``: a callable giving the GPU match its section names, if just one; asked only
+    when neither the table nor the text around it names a GPU (finding it reads the whole section).
+    """
     result = TableRecords()
     table = _transposed(table) or table
     label_column, gpu_column, roles = table_roles(table)
@@ -236,7 +240,10 @@ def table_records(table: DocumentTable, *, before: str, after: str, extractor: s
     lowered_context = context.lower()
     gpus_before, gpus_after = find_gpus(before), find_gpus(after)
     context_gpu = (gpus_before[-1].match.raw if gpus_before else
-                   gpus_after[0].match.raw if gpus_after else section_gpu)
+                   gpus_after[0].match.raw if gpus_after else None)
+    if context_gpu is None and gpu_column is None and section_gpu is not None:
+        only = section_gpu()
+        context_gpu = only.raw if only else None
     rated = bool(_RATED_RE.search(lowered_context))
     tdp_statement = _TDP_STATEMENT_RE.search(context)
     workload = classify_workload(headers)
