@@ -25,7 +25,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import re
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -36,7 +38,7 @@ from .dataset_tables import CODECARBON_COLUMNS, extract_codecarbon
 from .figure_roles import GPU as GPU_WORDS
 from .figure_roles import RECORDED_ROLES, figure_role
 from .gpus import GpuMention, find_gpus
-from .markdown_doc import Block, parse_blocks
+from .markdown_doc import Block, Layout, layout, parse_blocks
 from .power_tables import table_records
 from .prose import batch_size, gpu_count, sentences
 from .records import truncate
@@ -50,11 +52,13 @@ FIGURE_FIELDS = {"power": "power_w", "energy": "energy_j", "energy_per_token": "
 # a document about a model are about its compute.
 _NEEDS_GPU_TIE = {"power", "energy", "energy_per_token", "energy_per_query"}
 # A text with none of these holds no figure: a number with a unit after it, a unit in brackets
-# (a table header), carbon, hours, CodeCarbon's columns. Simple patterns and substring tests: this
+# (a table header's "(W)"), carbon, hours, CodeCarbon's columns. Simple patterns and substring tests: this
 # runs on every block of every document.
-_UNIT_AFTER_NUMBER_RE = re.compile(r"\d\s*[kKmMgG]?[wWjJ]")
-_UNIT_IN_BRACKETS_RE = re.compile(r"[(\[]\s*[kKmMgG]?[wWjJ]")
-_CANDIDATE_WORDS = ("co2", "co₂", "hour", "gpu_energy", "watt", "joule")
+# The scan looks for a digit before a unit's first letter; what follows the letter is checked for
+# the few places it matches ("3 with" is no unit).
+_NUMBER_THEN_UNIT_LETTER_RE = re.compile(r"[0-9][ \t]*[kKmMgG]?[wWjJ]")
+_UNIT_END_RE = re.compile(r"(?:[hH]|atts?|oules?)?(?![a-zA-Z])")
+_CANDIDATE_WORDS = ("co2", "hour", "gpu_energy", "(w", "(kw", "(mw", "(j", "(kj", "(mj", "[w", "[kw", "[j")
 # A number glued to a word before it is part of a name or version ("pytorch-1.11 w/ CUDA").
 _GLUED_BEFORE_RE = re.compile(r"(?:[A-Za-z][-_.]?|\d\.|[-_]\d)$")
 _WITH_ABBREVIATION_RE = re.compile(r"^/\s")  # "1.11 w/ CUDA": the w/ is "with"
@@ -126,12 +130,22 @@ def _sentence_key(sentence: str) -> str:
     return hashlib.sha1(sentence.encode("utf-8")).hexdigest()[:12]
 
 
-def may_hold_figures(text: str) -> bool:
-    """Whether a text holds anything that looks like a figure: the rest are not read (or parsed)."""
-    if _UNIT_AFTER_NUMBER_RE.search(text) or _UNIT_IN_BRACKETS_RE.search(text):
-        return True
+def candidate_lines(text: str) -> list[int]:
+    """The numbers (from 0) of the lines that may hold a figure, in order, from one scan of the text."""
+    positions = [m.start() for m in _NUMBER_THEN_UNIT_LETTER_RE.finditer(text) if _UNIT_END_RE.match(text, m.end())]
     lowered = text.lower()
-    return any(word in lowered for word in _CANDIDATE_WORDS)
+    for word in _CANDIDATE_WORDS if text.isascii() else (*_CANDIDATE_WORDS, "co₂"):
+        found = lowered.find(word)
+        while found >= 0:
+            positions.append(found)
+            found = lowered.find(word, found + 1)
+    lines, line, counted_to = [], 0, 0
+    for position in sorted(positions):
+        line += text.count("\n", counted_to, position)
+        counted_to = position
+        if not lines or lines[-1] != line:
+            lines.append(line)
+    return lines
 
 
 class _Document:
@@ -169,11 +183,11 @@ class _Document:
         start, budget = position, self.CONTEXT_CHARS
         while start > 0 and budget > 0:
             start -= 1
-            budget -= len(self.blocks[members[start]].text)
+            budget -= self.blocks[members[start]].size
         end, budget = position, self.CONTEXT_CHARS
         while end < len(members) - 1 and budget > 0:
             end += 1
-            budget -= len(self.blocks[members[end]].text)
+            budget -= self.blocks[members[end]].size
         heading = [section] if section >= 0 and start == 0 else []
         return heading + members[start: end + 1]
 
@@ -194,9 +208,8 @@ class _Document:
     def only_gpu(self, key: tuple, indexes, extra_text: str = "") -> GpuMention | None:
         """The GPU when the blocks (and extra text) name exactly one distinct GPU, else None."""
         if key not in self._only:
-            mentions = [m for i in indexes for m in self.gpus(i)] + (find_gpus(extra_text) if extra_text else [])
-            names = {m.match.canonical or m.match.raw.lower() for m in mentions}
-            self._only[key] = mentions[0] if len(names) == 1 else None
+            self._only[key] = _one_gpu(itertools.chain(
+                (self.gpus(i) for i in indexes), [find_gpus(extra_text)] if extra_text else []))
         return self._only[key]
 
     def section_gpu(self, index: int) -> GpuMention | None:
@@ -217,6 +230,19 @@ class _Document:
 
     def block_text(self, indexes) -> str:
         return " ".join(self.blocks[i].text for i in indexes if self.blocks[i].kind not in ("code", "html"))
+
+
+def _one_gpu(mention_lists) -> GpuMention | None:
+    """The first mention when all name one GPU; None as soon as a second GPU is named."""
+    first, name = None, None
+    for mentions in mention_lists:
+        for mention in mentions:
+            mention_name = mention.match.canonical or mention.match.raw.lower()
+            if first is None:
+                first, name = mention, mention_name
+            elif mention_name != name:
+                return None
+    return first
 
 
 def _nearest(mentions: list[GpuMention], position: int) -> GpuMention | None:
@@ -314,8 +340,6 @@ class _Reader:
     # ------------------------------------------------------------------ prose
     def read_text_block(self, index: int) -> None:
         block = self.doc.blocks[index]
-        if not may_hold_figures(block.text):
-            return
         parts = sentences(block.text)
         previous_phase = None
         for number, (offset, sentence) in enumerate(parts):
@@ -402,8 +426,7 @@ class _Reader:
     def read_pasted_codecarbon(self, index: int) -> bool:
         """A CodeCarbon emissions.csv pasted into a code block: its runs, as from the file."""
         text = self.doc.blocks[index].text
-        header = text.lstrip().split("\n", 1)[0]
-        if not CODECARBON_COLUMNS <= {column.strip() for column in header.split(",")}:
+        if not _is_codecarbon_header(text.lstrip().split("\n", 1)[0]):
             return False
         rows = list(csv.DictReader(io.StringIO(text.lstrip())))
         extraction = extract_codecarbon(rows, "emissions.csv", self.post_text)
@@ -429,35 +452,78 @@ class _Reader:
             self.add(record)
 
 
+@dataclass
+class ReadingPlan:
+    """Which lines of a document are worth parsing, from one pass over it before any parsing.
+
+    ``lines``: lines that may hold a figure outside fenced code, and the header line of a fenced
+    block that may be a pasted CodeCarbon CSV; only their sections are parsed. ``code_lines``:
+    lines inside other fenced code that may hold a figure (not statements: their power and energy
+    figures are counted, not read).
+    """
+
+    lines: list[int]
+    code_lines: list[int]
+    layout: Layout
+    text_lines: list[str]
+
+
+def reading_plan(text: str) -> ReadingPlan:
+    text_lines = text.split("\n")
+    sections = layout(text_lines)
+    lines, code_lines = [], []
+    for number in candidate_lines(text):
+        code = sections.in_code(number)
+        if code is None or (number == code[0] and _is_codecarbon_header(text_lines[number])):
+            lines.append(number)
+        else:
+            code_lines.append(number)
+    return ReadingPlan(lines, code_lines, sections, text_lines)
+
+
+def _is_codecarbon_header(line: str) -> bool:
+    return CODECARBON_COLUMNS <= {column.strip() for column in line.split(",")}
+
+
 def document_records(text: str, *, table_extractor: str, locator_prefix: str, title: str = "",
                      is_post: bool = True, read_quotes: bool = True, blocks: list[Block] | None = None,
-                     claimed=frozenset()) -> DocumentExtraction:
+                     plan: ReadingPlan | None = None, claimed=frozenset()) -> DocumentExtraction:
     """Records of a Markdown document.
 
     ``table_extractor`` is a prefix: the table kind is appended ("card_table" -> "card_table.html").
     ``title`` is read for context only (an issue's title names its GPU). ``is_post``: the document
     is one person's post, whose single GPU its figures belong to (a card is not: its sections
-    are). ``read_quotes=False``
-    passes over quoted blocks (a reply quoting another post). ``blocks`` are the document's blocks
-    when the caller parsed it already; ``claimed`` the indexes of blocks another rule has read.
+    are). ``read_quotes=False`` passes over quoted blocks (a reply quoting another post).
+    ``plan`` and ``blocks`` (parsed by that plan) when the caller has them already; ``claimed``:
+    the indexes of blocks another rule has read.
     """
-    if blocks is None and not may_hold_figures(text):
+    plan = reading_plan(text) if plan is None else plan
+    if not plan.lines and not plan.code_lines:
         return DocumentExtraction()
     tools = tool_output_records(text, locator_prefix)
-    blocks = parse_blocks(text) if blocks is None else blocks
+    tool_lines = [(text.count("\n", 0, start), text.count("\n", 0, end)) for start, end in tools.spans]
+    blocks = parse_blocks(text, plan.lines, plan.layout) if blocks is None else blocks
     doc = _Document(blocks, title, is_post)
     reader = _Reader(doc, locator_prefix, read_quotes)
     for record in tools.records:
         reader.add(record)
     reader.result.skipped.update(tools.skipped)
-    tool_lines = [(text.count("\n", 0, start), text.count("\n", 0, end)) for start, end in tools.spans]
+    for number in plan.code_lines:
+        if not any(start <= number <= end for start, end in tool_lines):
+            line = plan.text_lines[number]
+            figures = sum(1 for m in _NUMBER_THEN_UNIT_LETTER_RE.finditer(line) if _UNIT_END_RE.match(line, m.end()))
+            if figures:
+                reader.skip("code", figures)
     tables = 0
     for index, block in enumerate(blocks):
         if index in claimed or (block.quoted and not read_quotes):
             continue
         if any(start <= block.end_line and block.line <= end for start, end in tool_lines):
             continue
-        if block.kind == "table" and may_hold_figures(block.text) and len(block.rows) > 1:
+        first = bisect_left(plan.lines, block.line)
+        if first == len(plan.lines) or plan.lines[first] > block.end_line:
+            continue  # nothing on the block's lines looks like a figure
+        if block.kind == "table" and len(block.rows) > 1:
             tables += 1
             table = DocumentTable(header=block.rows[0], rows=block.rows[1:], start=block.line,
                                   end=block.end_line, kind="markdown", ragged_rows=block.short_rows)
@@ -467,10 +533,11 @@ def document_records(text: str, *, table_extractor: str, locator_prefix: str, ti
                 tables += 1
                 reader.read_table(index, table, tables, f"{table_extractor}.html")
         elif block.kind == "code":
-            if not reader.read_pasted_codecarbon(index):
-                figures = len(_candidates(block.text))
-                if figures:
-                    reader.skip("code", figures)
+            if reader.read_pasted_codecarbon(index):
+                continue
+            figures = len(_candidates(block.text))  # code that stood in an unclosed fence
+            if figures:
+                reader.skip("code", figures)
         elif block.kind in ("heading", "paragraph", "list_item"):
             reader.read_text_block(index)
     return reader.result

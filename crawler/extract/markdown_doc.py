@@ -40,14 +40,29 @@ class Block:
     """
 
     kind: str  # "heading", "paragraph", "list_item", "table", "code", "html"
-    text: str
     line: int
     end_line: int
     section: int = -1
     list_id: int | None = None
     quoted: bool = False
     info: str = ""  # a code block's info string ("bash", "csv")
+    literal: str | None = field(default=None, repr=False)  # code and HTML content
+    source: tuple = field(default=(b"", 0, 0), repr=False)  # (document bytes, start, end)
     table_node: object = field(default=None, repr=False)
+
+    @property
+    def size(self) -> int:
+        """Length of the block's source (bytes), known without reading its text."""
+        return len(self.literal) if self.literal is not None else self.source[2] - self.source[1]
+
+    @cached_property
+    def text(self) -> str:
+        """Read when first asked for: most blocks of a long document are never read."""
+        if self.literal is not None:
+            return self.literal
+        data, start, end = self.source
+        raw = data[start:end].decode("utf-8", errors="replace")
+        return raw if self.kind == "table" else _plain(raw, heading=self.kind == "heading")
 
     @cached_property
     def _table(self) -> tuple[list[list[str]], list[int]]:
@@ -135,12 +150,11 @@ class _Reader:
         return (self.line_offset + self.lines.line(start),
                 self.line_offset + self.lines.line(max(start, end - 1)))
 
-    def slice(self, start: int, end: int) -> str:
-        return self.data[start:end].decode("utf-8", errors="replace")
-
-    def add(self, kind: str, node, text: str, **fields) -> Block:
+    def add(self, kind: str, node, *, start: int | None = None, end: int | None = None, **fields) -> Block:
         line, end_line = self.span(node)
-        block = Block(kind, text, line, end_line, section=self.section, **fields)
+        node_start, node_end = node.srcmap or (0, 0)
+        source = (self.data, node_start if start is None else start, node_end if end is None else end)
+        block = Block(kind, line, end_line, section=self.section, source=source, **fields)
         self.blocks.append(block)
         return block
 
@@ -151,11 +165,11 @@ class _Reader:
     def read_block(self, child, list_id: int | None, quoted: bool) -> None:
         name = child.name
         if name == "heading":
-            self.add("heading", child, _plain(self.slice(*child.srcmap), heading=True), quoted=quoted)
+            self.add("heading", child, quoted=quoted)
             self.section = len(self.blocks) - 1
         elif name == "paragraph":
             kind = "list_item" if list_id is not None else "paragraph"
-            self.add(kind, child, _plain(self.slice(*child.srcmap)), list_id=list_id, quoted=quoted)
+            self.add(kind, child, list_id=list_id, quoted=quoted)
         elif name in ("bullet_list", "ordered_list"):
             self.lists += 1
             self.read(child, list_id=self.lists, quoted=quoted)
@@ -164,11 +178,11 @@ class _Reader:
         elif name == "blockquote":
             self.read(child, list_id=list_id, quoted=True)
         elif name == "table":
-            self.add("table", child, self.slice(*child.srcmap), table_node=child, quoted=quoted)
+            self.add("table", child, table_node=child, quoted=quoted)
         elif name in ("fence", "code_block"):
             self.code(child, quoted)
         elif name == "html_block":
-            self.add("html", child, child.meta.get("content", ""), quoted=quoted)
+            self.add("html", child, literal=child.meta.get("content", ""), quoted=quoted)
 
     def list_item(self, node, list_id: int | None, quoted: bool) -> None:
         children = node.children
@@ -176,7 +190,7 @@ class _Reader:
         if len(blocks) < len(children):  # a tight item: its text stands directly in the item
             start = node.srcmap[0]
             end = blocks[0].srcmap[0] if blocks else node.srcmap[1]
-            self.add("list_item", node, _plain(self.slice(start, end)), list_id=list_id, quoted=quoted)
+            self.add("list_item", node, start=start, end=end, list_id=list_id, quoted=quoted)
         for child in blocks:
             self.read_block(child, list_id, quoted)
 
@@ -184,12 +198,12 @@ class _Reader:
         content = node.meta.get("content", "")
         info = str(node.meta.get("info", "") or "").strip()
         line, end_line = self.span(node)
-        if node.name == "fence" and not _fence_closed(self.source, node):
+        if node.name == "fence" and not _fence_closed(self.data, node):
             swallowed = _MARKDOWN_LINE_RE.search(content)
             if swallowed:
                 code_part = content[: swallowed.start()]
-                self.blocks.append(Block("code", code_part, line, end_line, section=self.section,
-                                         quoted=quoted, info=info))
+                self.blocks.append(Block("code", line, end_line, section=self.section,
+                                         quoted=quoted, info=info, literal=code_part))
                 # Read the swallowed part as Markdown into the same block list (sections and
                 # lists go on counting), with its lines numbered where they stand in the source.
                 outer = (self.source, self.data, self.lines, self.line_offset)
@@ -200,18 +214,18 @@ class _Reader:
                 self.read(_PARSER.tree(self.source), quoted=quoted)
                 self.source, self.data, self.lines, self.line_offset = outer
                 return
-        self.blocks.append(Block("code", content, line, end_line, section=self.section,
-                                 quoted=quoted, info=info))
+        self.blocks.append(Block("code", line, end_line, section=self.section,
+                                 quoted=quoted, info=info, literal=content))
 
 
 _BLOCK_NAMES = {"paragraph", "bullet_list", "ordered_list", "blockquote", "table", "fence",
                 "code_block", "html_block", "heading", "hr"}
 
 
-def _fence_closed(source: str, node) -> bool:
+def _fence_closed(data: bytes, node) -> bool:
     """Whether a fence has its closing line (CommonMark lets an unclosed one run to the end)."""
     start, end = node.srcmap or (0, 0)
-    text = source.encode("utf-8")[start:end].decode("utf-8", errors="replace").rstrip("\n")
+    text = data[start:end].decode("utf-8", errors="replace").rstrip("\n")
     marker = node.meta.get("marker", "`") * int(node.meta.get("marker_len", 3) or 3)
     last = text.rsplit("\n", 1)[-1].strip() if "\n" in text else ""
     return last.startswith(marker) and not last.strip(marker[0])
@@ -233,8 +247,110 @@ def _table_rows(node) -> tuple[list[list[str]], list[int]]:
     return rows, short
 
 
-def parse_blocks(markdown: str) -> list[Block]:
-    """The blocks of a Markdown document, in reading order."""
-    reader = _Reader(markdown)
-    reader.read(_PARSER.tree(markdown))
-    return reader.blocks
+# Where a top-level section starts for certain: an ATX heading at the first column. Such a line
+# ends any paragraph, list or quote above it, unless it stands inside a fenced code block or an
+# HTML block, which _section_starts follows line by line.
+_HEADING_LINE_RE = re.compile(r"#{1,6}(?:[ \t]|$)")
+_FENCE_LINE_RE = re.compile(r" {0,3}(`{3,}|~{3,})")
+# HTML blocks that run past blank lines (CommonMark types 1-5), with what ends each; any other
+# HTML line opens a block that a blank line ends (types 6 and 7).
+_HTML_UNTIL = ((re.compile(r" {0,3}<(?:script|pre|style|textarea)(?:[\s>]|$)", re.IGNORECASE),
+                re.compile(r"</(?:script|pre|style|textarea)>", re.IGNORECASE)),
+               (re.compile(r" {0,3}<!--"), re.compile(r"-->")),
+               (re.compile(r" {0,3}<\?"), re.compile(r"\?>")),
+               (re.compile(r" {0,3}<![A-Za-z]"), re.compile(r">")),
+               (re.compile(r" {0,3}<!\[CDATA\["), re.compile(r"\]\]>")))
+_HTML_LINE_RE = re.compile(r" {0,3}</?[A-Za-z]")
+
+
+@dataclass
+class Layout:
+    """What one pass over a document's lines tells before parsing it.
+
+    ``section_starts``: line numbers where a heading-delimited section certainly begins (0 first).
+    Errs on the safe side: a line it cannot be sure of is never a start, so a section may run
+    longer than its heading says, but is never cut inside a code block, HTML block, list or quote.
+    ``code``: (first, last) content lines of each closed top-level fenced code block.
+    """
+
+    section_starts: list[int]
+    code: list[tuple[int, int]]
+
+    def in_code(self, line: int) -> tuple[int, int] | None:
+        """The code block whose content holds the line, if any."""
+        index = bisect_right(self.code, (line, float("inf"))) - 1
+        if index >= 0 and self.code[index][0] <= line <= self.code[index][1]:
+            return self.code[index]
+        return None
+
+
+def layout(lines: list[str]) -> Layout:
+    """The sections and fenced code blocks of a document's lines (see Layout).
+
+    Each line is first tested by its first characters (plain string tests): the patterns run only
+    on the few lines that may open or close a fence or an HTML block, or be a heading.
+    """
+    starts, code, fence, opened, html_end, in_html = [0], [], None, 0, None, False
+    for number, line in enumerate(lines):
+        if fence is not None:
+            if fence[0] in line:
+                closing = _FENCE_LINE_RE.match(line)
+                if closing and closing[1][0] == fence[0] and len(closing[1]) >= len(fence) \
+                        and not line[closing.end():].strip():
+                    fence = None
+                    if number > opened + 1:
+                        code.append((opened + 1, number - 1))
+            continue
+        if html_end is not None:
+            if html_end.search(line):
+                html_end = None
+            continue
+        first = line[:1]
+        if first.isalnum():  # most lines: text, which opens nothing and is no heading
+            continue
+        stripped = line.lstrip(" ")
+        if not stripped or stripped.isspace():
+            in_html = False
+            continue
+        first = stripped[0]
+        if first in "`~":
+            opening = _FENCE_LINE_RE.match(line)
+            if opening and not (opening[1][0] == "`" and "`" in line[opening.end():]):
+                fence, opened = opening[1], number
+        elif first == "<":
+            for start, end in _HTML_UNTIL:
+                matched = start.match(line)
+                if matched:
+                    html_end = None if end.search(line, matched.end()) else end
+                    break
+            else:
+                in_html = in_html or bool(_HTML_LINE_RE.match(line))
+        elif line[0] == "#" and not in_html and number and _HEADING_LINE_RE.match(line):
+            starts.append(number)
+    return Layout(starts, code)
+
+
+def parse_blocks(markdown: str, lines_of_interest: list[int] | None = None,
+                 sections: Layout | None = None) -> list[Block]:
+    """The blocks of a Markdown document, in reading order.
+
+    With ``lines_of_interest`` (sorted line numbers), only the sections that hold one of those
+    lines are parsed: a long card whose figures stand in two sections costs two sections' parse.
+    ``sections``: the document's layout when the caller has it.
+    """
+    if lines_of_interest is None:
+        reader = _Reader(markdown)
+        reader.read(_PARSER.tree(markdown))
+        return reader.blocks
+    lines = markdown.split("\n")
+    starts = (sections or layout(lines)).section_starts + [len(lines)]
+    blocks: list[Block] = []
+    lists = 0  # list ids stay unique across the sections read
+    for first, end in zip(starts, starts[1:]):
+        if bisect_right(lines_of_interest, end - 1) == bisect_right(lines_of_interest, first - 1):
+            continue
+        reader = _Reader("\n".join(lines[first:end]), first)
+        reader.blocks, reader.lists = blocks, lists
+        reader.read(_PARSER.tree(reader.source))
+        lists = reader.lists
+    return blocks

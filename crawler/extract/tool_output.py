@@ -90,14 +90,14 @@ class _Document:
         self.spans.append((self.lines[first].start, self.lines[last].end))
 
 
-# Words every output read here carries (in its header or its lines): text without any of them is
+# Strings every output read here carries (in its header or its lines): text without any of them is
 # not split into lines at all, which keeps the common case (a card with no tool output) cheap.
-_SIGNATURE_RE = re.compile(r"Pwr:Usage|power\.draw|\bpwr\b|#Entity|energy=\{|\[codecarbon ")
+_SIGNATURES = ("Pwr:Usage", "power.draw", "pwr", "#Entity", "energy={", "[codecarbon ")
 
 
 def tool_output_records(text: str, locator_prefix: str = "") -> ToolReadings:
     """Records from every tool output in ``text``, the spans that output occupies and what was skipped."""
-    if not _SIGNATURE_RE.search(text):
+    if not any(signature in text for signature in _SIGNATURES):
         return ToolReadings()
     lines = _split_lines(text)
     document = _Document(lines, _fence_openings(lines), locator_prefix)
