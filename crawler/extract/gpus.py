@@ -237,8 +237,9 @@ class GpuMention:
 
 
 # Every mention holds a model number: letters then digits ("A100", "RTX 4090", "TPUv3", "MI300X",
-# "Gaudi 2"), or four digits ("my 5090"). Text without one (most prose) skips the full patterns.
-_MODEL_NUMBER_RE = re.compile(r"[A-Za-z][\s_-]?\d|\d{4}|tpu", re.IGNORECASE)
+# "Gaudi 2"), or four digits ("my 5090"), or is one of the few names without ("Titan V", "Jetson
+# AGX Orin", "TPUs"). Text with none of these skips the full patterns.
+_MODEL_NUMBER_RE = re.compile(r"[A-Za-z][\s_-]?\d|\d{4}|tpu|titan|jetson|orin|xavier", re.IGNORECASE)
 
 
 def find_gpus(text: str) -> list[GpuMention]:
