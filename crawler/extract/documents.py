@@ -126,6 +126,16 @@ def _role(sentence: str, candidates: list[_Candidate], position: int) -> str:
                        next_start=candidates[position + 1].start if position + 1 < len(candidates) else None)
 
 
+def _previous_phase(parts: list[tuple[int, str]], number: int) -> str | None:
+    """The phase the nearest earlier sentence of the block states ("With 0.3.9 this usage doubled
+    to 9-10W" continues the idle of the sentence before)."""
+    for _, sentence in reversed(parts[:number]):
+        phase = classify_phase(sentence)
+        if phase:
+            return phase
+    return None
+
+
 def _sentence_key(sentence: str) -> str:
     return hashlib.sha1(sentence.encode("utf-8")).hexdigest()[:12]
 
@@ -341,20 +351,20 @@ class _Reader:
     def read_text_block(self, index: int) -> None:
         block = self.doc.blocks[index]
         parts = sentences(block.text)
-        previous_phase = None
         for number, (offset, sentence) in enumerate(parts):
             next_sentence = parts[number + 1][1] if number + 1 < len(parts) else ""
             candidates = _candidates(sentence)
+            if not candidates:
+                continue
             roles = [_role(sentence, candidates, position) for position in range(len(candidates))]
             # A cap stated beside a draw ("peaks at 340 W (power limit 450 W)") goes into its notes.
             caps = [c.written for c, role in zip(candidates, roles) if role == "cap"]
             for position, role in enumerate(roles):
                 if role in RECORDED_ROLES:
                     self.read_figure(index, offset, sentence, next_sentence, candidates, position,
-                                     role, caps, previous_phase)
+                                     role, caps, lambda: _previous_phase(parts, number))
                 else:
                     self.skip(role)
-            previous_phase = classify_phase(sentence) or previous_phase
 
     def read_figure(self, index, offset, sentence, next_sentence, candidates, position, role, caps,
                     previous_phase):
@@ -379,7 +389,7 @@ class _Reader:
             return
         window_before = sentence[previous_end: candidate.start]
         window_after = sentence[candidate.end: next_start if next_start is not None else len(sentence)][:25]
-        phase = (phase_near(window_before, window_after) or classify_phase(sentence) or previous_phase
+        phase = (phase_near(window_before, window_after) or classify_phase(sentence) or previous_phase()
                  or (classify_phase(next_sentence) == "idle" and not _candidates(next_sentence) and "idle")
                  or None)
         block_text = block.text
@@ -470,9 +480,10 @@ class ReadingPlan:
 
 def reading_plan(text: str) -> ReadingPlan:
     text_lines = text.split("\n")
-    sections = layout(text_lines)
+    candidates = candidate_lines(text)
+    sections = layout(text_lines, until=candidates[-1] if candidates else -1)
     lines, code_lines = [], []
-    for number in candidate_lines(text):
+    for number in candidates:
         code = sections.in_code(number)
         if code is None or (number == code[0] and _is_codecarbon_header(text_lines[number])):
             lines.append(number)

@@ -284,8 +284,9 @@ class Layout:
         return None
 
 
-def layout(lines: list[str]) -> Layout:
-    """The sections and fenced code blocks of a document's lines (see Layout).
+def layout(lines: list[str], until: int | None = None) -> Layout:
+    """The sections and fenced code blocks of a document's lines (see Layout); with ``until``,
+    only as far as the first section that begins after that line.
 
     Each line is first tested by its first characters (plain string tests): the patterns run only
     on the few lines that may open or close a fence or an HTML block, or be a heading.
@@ -327,6 +328,8 @@ def layout(lines: list[str]) -> Layout:
                 in_html = in_html or bool(_HTML_LINE_RE.match(line))
         elif line[0] == "#" and not in_html and number and _HEADING_LINE_RE.match(line):
             starts.append(number)
+            if until is not None and number > until:
+                break
     return Layout(starts, code)
 
 
