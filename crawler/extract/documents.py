@@ -35,7 +35,7 @@ from functools import cached_property
 from .context import classify_method, classify_phase, classify_workload, phase_near
 from .datafiles import Problem
 from .dataset_tables import CODECARBON_COLUMNS, extract_codecarbon
-from .figure_roles import GPU as GPU_WORDS
+from .figure_roles import ACCOUNTING, GPU as GPU_WORDS
 from .figure_roles import RECORDED_ROLES, figure_role
 from .gpus import GpuMention, find_gpus
 from .markdown_doc import Block, Layout, layout, parse_blocks
@@ -121,6 +121,8 @@ def _role(sentence: str, candidates: list[_Candidate], position: int) -> str:
     candidate = candidates[position]
     if _is_part_of_a_name(sentence, candidate):
         return "not_a_figure"
+    if candidate.kind == "co2" and candidate.value == 0 and ACCOUNTING.search(sentence.lower()):
+        return "accounting"  # "market-based emissions were 0 tons": offsets, not the work's carbon
     return figure_role(sentence, candidate.start, candidate.end,
                        previous_end=candidates[position - 1].end if position else 0,
                        next_start=candidates[position + 1].start if position + 1 < len(candidates) else None)
@@ -447,15 +449,27 @@ class _Reader:
         return True
 
     # ------------------------------------------------------------------ tables
-    def read_table(self, index: int, table: DocumentTable, number: int, extractor: str) -> None:
-        before_indexes = [i for i in self.doc.nearby(index) if i < index][-3:]
-        before = self.doc.block_text(before_indexes)
-        following = next((i for i in range(index + 1, len(self.doc.blocks))
-                          if self.doc.blocks[i].kind in ("paragraph", "list_item", "heading")), None)
-        after = self.doc.block_text([following] if following is not None else [])
+    def read_table(self, index: int, table: DocumentTable, number: int, extractor: str,
+                   last_line: int | None = None) -> None:
+        """A table's records; its caption is the text just before it, its notes the text just
+        after it (up to two paragraphs: "Power Consumption: peak power capacity per GPU")."""
+        earlier = [i for i in self.doc.nearby(index) if i < index]
+        before = self.doc.block_text(earlier[-3:])
+        last_line = self.doc.blocks[index].end_line if last_line is None else last_line
+        following = [i for i in range(index + 1, len(self.doc.blocks))
+                     if self.doc.blocks[i].line > last_line
+                     and self.doc.blocks[i].kind in ("paragraph", "list_item")][:2]
+        after = self.doc.block_text(following)
+
+        def section_gpu():
+            for other in reversed(earlier):  # the nearest earlier GPU of its section ...
+                if self.doc.gpus(other):
+                    return self.doc.gpus(other)[-1].match
+            return getattr(self.doc.section_gpu(index), "match", None)  # ... or the one it names
+
         extracted = table_records(table, before=before, after=after, extractor=extractor,
                                   locator_prefix=f"{self.locator_prefix}table{number}",
-                                  section_gpu=lambda: getattr(self.doc.section_gpu(index), "match", None))
+                                  section_gpu=section_gpu)
         self.result.problems += extracted.problems
         self.result.skipped.update(extracted.skipped)
         for record in extracted.records:
@@ -476,6 +490,24 @@ class ReadingPlan:
     code_lines: list[int]
     layout: Layout
     text_lines: list[str]
+
+
+# An HTML table read past its block is bounded: a missing </table> costs at most this much text.
+_HTML_TABLE_LINES = 2000
+
+
+def _whole_html_table(block: Block, text_lines: list[str]) -> tuple[str, int]:
+    """An HTML table block's source through its closing tag, and the table's last line.
+
+    CommonMark ends an HTML block at a blank line, so a table written with blank lines between
+    its rows comes as several blocks; the table is read from the source, through </table>.
+    """
+    if "</table" in block.text.lower():
+        return block.text, block.end_line
+    for number in range(block.line, min(len(text_lines), block.line + _HTML_TABLE_LINES)):
+        if "</table" in text_lines[number].lower():
+            return "\n".join(text_lines[block.line: number + 1]), number
+    return block.text, block.end_line
 
 
 def reading_plan(text: str) -> ReadingPlan:
@@ -525,9 +557,9 @@ def document_records(text: str, *, table_extractor: str, locator_prefix: str, ti
             figures = sum(1 for m in _NUMBER_THEN_UNIT_LETTER_RE.finditer(line) if _UNIT_END_RE.match(line, m.end()))
             if figures:
                 reader.skip("code", figures)
-    tables = 0
+    tables, html_until = 0, -1
     for index, block in enumerate(blocks):
-        if index in claimed or (block.quoted and not read_quotes):
+        if index in claimed or (block.quoted and not read_quotes) or block.line <= html_until:
             continue
         if any(start <= block.end_line and block.line <= end for start, end in tool_lines):
             continue
@@ -540,9 +572,11 @@ def document_records(text: str, *, table_extractor: str, locator_prefix: str, ti
                                   end=block.end_line, kind="markdown", ragged_rows=block.short_rows)
             reader.read_table(index, table, tables, f"{table_extractor}.markdown")
         elif block.kind == "html" and "<table" in block.text.lower():
-            for table in html_tables(block.text):
+            html, last_line = _whole_html_table(block, plan.text_lines)
+            for table in html_tables(html):
                 tables += 1
-                reader.read_table(index, table, tables, f"{table_extractor}.html")
+                reader.read_table(index, table, tables, f"{table_extractor}.html", last_line)
+            html_until = last_line
         elif block.kind == "code":
             if reader.read_pasted_codecarbon(index):
                 continue

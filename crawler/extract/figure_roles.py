@@ -20,6 +20,7 @@ skipped roles (counted as ``extract/skipped/<role>``)
     ``rate``       a figure per kWh, per hour, per GB: carbon intensity, price, a slope
     ``delta``      a difference, saving or overhead ("recover ~52 W", "+49.9 W")
     ``not_gpu``    a figure of another device ("an iPhone charge is 3Wh")
+    ``accounting`` carbon after offsets ("market-based emissions were 0 tons CO2eq")
 
 Cue lists are data: each is a named, lower-case pattern list that a reader can follow and a test
 can exercise on the shapes of text seen in real posts.
@@ -57,6 +58,9 @@ HYPOTHETICAL_CUES = (r"\bwould\b", r"\bcould\b", r"\bshould\b", r"\bmight\b", r"
                      r"\bplan(?:s|ned)? to\b", r"\brecommend")
 RATED_CUES = (r"\btdp\b", r"thermal design power", r"\brated\b", r"peak power capacity",
               r"power capacity", r"board power", r"\btgp\b", r"\bspec(?:s|ified)?\b", r"nameplate")
+# Carbon after offsets, renewable purchases or market-based accounting ("the total market-based
+# emissions were 0 tons CO2eq"): an accounting result, not the carbon of the work.
+ACCOUNTING_CUES = (r"market[- ]based", r"\boffset", r"net[- ]zero", r"carbon[- ]neutral", r"\bcompensat")
 DELTA_CUES = (r"\bsav(?:e|es|ed|ing|ings)\b", r"\brecover", r"\breduc(?:e|es|ed|tion|ing)\b",
               r"\boverhead\b", r"\bdifference\b", r"\bdelta\b", r"\bincrease (?:of|by)\b",
               r"\bdecrease (?:of|by)\b", r"\bmore than (?:before|with)\b")
@@ -78,9 +82,9 @@ def _compile(cues: tuple[str, ...]) -> re.Pattern:
     return re.compile("|".join(cues))
 
 
-CAP, PSU, COMPONENT, GPU, SYSTEM, GUESS, ESTIMATE, HYPOTHETICAL, RATED, DELTA, OTHER_DEVICE = map(
+CAP, PSU, COMPONENT, GPU, SYSTEM, GUESS, ESTIMATE, HYPOTHETICAL, RATED, DELTA, OTHER_DEVICE, ACCOUNTING = map(
     _compile, (CAP_CUES, PSU_CUES, COMPONENT_CUES, GPU_CUES, SYSTEM_CUES, GUESS_CUES, ESTIMATE_CUES,
-               HYPOTHETICAL_CUES, RATED_CUES, DELTA_CUES, OTHER_DEVICE_CUES))
+               HYPOTHETICAL_CUES, RATED_CUES, DELTA_CUES, OTHER_DEVICE_CUES, ACCOUNTING_CUES))
 
 
 def clause_around(sentence: str, start: int, end: int, previous_end: int = 0,

@@ -64,6 +64,14 @@ class Block:
         raw = data[start:end].decode("utf-8", errors="replace")
         return raw if self.kind == "table" else _plain(raw, heading=self.kind == "heading")
 
+    @property
+    def lines(self) -> list[str]:
+        """The plain text of each source line (a paragraph of "Label: value" lines)."""
+        if self.literal is not None:
+            return self.literal.split("\n")
+        data, start, end = self.source
+        return [_plain(line) for line in data[start:end].decode("utf-8", errors="replace").split("\n")]
+
     @cached_property
     def _table(self) -> tuple[list[list[str]], list[int]]:
         return _table_rows(self.table_node) if self.table_node is not None else ([], [])
@@ -165,8 +173,9 @@ class _Reader:
     def read_block(self, child, list_id: int | None, quoted: bool) -> None:
         name = child.name
         if name == "heading":
-            self.add("heading", child, quoted=quoted)
-            self.section = len(self.blocks) - 1
+            heading = self.add("heading", child, quoted=quoted)
+            if heading.text:  # an empty heading ("## ") is a visual break, not a new section
+                self.section = len(self.blocks) - 1
         elif name == "paragraph":
             kind = "list_item" if list_id is not None else "paragraph"
             self.add(kind, child, list_id=list_id, quoted=quoted)
@@ -250,7 +259,7 @@ def _table_rows(node) -> tuple[list[list[str]], list[int]]:
 # Where a top-level section starts for certain: an ATX heading at the first column. Such a line
 # ends any paragraph, list or quote above it, unless it stands inside a fenced code block or an
 # HTML block, which _section_starts follows line by line.
-_HEADING_LINE_RE = re.compile(r"#{1,6}(?:[ \t]|$)")
+_HEADING_LINE_RE = re.compile(r"#{1,6}[ \t]+[^#\s]")  # an empty "## " starts no new topic
 _FENCE_LINE_RE = re.compile(r" {0,3}(`{3,}|~{3,})")
 # HTML blocks that run past blank lines (CommonMark types 1-5), with what ends each; any other
 # HTML line opens a block that a blank line ends (types 6 and 7).

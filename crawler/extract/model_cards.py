@@ -179,13 +179,26 @@ def _carbon_kg(value: str) -> float | None:
 
 def template_records(blocks: list[Block], context: str = "") -> tuple[list[dict], set[int]]:
     """The Environmental Impact template's bullets: one record per filled-in list, and the indexes
-    of the blocks read (so prose does not read them again)."""
-    by_list: dict[int, list[tuple[int, str, str]]] = {}
+    of the blocks read (so prose does not read them again).
+
+    The template is also pasted without its bullets, one "Label: value" line or paragraph after
+    another; such a run of paragraphs is read as one list.
+    """
+    by_list: dict[object, list[tuple[int, str, str]]] = {}
+    paragraph_run = 0
     for index, block in enumerate(blocks):
         if block.kind == "list_item" and block.list_id is not None:
             fields = _template_fields(block.text)
             if fields:
                 by_list.setdefault(block.list_id, []).append((index, *fields))
+        elif block.kind == "paragraph":
+            found = [fields for line in block.lines if (fields := _template_fields(line))]
+            if not found:
+                paragraph_run += 1
+            for fields in found:
+                by_list.setdefault(("paragraphs", paragraph_run), []).append((index, *fields))
+        elif block.kind == "heading":
+            paragraph_run += 1
     records, claimed = [], set()
     for items in by_list.values():
         values = {name: value for _, name, value in items}

@@ -31,19 +31,24 @@ from .gpus import find_gpus, normalise_gpu
 from .models import params_from_name
 from .records import truncate
 from .tables import DocumentTable
-from .units import find_carbon, find_figures, parse_count, parse_number, symbol_kind_and_factor
+from .units import find_carbon, find_figures, find_gpu_hours, parse_count, parse_number, symbol_kind_and_factor
 
 _UNIT_IN_HEADER_RE = re.compile(r"\(([^)]*)\)|\[([^\]]*)\]|\bin\s+(\w+)\s*$", re.IGNORECASE)
-_CARBON_UNITS = {"tco2eq": 1000.0, "tco2e": 1000.0, "tco2": 1000.0, "tonnes": 1000.0, "t": 1000.0,
-                 "tons": 1000.0, "tonsco2eq": 1000.0, "tonsco2e": 1000.0, "tco2equivalent": 1000.0,
-                 "kgco2eq": 1.0, "kgco2e": 1.0, "kgco2": 1.0, "kg": 1.0,
-                 "gco2eq": 0.001, "gco2e": 0.001, "gco2": 0.001, "g": 0.001, "grams": 0.001}
+# A carbon column's mass unit, once "CO2", "eq" and spaces are taken off the header's unit:
+# "tCO2eq", "tons CO2eq", "metric tons CO2eq", "kg CO₂e", "gCO2".
+_CARBON_MASS_UNITS = {"t": 1000.0, "ton": 1000.0, "tons": 1000.0, "tonne": 1000.0, "tonnes": 1000.0,
+                      "metricton": 1000.0, "metrictons": 1000.0, "mt": 1000.0,
+                      "kg": 1.0, "kgs": 1.0, "kilogram": 1.0, "kilograms": 1.0,
+                      "g": 0.001, "gram": 0.001, "grams": 0.001}
+_CO2_SUFFIX_RE = re.compile(r"(?:of)?co2(?:equivalent|eq|e)?$")
 _RATED_RE = re.compile(r"peak power capacity|\btdp\b|thermal design power|rated power|"
                        r"power capacity")  # matched against lower-cased text
 _TDP_STATEMENT_RE = re.compile(r"TDP of\s+([\d.,]+\s*(?:[-–]\s*[\d.,]+)?\s*W)")
 _MEASURING_METHODS = {"nvml", "nvidia-smi", "codecarbon", "zeus", "external-meter"}
 _TOTAL_RE = re.compile(r"^\s*(?:total|sum|overall)\b", re.IGNORECASE)
 _RATE_HEADER_RE = re.compile(r"/\s*k?wh|per\s+k?wh|intensity|price|cost|\$|€", re.IGNORECASE)
+# Carbon after offsets or renewable purchases: an accounting result, not the carbon of the work.
+_ACCOUNTING_HEADER_RE = re.compile(r"market[- ]based|offset|net\b", re.IGNORECASE)
 _EMPTY_CELLS = {"", "-", "\\-", "—", "–", "n/a", "na", "none", "unknown", "?", "tbd"}
 _FOOTNOTE_MARKS = "*†‡§¹²³"
 _SCIENTIFIC_RE = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d{1,3}")
@@ -84,14 +89,14 @@ def column_role(header: str) -> ColumnRole | None:
     lowered = header.lower()
     if _BATCH_HEADER_RE.fullmatch(lowered):
         return ColumnRole("batch_size", 1.0)
-    if _RATE_HEADER_RE.search(lowered) or DELTA.search(lowered):
+    if _RATE_HEADER_RE.search(lowered) or DELTA.search(lowered) or _ACCOUNTING_HEADER_RE.search(lowered):
         return None
     unit = _header_unit(header)
     phase = classify_phase(lowered)
     if "gpu hour" in lowered or "gpu-hour" in lowered or (unit and unit.lower() == "gpu hours"):
         return ColumnRole("gpu_hours", 1.0, phase)
     if re.search(r"carbon|co2|co₂|emission", lowered):
-        factor = _CARBON_UNITS.get(_compact(unit or ""))
+        factor = _CARBON_MASS_UNITS.get(_CO2_SUFFIX_RE.sub("", _compact(unit or "")))
         return ColumnRole("co2_kg", factor, phase) if factor else None
     known = symbol_kind_and_factor(unit) if unit else None
     if known is None:
@@ -111,6 +116,8 @@ def _skipped_column(header: str) -> str | None:
         return "rate"
     if DELTA.search(lowered):
         return "delta"
+    if _ACCOUNTING_HEADER_RE.search(lowered):
+        return "accounting"
     return None
 
 
@@ -146,8 +153,12 @@ def _cell_value(cell: str, role: ColumnRole) -> tuple[float, float | None, float
     text = _clean(cell)
     if _SCIENTIFIC_RE.fullmatch(text):
         return float(text) * (role.factor or 1.0), None, None
+    if role.field == "gpu_hours":
+        parts = find_gpu_hours(text)
+        if len(parts) > 1:  # "Stage 1: 147K H100 hours Stage 2: 98K H100 hours ...": the sum
+            return sum(part.value for part in parts), None, None
     stages = _STAGE_VALUE_RE.findall(text)
-    if len(stages) > 1:  # "Stage 1: 147K H100 hours Stage 2: 98K": the figure is the sum
+    if len(stages) > 1:  # "Stage 1: 147K Stage 2: 98K": the figure is the sum
         return sum(parse_count(number + multiplier) for number, multiplier in stages) * (role.factor or 1.0), None, None
     if role.factor == 0.0 or re.search(r"\d\s*[A-Za-z]", text) and role.field in ("power_w", "energy_j"):
         if role.field == "co2_kg":
@@ -220,8 +231,8 @@ def table_records(table: DocumentTable, *, before: str, after: str, extractor: s
                   locator_prefix: str, section_gpu=None) -> TableRecords:
     """Records from a power table, with context read from the text before and after it.
 
-    ``section_gpu``: a callable giving the GPU match its section names, if just one; asked only
-    when neither the table nor the text around it names a GPU (finding it reads the whole section).
+    ``section_gpu``: a callable giving the GPU its section names (the nearest earlier, else the
+    only one); asked only when neither the table nor the text around it names a GPU.
     """
     result = TableRecords()
     table = _transposed(table) or table
@@ -242,8 +253,8 @@ def table_records(table: DocumentTable, *, before: str, after: str, extractor: s
     context_gpu = (gpus_before[-1].match.raw if gpus_before else
                    gpus_after[0].match.raw if gpus_after else None)
     if context_gpu is None and gpu_column is None and section_gpu is not None:
-        only = section_gpu()
-        context_gpu = only.raw if only else None
+        found = section_gpu()
+        context_gpu = found.raw if found else None
     rated = bool(_RATED_RE.search(lowered_context))
     tdp_statement = _TDP_STATEMENT_RE.search(context)
     workload = classify_workload(headers)
@@ -264,7 +275,7 @@ def table_records(table: DocumentTable, *, before: str, after: str, extractor: s
         if _TOTAL_RE.match(label):
             result.problems.append(Problem("table_total_row", f"{locator_prefix}: {label!r}", error=False))
             continue
-        shared, separate = {}, []
+        shared, separate, shared_columns = {}, [], []
         for column, role in roles.items():
             cell = row[column] if column < len(row) else ""
             if _clean(cell).lower() in _EMPTY_CELLS:
@@ -277,14 +288,20 @@ def table_records(table: DocumentTable, *, before: str, after: str, extractor: s
                 continue
             if role.field == "batch_size":
                 shared["batch_size"] = int(value[0])
-            elif by_field[role.field] > 1:
+            elif role.field == "gpu_hours" and value[0] == 0:
+                continue  # no GPU time spent (a stage that did not run): nothing to record
+            elif by_field[role.field] > 1 and (role.field in shared or role.phase):
                 separate.append((column, role, value))
             else:
                 shared[role.field] = value
+                shared_columns.append(column)
         gpu_raw = row_gpu or context_gpu
         gpu_known = bool(gpu_raw) and (normalise_gpu(gpu_raw).spec is not None or bool(row_gpu))
-        figures = [(None, None, shared)] + [(column, role, {role.field: value}) for column, role, value in separate]
-        for column, role, values in figures:
+        # In column order: the row's record (its first columns), and each column of its own.
+        figures = sorted([(min(shared_columns, default=-1), None, None, shared)] +
+                         [(column, column, role, {role.field: value}) for column, role, value in separate],
+                         key=lambda figure: figure[0])
+        for _, column, role, values in figures:
             figure_values = {k: v for k, v in values.items() if k != "batch_size"}
             if not figure_values:
                 continue
@@ -294,8 +311,8 @@ def table_records(table: DocumentTable, *, before: str, after: str, extractor: s
             record = _row_record(table, row, number, column, label, gpu_raw, workload, method,
                                  notes, extractor, locator_prefix)
             record["batch_size"] = shared.get("batch_size")
-            column_phase = role.phase if role else _single_phase(roles, figure_values)
-            record["phase"] = column_phase or table_phase
+            column_phase = role.phase if role else _single_phase([roles[c] for c in shared_columns])
+            record["phase"] = column_phase or classify_phase(label) or table_phase
             bounds = {}
             for field_name, (value, low, high) in figure_values.items():
                 record[field_name] = value
@@ -316,8 +333,9 @@ def table_records(table: DocumentTable, *, before: str, after: str, extractor: s
     return result
 
 
-def _single_phase(roles: dict[int, ColumnRole], values: dict) -> str | None:
-    phases = {role.phase for role in roles.values() if role.field in values and role.phase}
+def _single_phase(roles: list[ColumnRole]) -> str | None:
+    """The phase the columns of a row's record agree on, if their headers name one."""
+    phases = {role.phase for role in roles if role.phase}
     return phases.pop() if len(phases) == 1 else None
 
 
