@@ -32,8 +32,10 @@ def role_of(sentence: str, written: str) -> str:
     ("we read 180W for this CPU", "180W", "component"),
     ("RAM Power : 5.9 W", "5.9 W", "component"),
     ("The CPU package draws 95 W while the GPU draws 300 W.", "300 W", "measured"),
-    # guesses, plans, expectations
-    ("my rough guesses put it at about 2kw", "about 2kw", "guess"),
+    # a guess given as the answer is kept as an estimate; assumptions, plans, expectations are not
+    ("My rough guesses put it at about 2kw of consumption.", "about 2kw", "estimated"),
+    ("I assume all GPUs consume 300W for the estimate.", "300W", "assumption"),
+    ("Worst case becomes ~475W, inside the rating.", "~475W", "hypothetical"),
     ("It's supposed to be well above 500 W.", "500 W", "hypothetical"),
     ("A second card would need another 350 W.", "350 W", "hypothetical"),
     # calculation inputs, rates and prices

@@ -24,7 +24,7 @@ _PHASE_CUES = (
     ("peak", r"\bpeak(?:s|ed|ing)?\b|\bmax(?:imum)?\b|\bspikes?\b"),
     ("prefill", r"\bprefill"),
     ("decode", r"\bdecod(?:e|ing)\b"),
-    ("steady", r"steady[- ]state|\bsteady\b|sustained|under ?(?:full )?load|at full load"),
+    ("steady", r"steady[- ]state|\bsteady\b|sustained|under ?(?:full )?load|at full load|fully active"),
 )
 _METHOD_CUES = (
     ("codecarbon", r"code\s?carbon"),

@@ -36,7 +36,7 @@ from .context import classify_method, classify_phase, classify_workload, phase_n
 from .datafiles import Problem
 from .dataset_tables import CODECARBON_COLUMNS, extract_codecarbon
 from .figure_roles import ACCOUNTING, GPU as GPU_WORDS
-from .figure_roles import RECORDED_ROLES, figure_role
+from .figure_roles import RECORDED_ROLES, clause_around, figure_role
 from .gpus import GpuMention, find_gpus
 from .markdown_doc import Block, Layout, layout, parse_blocks
 from .power_tables import table_records
@@ -59,6 +59,13 @@ _NEEDS_GPU_TIE = {"power", "energy", "energy_per_token", "energy_per_query"}
 _NUMBER_THEN_UNIT_LETTER_RE = re.compile(r"[0-9][ \t]*[kKmMgG]?[wWjJ]")
 _UNIT_END_RE = re.compile(r"(?:[hH]|atts?|oules?)?(?![a-zA-Z])")
 _CANDIDATE_WORDS = ("co2", "hour", "gpu_energy", "(w", "(kw", "(mw", "(j", "(kj", "(mj", "[w", "[kw", "[j")
+# "38/140W": a draw over its cap, the unit written once.
+_DRAW_OVER_CAP_RE = re.compile(r"(?<![\d.,/])(\d{1,4}(?:\.\d+)?)\s*/\s*\d{1,4}(?:\.\d+)?\s*(?:W|watts?)\b", re.IGNORECASE)
+# A list item that is one line of a hardware spec sheet ("TDP: 125W", "System's: 750W",
+# "PSU: 1000W"): candidate parts' ratings, not figures of GPU work.
+_SPEC_LABEL_RE = re.compile(r"^\s*(?:tdp|tgp|tbp|system'?s?(?: power)?|psu|power suppl(?:y|ies)|recommended [\w ]{0,20}"
+                            r"|max(?:imum)? power|power limit|rated power|board power|power connectors?)\s*[:=]",
+                            re.IGNORECASE)
 # A number glued to a word before it is part of a name or version ("pytorch-1.11 w/ CUDA").
 _GLUED_BEFORE_RE = re.compile(r"(?:[A-Za-z][-_.]?|\d\.|[-_]\d)$")
 _WITH_ABBREVIATION_RE = re.compile(r"^/\s")  # "1.11 w/ CUDA": the w/ is "with"
@@ -91,6 +98,10 @@ def _candidates(sentence: str) -> list[_Candidate]:
     for figure in find_figures(sentence):
         if figure.kind in FIGURE_FIELDS:
             found.append(_candidate(figure))
+    for pair in _DRAW_OVER_CAP_RE.finditer(sentence) if "/" in sentence else ():
+        if not any(c.start <= pair.start() < c.end for c in found):
+            draw = float(pair[1])
+            found.append(_Candidate("power", draw, None, None, False, pair[1] + " W", pair.start(), pair.end(1)))
     lowered = sentence.lower()
     quantities = [*(find_carbon(sentence) if "co" in lowered else ()),
                   *(find_gpu_hours(sentence) if "hour" in lowered else ())]
@@ -170,9 +181,10 @@ class _Document:
 
     CONTEXT_CHARS = 4000
 
-    def __init__(self, blocks: list[Block], title: str, is_post: bool):
+    def __init__(self, blocks: list[Block], title: str, is_post: bool, topic: str = ""):
         self.blocks = blocks
         self.title = title
+        self.topic = topic or title
         self.is_post = is_post
         self._gpus: dict[int, list[GpuMention]] = {}
         self._only: dict[tuple, GpuMention | None] = {}
@@ -315,16 +327,28 @@ class _Reader:
     def post_has_gpu_words(self) -> bool:
         return bool(GPU_WORDS.search(self.post_text.lower()))
 
-    def context_label(self, index: int, sentence: str, classify) -> str | None:
-        """A label (method, workload) from the sentence, else its block, section, post and title."""
+    def context_label(self, index: int, sentence: str, classify, post: bool = True) -> str | None:
+        """A label (method, workload) from the sentence, else its block, section, and (``post``)
+        the post and its title."""
         for text in (sentence, self.doc.blocks[index].text):
             label = classify(text)
             if label and label != "unknown":
                 return label
-        return (self.doc.label((classify, "section", index), self.doc.nearby(index), classify)
-                or (self.doc.label((classify, "post"), range(len(self.doc.blocks)), classify)
-                    if self.doc.is_post else None)
+        label = self.doc.label((classify, "section", index), self.doc.nearby(index), classify)
+        if label or not post:
+            return label
+        return ((self.doc.label((classify, "post"), range(len(self.doc.blocks)), classify)
+                 if self.doc.is_post else None)
                 or _earliest_label((self.doc.title,), classify))
+
+    def about_gpus(self, index: int, sentence: str) -> bool:
+        """Whether a figure's text is about GPUs when it names none: its sentence or block says
+        GPU (or names a GPU tool), or, in a post, the post or its thread's title does."""
+        for text in (sentence, self.doc.blocks[index].text):
+            lowered = text.lower()
+            if GPU_WORDS.search(lowered) or _TOOL_WORDS_RE.search(lowered):
+                return True
+        return self.doc.is_post and (self.post_has_gpu_words or bool(GPU_WORDS.search(self.doc.topic.lower())))
 
     def repeat(self, field_name: str, value: float, bounds, gpu: str | None) -> bool:
         """Whether the document already gave this figure (same value, range and compatible GPU)."""
@@ -358,26 +382,28 @@ class _Reader:
             candidates = _candidates(sentence)
             if not candidates:
                 continue
+            if block.kind == "list_item" and _SPEC_LABEL_RE.match(sentence):
+                self.skip("spec_list", len(candidates))
+                continue
             roles = [_role(sentence, candidates, position) for position in range(len(candidates))]
             # A cap stated beside a draw ("peaks at 340 W (power limit 450 W)") goes into its notes.
             caps = [c.written for c, role in zip(candidates, roles) if role == "cap"]
+            recorded = sum(role in RECORDED_ROLES for role in roles)
             for position, role in enumerate(roles):
                 if role in RECORDED_ROLES:
                     self.read_figure(index, offset, sentence, next_sentence, candidates, position,
-                                     role, caps, lambda: _previous_phase(parts, number))
+                                     role, caps, recorded, lambda: _previous_phase(parts, number))
                 else:
                     self.skip(role)
 
     def read_figure(self, index, offset, sentence, next_sentence, candidates, position, role, caps,
-                    previous_phase):
+                    recorded, previous_phase):
         candidate = candidates[position]
         previous_end = candidates[position - 1].end if position else 0
         next_start = candidates[position + 1].start if position + 1 < len(candidates) else None
         block = self.doc.blocks[index]
         gpu, gpu_from = _gpu_for(self.doc, index, offset, sentence, candidate.start, next_sentence)
-        lowered = sentence.lower()
-        tied = gpu is not None or GPU_WORDS.search(lowered) or _TOOL_WORDS_RE.search(lowered)
-        if candidate.kind in _NEEDS_GPU_TIE and not tied:
+        if candidate.kind in _NEEDS_GPU_TIE and gpu is None and not self.about_gpus(index, sentence):
             self.skip("not_gpu")
             return
         if role == "system" and not (gpu is not None or self.post_has_gpu_words):
@@ -389,14 +415,19 @@ class _Reader:
         if self.repeat(field_name, candidate.value, bounds, gpu_raw):
             self.skip("repeat")
             return
-        window_before = sentence[previous_end: candidate.start]
-        window_after = sentence[candidate.end: next_start if next_start is not None else len(sentence)][:25]
-        phase = (phase_near(window_before, window_after) or classify_phase(sentence) or previous_phase()
-                 or (classify_phase(next_sentence) == "idle" and not _candidates(next_sentence) and "idle")
-                 or None)
+        # The phase of the figure's own clause; the sentence's, when the figure is the only one it
+        # records ("idle at 16W and 280W when fully active" gives each its own); the sentence
+        # before's; an idle cue in the next sentence.
+        phase = phase_near(*clause_around(sentence, candidate.start, candidate.end, previous_end, next_start))
+        if phase is None and recorded == 1:
+            phase = (classify_phase(sentence) or previous_phase()
+                     or (classify_phase(next_sentence) == "idle" and not _candidates(next_sentence) and "idle")
+                     or None)
         block_text = block.text
         earlier_text = block_text[:offset]  # what the block said before this sentence
-        method = self.context_label(index, sentence, classify_method)
+        method = self.context_label(index, sentence, classify_method, post=False)
+        if method == "tdp-estimate" and candidate.kind == "power" and role != "rated":
+            method = None  # a TDP named beside a reading does not make the reading an estimate
         if role == "estimated" and candidate.kind == "co2" and method is None:
             method = "tdp-estimate"
         notes = [f"power cap {cap} stated beside it" for cap in caps if candidate.kind == "power"]
@@ -529,24 +560,27 @@ def _is_codecarbon_header(line: str) -> bool:
 
 
 def document_records(text: str, *, table_extractor: str, locator_prefix: str, title: str = "",
-                     is_post: bool = True, read_quotes: bool = True, blocks: list[Block] | None = None,
+                     topic: str = "", is_post: bool = True, read_quotes: bool = True,
+                     blocks: list[Block] | None = None,
                      plan: ReadingPlan | None = None, claimed=frozenset()) -> DocumentExtraction:
     """Records of a Markdown document.
 
     ``table_extractor`` is a prefix: the table kind is appended ("card_table" -> "card_table.html").
-    ``title`` is read for context only (an issue's title names its GPU). ``is_post``: the document
+    ``title`` is read for context only (an issue's title names its GPU); ``topic``, the title of the
+    thread a reply stands in, only says whether the talk is of GPUs. ``is_post``: the document
     is one person's post, whose single GPU its figures belong to (a card is not: its sections
     are). ``read_quotes=False`` passes over quoted blocks (a reply quoting another post).
     ``plan`` and ``blocks`` (parsed by that plan) when the caller has them already; ``claimed``:
     the indexes of blocks another rule has read.
     """
+    tools = tool_output_records(text, locator_prefix)  # "111" under dmon's "pwr" has no unit of its own
     plan = reading_plan(text) if plan is None else plan
-    if not plan.lines and not plan.code_lines:
-        return DocumentExtraction()
-    tools = tool_output_records(text, locator_prefix)
+    if not plan.lines and not plan.code_lines and not tools.records:
+        return DocumentExtraction(skipped=tools.skipped)
     tool_lines = [(text.count("\n", 0, start), text.count("\n", 0, end)) for start, end in tools.spans]
-    blocks = parse_blocks(text, plan.lines, plan.layout) if blocks is None else blocks
-    doc = _Document(blocks, title, is_post)
+    if blocks is None:  # a post is read whole: the one GPU it names may stand anywhere in it
+        blocks = parse_blocks(text) if is_post else parse_blocks(text, plan.lines, plan.layout)
+    doc = _Document(blocks, title, is_post, topic)
     reader = _Reader(doc, locator_prefix, read_quotes)
     for record in tools.records:
         reader.add(record)

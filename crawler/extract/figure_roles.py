@@ -8,13 +8,14 @@ nearest clause break or neighbouring figure) and from the characters right aroun
 recorded roles
     ``measured``   a GPU's draw or energy, plainly stated or read from a tool
     ``rated``      TDP, rated or peak power capacity, board power: a spec value
-    ``estimated``  a figure the text calls an estimate
+    ``estimated``  a figure the text gives as an estimate or a guess ("my rough guesses put it at
+                   about 2kw": kept, as the answer it gives, never as measured)
     ``system``     a whole machine at the wall, a PDU, a smart plug (kept with scope ``system``)
 skipped roles (counted as ``extract/skipped/<role>``)
     ``cap``        a power limit or cap ("160W power limit", "286W / 350W", "out of 700 W")
     ``psu``        a power supply, circuit or socket capacity
     ``component``  a CPU, RAM, fans or another part that is not the GPU
-    ``guess``      a rough guess ("my rough guesses put it at about 2kw")
+    ``assumption`` an assumed figure, feeding a plan or a calculation ("assume all GPUs draw 300W")
     ``hypothetical`` what would, could or should happen ("supposed to be well above 500 W")
     ``calculation_input`` an operand of a written-out calculation (only its result is a figure)
     ``rate``       a figure per kWh, per hour, per GB: carbon intensity, price, a slope
@@ -33,13 +34,18 @@ import re
 RECORDED_ROLES = ("measured", "rated", "estimated", "system")
 
 # Words that make the figure in their clause a cap or limit.
-CAP_CUES = (r"power[- ]?limit", r"power[- ]?cap", r"\bcap(?:ped|s)?\b", r"\blimit(?:ed|s)?\b",
-            r"\bout of\b", r"-pl\b", r"\bpl\s*=", r"\bmax(?:imum)? power\b", r"\bset (?:it |the gpu )?to\b")
-PSU_CUES = (r"\bpsus?\b", r"power suppl", r"\bplatinum\b", r"\bgold\b", r"\btitanium\b", r"\bbronze\b",
-            r"\bbreaker", r"\bcircuit", r"\boutlet", r"wall socket", r"\bups\b", r"\bpower brick")
+CAP_CUES = (r"power[- ]?limit", r"power[- ]?cap", r"\bcap(?:ped|s)?\b", r"\blimit(?:ed|s|er)?\b",
+            r"\bout of\b", r"-pl\b", r"\bpl\s*=", r"\bmax(?:imum)? power\b", r"\bset (?:it |them |the gpus? )?to\b",
+            r"\benforc", r"\bdrop (?:it |them )?to\b", r"\bpower target", r"\bcurve\b", r"\bknee\b",
+            r"\bfloor(?:s|ed)? at\b")
+PSU_CUES = (r"\bpsus?\b", r"power suppl", r"\bsuppl(?:y|ies)\b", r"\bplatinum\b", r"\bgold\b", r"\btitanium\b",
+            r"\bbronze\b", r"\bbreaker", r"\bcircuit", r"\boutlet", r"wall socket", r"\bups\b", r"\bpower brick",
+            r"\bsystem'?s\s*:")
 COMPONENT_CUES = (r"\bcpus?\b", r"processor", r"\bram\b", r"\bdram\b", r"\bdimm", r"\bfans?\b",
                   r"motherboard", r"\bssds?\b", r"\bnvme", r"chipset", r"\bmonitor\b", r"\bcooler\b",
-                  r"\bpump\b", r"\bsoc\b", r"\bpackage power", r"\brapl\b")
+                  r"\bpump\b", r"\bsoc\b", r"\bpackage power", r"\brapl\b", r"\bxeon", r"\bepyc",
+                  r"\bryzen", r"threadripper", r"\bcore i\d", r"\bi[3579]-\d{4,5}", r"\bboard\b(?! power)",
+                  r"\bchassis")
 # Words that put the GPU back in the clause after a component cue ("CPU and GPU draw ...").
 GPU_CUES = (r"\bgpus?\b", r"graphics card", r"\bvram\b", r"\bcard\b", r"nvidia", r"\bcuda\b")
 SYSTEM_CUES = (r"from the wall", r"at the wall", r"wall[- ]?(?:power|meter|plug|socket|draw)",
@@ -47,15 +53,17 @@ SYSTEM_CUES = (r"from the wall", r"at the wall", r"wall[- ]?(?:power|meter|plug|
                r"total system", r"system power", r"\bpdu\b", r"smart plug", r"kill[- ]a[- ]watt",
                r"(?:per|each|the|a|whole|one|gpu|dgx|hgx) (?:server|node)(?! executable)",
                r"(?:server|node) power")
-GUESS_CUES = (r"\bguess", r"napkin", r"back[- ]of[- ](?:the[- ])?envelope", r"ballpark",
-              r"rough(?:ly)? estimat", r"\bi (?:think|believe|assume|imagine|reckon)\b",
-              r"\bassum(?:e|ing|ption)\b", r"\bprobably\b")
-ESTIMATE_CUES = (r"\bestimat", r"ml ?co2 ?impact", r"impact calculator")
+ESTIMATE_CUES = (r"\bestimat", r"ml ?co2 ?impact", r"impact calculator", r"\bguess", r"napkin",
+                 r"back[- ]of[- ](?:the[- ])?envelope", r"ballpark")
+# An assumption feeds a calculation or a plan: its figure is no answer.
+ASSUMPTION_CUES = (r"\bassum(?:e|es|ed|ing|ption)\b", r"\bi (?:think|believe|imagine|reckon)\b",
+                   r"\bprobably\b", r"\bsuppose\b", r"\blet'?s say\b")
 HYPOTHETICAL_CUES = (r"\bwould\b", r"\bcould\b", r"\bshould\b", r"\bmight\b", r"supposed to",
                      r"expected to", r"\bexpect(?:ed|ing)?\b", r"\bin theory\b", r"theoretical",
                      r"\bif (?:we|i|you|one)\b", r"\bwill (?:need|draw|use|consume|take)\b",
                      r"\bneed(?:s)? to\b", r"\bwant(?:s|ed)? to\b", r"\btarget\b", r"\bbudget\b",
-                     r"\bplan(?:s|ned)? to\b", r"\brecommend")
+                     r"\bplan(?:s|ned)? to\b", r"\brecommend", r"\bworst[- ]case\b", r"\bbest[- ]case\b",
+                     r"\bheadroom\b")
 RATED_CUES = (r"\btdp\b", r"thermal design power", r"\brated\b", r"peak power capacity",
               r"power capacity", r"board power", r"\btgp\b", r"\bspec(?:s|ified)?\b", r"nameplate")
 # Carbon after offsets, renewable purchases or market-based accounting ("the total market-based
@@ -76,14 +84,16 @@ _MONEY_RE = re.compile(r"[$€£]\s*$|\b(?:usd|eur|cents?|dollars?)\s*$", re.IGN
 _OPERATOR_AFTER_RE = re.compile(r"^\s*(?:[*×+]|/(?!\s*(?:gpu|card|device)\b)|=(?![>=]))", re.IGNORECASE)
 _OPERATOR_BEFORE_RE = re.compile(r"(?:[*×/+]|\bx)\s*$", re.IGNORECASE)
 _EQUALS_RE = re.compile(r"=(?![>=])")
+# A setting named right after its figure: "the 290 W efficiency knee", "a 250 W power target".
+_CAP_AFTER_RE = re.compile(r"\s*(?:efficiency |sweet )?(?:knee|spot|target|setting|cap|limit)\b")
 
 
 def _compile(cues: tuple[str, ...]) -> re.Pattern:
     return re.compile("|".join(cues))
 
 
-CAP, PSU, COMPONENT, GPU, SYSTEM, GUESS, ESTIMATE, HYPOTHETICAL, RATED, DELTA, OTHER_DEVICE, ACCOUNTING = map(
-    _compile, (CAP_CUES, PSU_CUES, COMPONENT_CUES, GPU_CUES, SYSTEM_CUES, GUESS_CUES, ESTIMATE_CUES,
+CAP, PSU, COMPONENT, GPU, SYSTEM, ASSUMPTION, ESTIMATE, HYPOTHETICAL, RATED, DELTA, OTHER_DEVICE, ACCOUNTING = map(
+    _compile, (CAP_CUES, PSU_CUES, COMPONENT_CUES, GPU_CUES, SYSTEM_CUES, ASSUMPTION_CUES, ESTIMATE_CUES,
                HYPOTHETICAL_CUES, RATED_CUES, DELTA_CUES, OTHER_DEVICE_CUES, ACCOUNTING_CUES))
 
 
@@ -139,7 +149,8 @@ def figure_role(sentence: str, start: int, end: int, *, previous_end: int = 0,
     lowered = sentence.lower()
     if PSU.search(clause):
         return "psu"
-    if CAP.search(before) or re.match(r"\s*(?:\*\*)?\s*(?:power\s*)?(?:limit|cap)\b", after):
+    if CAP.search(before) or re.match(r"\s*(?:\*\*)?\s*(?:power\s*)?(?:limit|cap)\b", after) \
+            or _CAP_AFTER_RE.match(after):
         return "cap"
     if DELTA.search(clause) or re.search(r"\+\s*$", before):
         return "delta"
@@ -147,8 +158,8 @@ def figure_role(sentence: str, start: int, end: int, *, previous_end: int = 0,
         return "component"
     if OTHER_DEVICE.search(clause):
         return "not_gpu"
-    if GUESS.search(lowered):
-        return "guess"
+    if ASSUMPTION.search(lowered):
+        return "assumption"
     if HYPOTHETICAL.search(before):
         return "hypothetical"
     if RATED.search(clause):

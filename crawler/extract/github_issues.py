@@ -36,8 +36,10 @@ def comment_records(markdown: str, locator_prefix: str, *, title: str = "",
                     reply: bool = False) -> DocumentExtraction:
     """Tool output (in code blocks or not), power tables and prose figures of an issue body or comment.
 
-    ``title``: the issue's title, read for context (the GPU it names) with the body, never for
-    figures of its own. ``reply``: a comment, whose quoted blocks repeat what others wrote.
+    ``title``: the issue's title. With the body it is one post: read for context (the GPU it
+    names), never for figures of its own. A reply (``reply``) does not inherit the title's GPU,
+    its quoted blocks repeat what others wrote, and the title only says the thread is about GPUs.
     """
     return document_records(markdown[:MAX_BODY_CHARS], table_extractor="markdown_table",
-                            locator_prefix=locator_prefix, title=title, read_quotes=not reply)
+                            locator_prefix=locator_prefix, title="" if reply else title, topic=title,
+                            read_quotes=not reply)

@@ -92,7 +92,10 @@ class Block:
 _IMAGE_RE = re.compile(r"!\[[^\]\n]{0,500}\]\([^)\n]{0,500}\)")
 _LINK_RE = re.compile(r"\[([^\]\n]{0,500})\](?:\([^)\n]{0,500}\)|\[[^\]\n]{0,100}\])")
 _TAG_RE = re.compile(r"</?[A-Za-z][^<>\n]{0,500}>")
-_MARK_RE = re.compile(r"\*{1,3}|(?<![A-Za-z0-9])_{1,3}|_{1,3}(?![A-Za-z0-9])|`+|\\(?=[!-/:-@\[-`{-~])")
+# Emphasis marks open before a non-space or close after one ("**80W**"); a "*" between spaces is
+# a literal ("180 * 0.5"), as CommonMark reads it.
+_MARK_RE = re.compile(r"\*{1,3}(?=\S)|(?<=\S)\*{1,3}|(?<![A-Za-z0-9])_{1,3}(?=\S)|(?<=\S)_{1,3}(?![A-Za-z0-9])"
+                      r"|`+|\\(?=[!-/:-@\[-`{-~])")
 _LINE_START_RE = re.compile(r"^[ \t]*(?:>[ \t]?)*[ \t]*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+(?:\[[ xX]\][ \t]+)?)?",
                             re.MULTILINE)
 _HEADING_MARKS_RE = re.compile(r"^[ \t]*#{1,6}[ \t]*|[ \t]+#+[ \t]*$|\n[=-]+[ \t]*$", re.MULTILINE)

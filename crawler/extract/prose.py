@@ -19,7 +19,8 @@ _BATCH_RE = re.compile(
 _WORD_COUNTS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
                 "single": 1, "dual": 2}
 _GPU_COUNT_RE = re.compile(
-    r"\b(\d{1,5}|one|two|three|four|five|six|seven|eight|single|dual)\s*(?:x\s*)?(?:[\w-]{2,12}\s+){0,2}gpus?\b"
+    r"\b(\d{1,5}|one|two|three|four|five|six|seven|eight|single|dual)\s*(?:x\s*)?"
+    r"(?:(?!per\b)[A-Za-z][\w-]{1,11}\s+){0,2}gpus?\b(?![- ]?hours?)"
     r"|\bgpu\s*(?:quantity|count)\s*[:=]?\s*(\d{1,5})\b"
     r"|\b(?:tp|tensor[- _]parallel(?:ism)?(?:[- _]size)?)\s*[=:]?\s*(\d{1,3})\b",
     re.IGNORECASE,

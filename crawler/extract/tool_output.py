@@ -59,6 +59,9 @@ _ZEUS_TIME_RE = re.compile(rf"\btime=({_NUMBER})")
 _ZEUS_ENERGY_RE = re.compile(r"\b(gpu_energy|cpu_energy|dram_energy|energy)=\{([^{}]{0,1000})\}")
 _ZEUS_PAIR_RE = re.compile(rf"(\d+)\s*:\s*({_NUMBER})")
 _CODECARBON_RE = re.compile(r"^\[codecarbon [A-Z]+ @ (\d{1,2}:\d\d:\d\d)\]\s*")
+_CODECARBON_V1_RE = re.compile(
+    rf"^(?:(?P<power_of>GPU|CPU|RAM) Power Consumption : Power\(kW=(?P<kw>{_NUMBER})\)"
+    rf"|Energy consumed (?P<energy_of>GPU|CPU|RAM) : Energy\(kwh=(?P<kwh>{_NUMBER})\))\s*$")
 KWH_TO_J = 3_600_000.0
 
 
@@ -120,6 +123,8 @@ def _split_lines(text: str) -> list[_Line]:
         body = raw.strip() if len(raw) <= MAX_LINE_CHARS else ""
         while body.startswith(">"):
             body = body[1:].lstrip()
+        if body.startswith("\\#"):  # a "#" header escaped so Markdown does not make it a heading
+            body = body[1:]
         lines.append(_Line(position, end, raw, body))
         position = end + 1
     return lines
@@ -656,6 +661,17 @@ def _codecarbon_line(body: str) -> tuple[float | None, str] | None:
     return (_clock_seconds(match[1]), body[match.end():]) if match else None
 
 
+def _codecarbon_v1(message: str) -> tuple[str, str, float] | None:
+    """CodeCarbon 1.x, one figure a line: "GPU Power Consumption : Power(kW=0.390005)" and
+    "Energy consumed GPU : Energy(kwh=0.110069)" -> ("GPU", "power" in W | "energy" in kWh, value)."""
+    match = _CODECARBON_V1_RE.match(message)
+    if not match:
+        return None
+    component = match["power_of"] or match["energy_of"]
+    value = float(match["kw"] or match["kwh"])
+    return (component, "power", value * 1000) if match["kw"] else (component, "energy", value)
+
+
 def _codecarbon_energy(message: str) -> tuple[str, float, float] | None:
     """"Energy consumed for all GPUs : 0.012 kWh. Total GPU Power : 245.3 W" (older: "All GPUs
     Power") -> ("all GPUs", kWh, W); the same for "all CPUs" and "RAM"."""
@@ -670,6 +686,7 @@ def _codecarbon_energy(message: str) -> tuple[str, float, float] | None:
 
 def _read_codecarbon(document: _Document) -> None:
     runs: list[list[tuple[_Line, float | None, float, float]]] = []
+    pending_watts = None
     for line in document.lines:
         parsed = _codecarbon_line(line.body)
         if parsed is None:
@@ -681,7 +698,19 @@ def _read_codecarbon(document: _Document) -> None:
             continue
         energy = _codecarbon_energy(message)
         if energy is None:
-            continue
+            single = _codecarbon_v1(message)
+            if single is None:
+                continue
+            component, kind, value = single
+            if component != "GPU":
+                document.skipped["component"] += 1
+            elif kind == "power":
+                pending_watts = value
+            elif pending_watts is not None:  # 1.x writes the power line, then the energy line
+                energy = ("all GPUs", value, pending_watts)
+                pending_watts = None
+            if energy is None:
+                continue
         component, kwh, watts = energy
         if component != "all GPUs":
             document.skipped["component"] += 1

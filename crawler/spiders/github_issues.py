@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -17,6 +18,7 @@ from .base import MeasurementSpider, next_link, utc_now
 
 API_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
 SEARCH_CAP = 1000  # GitHub returns at most 1,000 results per search
+_REPO_IN_URL_RE = re.compile(r"github\.com/([^/]+/[^/]+)/(?:issues|pull)/")
 
 
 @dataclass
@@ -131,7 +133,8 @@ class GitHubIssuesSpider(MeasurementSpider):
         if not self.first_time("issues_seen", url):
             return
         self.count("issues_read")
-        repo = url.split("github.com/", 1)[-1].split("/issues/")[0] if "github.com/" in url else ""
+        repo_match = _REPO_IN_URL_RE.search(url)  # issues and pull requests alike
+        repo = repo_match[1] if repo_match else ""
         state = IssueState(issue=issue, repo=repo)
         state.mention(tools_mentioned(str(issue.get("title") or "")))
         yield from self.read_post(state, issue, url, f"{repo}#{issue['number']}")
@@ -145,9 +148,8 @@ class GitHubIssuesSpider(MeasurementSpider):
             self.count_problem("empty_body", where, error=False)
             return
         state.mention(tools_mentioned(body))
-        is_issue = post is state.issue
-        extraction = comment_records(body, locator_prefix=where, reply=not is_issue,
-                                     title=str(state.issue.get("title") or "") if is_issue else "")
+        extraction = comment_records(body, locator_prefix=where, reply=post is not state.issue,
+                                     title=str(state.issue.get("title") or ""))
         self.report_problems(where, extraction.problems)
         self.report_skipped(where, extraction.skipped)
         retrieved_at = utc_now()
