@@ -172,3 +172,72 @@ def test_table_in_a_post_reads_its_workload_and_gpu_count_from_around_it():
     # 6.2 Wh x 3600 = 22,320 J
     assert (record["gpu_raw"], record["energy_j"], record["workload"]) == ("GPU T4x2", 22_320.0, "inference")
     assert [p.kind for p in extraction.problems] == ["non_numeric_cell"]
+
+
+def test_location_and_market_based_carbon_one_record_per_row():
+    table = ("| | Training Time (GPU hours) | Logit Generation Time (GPU Hours) | Training Power Consumption (W) "
+             "| Training Location-Based Greenhouse Gas Emissions (metric tons CO2eq) "
+             "| Training Market-Based Greenhouse Gas Emissions (metric tons CO2eq) |\n|---|---|---|---|---|---|\n"
+             "| Model 1B | 370k | 0 | 700 | 107 | 0 |\n| Model 3B | 460k | 7.5k | 700 | 133 | 0 |\n")
+    result = records(table, before="Training used H100-80GB (TDP of 700W) type hardware.")
+    small, large, logits = result.records
+    # 370k GPU-hours, 107 t = 107,000 kg; the market-based zero is accounting, not carbon of the work;
+    # a zero logit-generation time is no GPU time; 7.5k of them is a record of its own.
+    assert (small["gpu_hours"], small["co2_kg"], small["power_w"], small["gpu_raw"]) == (
+        370_000.0, 107_000.0, 700.0, "H100-80GB")
+    assert (large["gpu_hours"], large["co2_kg"]) == (460_000.0, 133_000.0)
+    assert (logits["gpu_hours"], logits["model_name"]) == (7_500.0, "Model 3B") and "co2_kg" not in logits
+    assert result.skipped == {"accounting": 2}
+
+
+def test_row_label_gives_the_phase():
+    rows = records("| Stage | Power (W) |\n|---|---|\n| prefill | 300 |\n| decode | 180-200W |\n",
+                   before="On one H100 PCIe.").records
+    assert [(r["phase"], r["power_w"]) for r in rows] == [("prefill", 300.0), ("decode", 190.0)]
+
+
+HTML_TABLE_WITH_BLANK_LINES = """## Hardware
+
+Pretraining ran on H100-80GB (TDP of 700W) type hardware.
+
+<table>
+  <tr>
+   <td>
+   </td>
+   <td><strong>Training Time (GPU hours)</strong>
+   </td>
+   <td><strong>Training Location-Based Greenhouse Gas Emissions</strong>
+<p>
+<strong>(tons CO2eq)</strong>
+   </td>
+  </tr>
+
+  <tr>
+   <td>Model 8B
+   </td>
+   <td>1.46M
+   </td>
+   <td>420
+   </td>
+  </tr>
+</table>
+
+Training Power Consumption: peak power capacity per GPU device.
+"""
+
+
+def test_an_html_table_broken_by_blank_lines_is_read_whole():
+    extraction = document_records(HTML_TABLE_WITH_BLANK_LINES, table_extractor="card_table", locator_prefix="",
+                                  is_post=False)
+    rated, record = extraction.records  # the TDP in the sentence above, and the table's row
+    assert (rated["extractor"], rated["power_w"], rated["power_kind"]) == ("prose", 700.0, "rated")
+    # 1.46M GPU-hours; 420 tons = 420,000 kg; the GPU from the sentence above the table.
+    assert (record["extractor"], record["gpu_hours"], record["co2_kg"], record["gpu_raw"]) == (
+        "card_table.html", 1_460_000.0, 420_000.0, "H100-80GB")
+
+
+def test_a_table_takes_the_nearest_earlier_gpu_of_its_section():
+    text = ("## Hardware\n\nWe trained on H100-80GB GPUs.\n\nSome words.\n\nMore words.\n\nEven more.\n\n"
+            "| Model Name | Training Time (GPU hours) |\n|---|---|\n| Small | 5.0M |\n")
+    record, = document_records(text, table_extractor="t", locator_prefix="", is_post=False).records
+    assert (record["gpu_raw"], record["gpu_hours"]) == ("H100-80GB", 5_000_000.0)

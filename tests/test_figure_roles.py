@@ -191,3 +191,60 @@ def test_gpu_hours_as_written(text, hours, gpu):
 
 def test_plain_hours_are_not_gpu_hours():
     assert find_gpu_hours("trained for 24 hours") == [] and find_gpu_hours("more GPU hours") == []
+
+
+@pytest.mark.parametrize("sentence, written, role", [
+    ("both cards enforced at 290 W and drawing ~245 W each", "290 W", "cap"),
+    ("both cards enforced at 290 W and drawing ~245 W each", "~245 W", "measured"),
+    ("Costs 15% throughput versus the 290 W efficiency knee.", "290 W", "cap"),
+    ("Both cards floor at 100W so the values are legal.", "100W", "cap"),
+    ("dmidecode reports a 490W supply for the box", "490W", "psu"),
+    ("which with a 135W Xeon comes to a lot", "135W", "component"),
+    ("and ~100W of board and fans", "~100W", "component"),
+])
+def test_more_roles_as_posts_write_them(sentence, written, role):
+    assert role_of(sentence, written) == role
+
+
+def test_a_spec_sheet_list_is_not_a_record():
+    extraction = document_records("Options:\n\n- **3090**\n  - TDP: 350W\n  - System's: 750W\n  - VRAM: 24GB\n",
+                                  table_extractor="t", locator_prefix="p")
+    assert extraction.records == [] and extraction.skipped == {"spec_list": 2}
+
+
+def test_draw_over_cap_with_the_unit_once():
+    record, = post("nvidia-smi shows that at P2 the wattage is 38/140W, which means it is idling.",
+                   title="A4000 stuck in P2")
+    # 38 W drawn, the 140 W cap in the notes; the post's title names the card.
+    assert (record["power_w"], record["phase"], record["gpu_raw"]) == (38.0, "idle", "A4000")
+    assert "power cap 140W stated beside it" in record["notes"]
+
+
+def test_each_figure_keeps_the_phase_of_its_own_clause():
+    idle, busy = post("The RTX 4090 sits at 16W when idle and 280W when fully active.")
+    assert (idle["phase"], busy["phase"]) == ("idle", "steady")
+    _, loaded = post("On two L40S (~140W idle, 450-670W per GPU under load).")
+    assert (loaded["power_w"], loaded["phase"], loaded["gpu_count"]) == (560.0, "steady", 2)
+
+
+def test_a_post_about_gpus_ties_a_bare_figure_to_gpu_work():
+    record, = post("121W in standby, even with nothing running.", title="High GPU power consumption in standby")
+    assert (record["power_w"], record["phase"], record["gpu_raw"]) == (121.0, "idle", None)
+    # A reply is about GPUs when its thread is, but never takes the title's GPU.
+    reply, = document_records("My idle power consumption is around 80 watts.", table_extractor="t",
+                              locator_prefix="c", topic="RTX 3090 idles high after CUDA init").records
+    assert (reply["power_w"], reply["gpu_raw"], reply["phase"]) == (80.0, None, "idle")
+
+
+def test_a_reading_beside_a_tdp_is_not_a_tdp_estimate():
+    reading, rating = post("The 388.69 W you're seeing is well below the 450 W TDP of the RTX 4090.")
+    assert (reading["power_w"], reading["power_kind"], reading["method"]) == (388.69, "measured", None)
+    assert (rating["power_w"], rating["power_kind"]) == (450.0, "rated")
+
+
+def test_zero_carbon_after_offsets_is_accounting_not_a_figure():
+    extraction = document_records("Estimated total location-based emissions were 240 tons CO2eq for training. "
+                                  "Matched with renewable energy, the total market-based emissions were 0 tons CO2eq.",
+                                  table_extractor="t", locator_prefix="p", is_post=False)
+    record, = extraction.records
+    assert record["co2_kg"] == 240_000.0 and extraction.skipped["accounting"] == 1

@@ -238,3 +238,11 @@ def test_binary_card_is_refused():
 ])
 def test_candidate_reason(entry, listing, reason):
     assert candidate_reason(entry, listing) == reason
+
+
+def test_template_pasted_without_bullets():
+    text = ("Environmental Impact\nHardware Type: A100 GPU\n\nHours used: ~6 hours\n\nCloud Provider: AWS\n\n"
+            "Carbon Emitted: Estimated 2.3 kg CO₂eq\n")
+    record, = template(text)
+    assert (record["gpu_raw"], record["gpu_hours"], record["co2_kg"]) == ("A100 GPU", 6.0, 2.3)
+    assert "estimated" in record["flags"]

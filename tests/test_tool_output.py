@@ -301,3 +301,21 @@ NVIDIA A100-SXM4-80GB, 298.10 W"""
     assert powers(readings) == [312.45, 298.1]
     assert [record.get("trace") for record in readings.records] == [None, None]
     assert [record["locator"] for record in readings.records] == ["c#nvidia-smi-query@0:1", "c#nvidia-smi-query@0:2"]
+
+
+def test_codecarbon_1x_lines_one_figure_each():
+    text = ("```\n[codecarbon INFO @ 10:00:00] GPU Power Consumption : Power(kW=0.25)\n"
+            "[codecarbon INFO @ 10:00:00] Energy consumed GPU : Energy(kwh=0.05)\n"
+            "[codecarbon INFO @ 10:00:00] CPU Power Consumption : Power(kW=0.04)\n"
+            "[codecarbon INFO @ 10:00:00] Energy consumed CPU : Energy(kwh=0.01)\n```\n")
+    readings = tool_output_records(text)
+    record, = readings.records
+    # 0.25 kW = 250 W; 0.05 kWh x 3.6e6 = 180,000 J; the CPU lines are another component.
+    assert (record["power_w"], record["energy_j"], record["method"]) == (250.0, 180_000.0, "codecarbon")
+    assert readings.skipped == {"component": 2}
+
+
+def test_dmon_header_escaped_inside_a_quote():
+    text = ("> \\# gpu   pwr  temp    sm\n> \\# Idx     W     C     %\n>     0   111    83    25\n"
+            ">     1    86    70    18\n")
+    assert [r["power_w"] for r in tool_output_records(text).records] == [111.0, 86.0]

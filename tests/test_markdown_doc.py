@@ -1,0 +1,70 @@
+"""The document model: CommonMark blocks, sections, the reading plan and partial parsing."""
+
+from crawler.extract.documents import candidate_lines, reading_plan
+from crawler.extract.markdown_doc import layout, parse_blocks
+
+
+def kinds(text: str) -> list[tuple[str, str]]:
+    return [(b.kind, b.text) for b in parse_blocks(text)]
+
+
+def test_blocks_with_markup_removed():
+    text = ("# Power *notes*\n\nIt draws **80–100W** on a [card](http://x) `nvidia-smi` ![img](y)\n"
+            "over a soft break.\n\n- **GPU:** 2 x A100\n  - nested 5 W\n\n> quoted 7 W\n")
+    assert kinds(text) == [
+        ("heading", "Power notes"),
+        ("paragraph", "It draws 80–100W on a card nvidia-smi  over a soft break."),
+        ("list_item", "GPU: 2 x A100"),
+        ("list_item", "nested 5 W"),
+        ("paragraph", "quoted 7 W"),
+    ]
+    blocks = parse_blocks(text)
+    assert blocks[2].list_id != blocks[3].list_id and blocks[4].quoted
+    assert [b.section for b in blocks] == [-1, 0, 0, 0, 0]
+
+
+def test_a_star_between_spaces_is_arithmetic_not_emphasis():
+    block, = parse_blocks("power = 180 * 0.5 = 90W\n")
+    assert block.text == "power = 180 * 0.5 = 90W"
+
+
+def test_code_blocks_keep_their_info_string_and_an_unclosed_fence_runs_on():
+    blocks = parse_blocks("```csv\na,b\n```\n\n```python\nx = 1\n")
+    assert [(b.kind, b.info, b.text) for b in blocks] == [("code", "csv", "a,b\n"), ("code", "python", "x = 1\n")]
+
+
+def test_markdown_swallowed_by_an_unclosed_fence_is_read_as_markdown():
+    blocks = parse_blocks("```python\ntrain()\n\n## Environmental Impact\n\n- **Carbon Emitted:** 6.66 kg CO2 eq.\n")
+    assert [(b.kind, b.text) for b in blocks] == [
+        ("code", "train()\n\n"), ("heading", "Environmental Impact"), ("list_item", "Carbon Emitted: 6.66 kg CO2 eq.")]
+    assert blocks[2].line == 5  # where it stands in the source
+
+
+def test_an_empty_heading_starts_no_section():
+    blocks = parse_blocks("## Training\n\nOn H100s.\n\n## \n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
+    assert [b.section for b in blocks] == [-1, 0, 0, 0]
+
+
+def test_layout_sections_and_code_spans():
+    lines = ("intro\n# A\ntext\n```\n# not a heading\n```\n<!--\n# not either\n-->\n## B\n#nospace\n"
+             "    # indented code\n").split("\n")
+    found = layout(lines)
+    assert found.section_starts == [0, 1, 9]
+    assert found.code == [(4, 4)] and found.in_code(4) == (4, 4) and found.in_code(5) is None
+
+
+def test_layout_never_cuts_an_unclosed_fence():
+    assert layout("a\n```\n# x\n## y\n".split("\n")).section_starts == [0]
+
+
+def test_candidate_lines_and_the_reading_plan():
+    text = "No figure here.\nIt draws 300 W.\n```\nprint('250 W')\n```\n| Power (W) |\nco2 and 3 with\n"
+    assert candidate_lines(text) == [1, 3, 5, 6]
+    plan = reading_plan(text)
+    assert (plan.lines, plan.code_lines) == ([1, 5, 6], [3])
+
+
+def test_only_sections_holding_a_figure_are_parsed():
+    text = "# One\n\nNothing.\n\n# Two\n\nIt draws 300 W.\n\n# Three\n\nNothing either.\n"
+    blocks = parse_blocks(text, lines_of_interest=[6])
+    assert [(b.kind, b.text, b.line) for b in blocks] == [("heading", "Two", 4), ("paragraph", "It draws 300 W.", 6)]
