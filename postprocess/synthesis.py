@@ -234,6 +234,8 @@ def success_criteria(frame: pd.DataFrame, assumptions: list[dict], batches: list
     idle_gpus = set(frame.loc[frame["phase"] == "idle", "gpu"].dropna())
     busy_gpus = set(measured_power(frame)["gpu"].dropna())
     correlations = [b for b in batches if b["pearson_r"] is not None]
+    traces = [trace for trace in frame["trace"] if isinstance(trace, dict) and trace.get("readings_w")] \
+        if "trace" in frame else []
 
     def item(level, name, met, figure):
         return {"level": level, "criterion": name, "met": bool(met), "figure": figure}
@@ -252,8 +254,18 @@ def success_criteria(frame: pd.DataFrame, assumptions: list[dict], batches: list
         item("stretch", "batch effects", bool(batches), len(batches)),
         item("stretch", "a correlation coefficient", bool(correlations),
              correlations[0]["pearson_r"] if correlations else None),
-        item("stretch", "power traces", False, "no time series in the sources crawled"),
+        item("stretch", "power traces", bool(traces), _traces_figure(traces)),
     ]
+
+
+def _traces_figure(traces: list[dict]) -> str:
+    """"2 traces (7 readings, 1 with an idle-to-load swing)": how much time-series evidence there is."""
+    if not traces:
+        return "no time series in the sources crawled"
+    readings = sum(len(trace["readings_w"]) for trace in traces)
+    # A swing from idle to load within one trace: its lowest reading under half its highest.
+    swings = sum(1 for trace in traces if min(trace["readings_w"]) < 0.5 * max(trace["readings_w"]))
+    return f"{len(traces)} traces ({readings} readings, {swings} with an idle-to-load swing)"
 
 
 def synthesise(frame: pd.DataFrame, assumptions: dict) -> dict:

@@ -129,6 +129,16 @@ def test_success_criteria():
     assert criteria["power traces"] == (False, "no time series in the sources crawled")
 
 
+def test_power_traces_criterion_counts_readings_and_idle_to_load_swings():
+    traces = [record(id="t1", gpu="RTX 4090", power_w=160.0, trace={"interval_s": 1.0, "readings_w": [20.0, 300.0]}),
+              record(id="t2", gpu="RTX 4090", power_w=290.0,
+                     trace={"interval_s": None, "readings_w": [280.0, 290.0, 300.0]})]
+    frame = pd.DataFrame(h100_records() + traces)
+    criteria = {c["criterion"]: (c["met"], c["figure"]) for c in synthesise(frame, ASSUMPTIONS)["success_criteria"]}
+    # 2 + 3 readings; only the first goes from under half its peak (20 < 150) to load.
+    assert criteria["power traces"] == (True, "2 traces (5 readings, 1 with an idle-to-load swing)")
+
+
 def test_spreadsheet_cells_are_neutralised():
     cells = pd.DataFrame({"text": ["=HYPERLINK(\"x\")", "+1", "-cmd", "@SUM(A1)", "\tx", "fine", None]})
     safe = safe_table(cells)["text"].tolist()
