@@ -38,13 +38,6 @@ _METHOD_CUES = (
 )
 
 
-_SCOPE_CUES = (
-    ("gpu", r"per[- ]gpu|gpu power|gpu energy|board power|\bnvml\b|nvidia[- ]smi"),
-    ("system", r"\bserver\b|\bnode\b|whole (?:machine|system)|at the wall|wall[- ]?(?:power|meter|plug)|"
-               r"\bsystem power\b|\bpdu\b"),
-)
-
-
 def _compile(cues) -> re.Pattern:
     """One pattern for all cues of a classifier (one scan of the text); group N is cue N.
 
@@ -62,7 +55,6 @@ def _outer_label(match: re.Match, cues) -> str:
 _WORKLOAD_RES = (_compile(_WORKLOAD_CUES), _WORKLOAD_CUES)
 _PHASE_RES = (_compile(_PHASE_CUES), _PHASE_CUES)
 _METHOD_RES = (_compile(_METHOD_CUES), _METHOD_CUES)
-_SCOPE_RES = (_compile(_SCOPE_CUES), _SCOPE_CUES)
 
 
 def _earliest(text: str | None, compiled) -> str | None:
@@ -101,8 +93,3 @@ def classify_phase(text: str | None) -> str | None:
 def classify_method(text: str | None) -> str | None:
     """'codecarbon', 'nvidia-smi', 'nvml', 'zeus', 'external-meter', 'tdp-estimate' or None."""
     return _earliest(text, _METHOD_RES)
-
-
-def classify_scope(text: str | None) -> str | None:
-    """'gpu' (the GPU alone) or 'system' (a whole server at the wall), or None when not said."""
-    return _earliest(text, _SCOPE_RES)
