@@ -134,6 +134,8 @@ def _role(sentence: str, candidates: list[_Candidate], position: int) -> str:
         return "not_a_figure"
     if candidate.kind == "co2" and candidate.value == 0 and ACCOUNTING.search(sentence.lower()):
         return "accounting"  # "market-based emissions were 0 tons": offsets, not the work's carbon
+    if candidate.value == 0 and candidate.kind != "co2":
+        return "zero"  # "returns power_usage = 0 W": no reading of anything
     return figure_role(sentence, candidate.start, candidate.end,
                        previous_end=candidates[position - 1].end if position else 0,
                        next_start=candidates[position + 1].start if position + 1 < len(candidates) else None)
@@ -568,8 +570,8 @@ def document_records(text: str, *, table_extractor: str, locator_prefix: str, ti
     ``table_extractor`` is a prefix: the table kind is appended ("card_table" -> "card_table.html").
     ``title`` is read for context only (an issue's title names its GPU); ``topic``, the title of the
     thread a reply stands in, only says whether the talk is of GPUs. ``is_post``: the document
-    is one person's post, whose single GPU its figures belong to (a card is not: its sections
-    are). ``read_quotes=False`` passes over quoted blocks (a reply quoting another post).
+    is one person's GitHub post, whose single GPU its figures belong to (a card is not: its
+    sections are), and whose line breaks end sentences (GitHub renders them as breaks). ``read_quotes=False`` passes over quoted blocks (a reply quoting another post).
     ``plan`` and ``blocks`` (parsed by that plan) when the caller has them already; ``claimed``:
     the indexes of blocks another rule has read.
     """
@@ -579,7 +581,7 @@ def document_records(text: str, *, table_extractor: str, locator_prefix: str, ti
         return DocumentExtraction(skipped=tools.skipped)
     tool_lines = [(text.count("\n", 0, start), text.count("\n", 0, end)) for start, end in tools.spans]
     if blocks is None:  # a post is read whole: the one GPU it names may stand anywhere in it
-        blocks = parse_blocks(text) if is_post else parse_blocks(text, plan.lines, plan.layout)
+        blocks = parse_blocks(text, line_breaks=True) if is_post else parse_blocks(text, plan.lines, plan.layout)
     doc = _Document(blocks, title, is_post, topic)
     reader = _Reader(doc, locator_prefix, read_quotes)
     for record in tools.records:

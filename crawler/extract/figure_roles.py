@@ -57,15 +57,18 @@ ESTIMATE_CUES = (r"\bestimat", r"ml ?co2 ?impact", r"impact calculator", r"\bgue
                  r"back[- ]of[- ](?:the[- ])?envelope", r"ballpark")
 # An assumption feeds a calculation or a plan: its figure is no answer.
 ASSUMPTION_CUES = (r"\bassum(?:e|es|ed|ing|ption)\b", r"\bi (?:think|believe|imagine|reckon)\b",
-                   r"\bprobably\b", r"\bsuppose\b", r"\blet'?s say\b")
+                   r"\bprobably\b", r"\bsuppose\b", r"\bsay\b")
 HYPOTHETICAL_CUES = (r"\bwould\b", r"\bcould\b", r"\bshould\b", r"\bmight\b", r"supposed to",
                      r"expected to", r"\bexpect(?:ed|ing)?\b", r"\bin theory\b", r"theoretical",
                      r"\bif (?:we|i|you|one)\b", r"\bwill (?:need|draw|use|consume|take)\b",
                      r"\bneed(?:s)? to\b", r"\bwant(?:s|ed)? to\b", r"\btarget\b", r"\bbudget\b",
                      r"\bplan(?:s|ned)? to\b", r"\brecommend", r"\bworst[- ]case\b", r"\bbest[- ]case\b",
                      r"\bheadroom\b")
+# "Board power" is what the card reports drawing ("11W board power"); "total board power" (TBP) is
+# the rating.
 RATED_CUES = (r"\btdp\b", r"thermal design power", r"\brated\b", r"peak power capacity",
-              r"power capacity", r"board power", r"\btgp\b", r"\bspec(?:s|ified)?\b", r"nameplate")
+              r"power capacity", r"total board power", r"\btbp\b", r"\btgp\b", r"\bspec(?:s|ified)?\b",
+              r"nameplate")
 # Carbon after offsets, renewable purchases or market-based accounting ("the total market-based
 # emissions were 0 tons CO2eq"): an accounting result, not the carbon of the work.
 ACCOUNTING_CUES = (r"market[- ]based", r"\boffset", r"net[- ]zero", r"carbon[- ]neutral", r"\bcompensat")
@@ -78,8 +81,14 @@ OTHER_DEVICE_CUES = (r"\biphone", r"\bphone\b", r"\bcharg(?:e|er|ing)\b", r"\bla
 # Clause breaks: punctuation that ends a clause, and words that start another one.
 _CLAUSE_BREAK_RE = re.compile(r"[,;()\[\]]|\s[-–—]\s|=>|->|\bbut\b|\bwhile\b|\bwhereas\b|\band\b")
 # What follows a figure that makes it a rate: per kWh, per hour, per GB, per month.
-_RATE_AFTER_RE = re.compile(r"^\s*(?:/|per\s+)\s*(?:k?wh|mwh|kw\b|h\b|hr|hour|gb|gib|mb|month|mo\b|year|"
-                            r"yr|day|km|mile|\$|€|usd|eur|cent)", re.IGNORECASE)
+_RATE_AFTER_RE = re.compile(r"^\s*(?:(?:/|per\s+|a\s+)\s*(?:k?wh|mwh|kw\b|h\b|hr|hour|gb|gib|mb|month|mo\b|year|"
+                            r"yr|day|week|km|mile|\$|€|usd|eur|cent)|(?:monthly|yearly|annually|daily|weekly)\b)",
+                            re.IGNORECASE)
+# "monthly power alone is about 5,600 kWh": a figure per period is a rate, whichever side says so.
+_PERIOD_BEFORE_RE = re.compile(r"\b(?:monthly|yearly|annual(?:ly)?|daily|weekly|per (?:month|year|day|week))\b[^.]{0,40}$",
+                               re.IGNORECASE)
+# "uses 40W more with a model loaded": a difference.
+_DELTA_AFTER_RE = re.compile(r"^\s*(?:of\s+power\s+)?(?:more|less|extra|higher|lower)\b", re.IGNORECASE)
 _MONEY_RE = re.compile(r"[$€£]\s*$|\b(?:usd|eur|cents?|dollars?)\s*$", re.IGNORECASE)
 _OPERATOR_AFTER_RE = re.compile(r"^\s*(?:[*×+]|/(?!\s*(?:gpu|card|device)\b)|=(?![>=]))", re.IGNORECASE)
 _OPERATOR_BEFORE_RE = re.compile(r"(?:[*×/+]|\bx)\s*$", re.IGNORECASE)
@@ -135,7 +144,7 @@ def figure_role(sentence: str, start: int, end: int, *, previous_end: int = 0,
     """The role of the figure at sentence[start:end] (see the module docstring)."""
     after_text = sentence[end:]
     before_text = sentence[:start]
-    if _RATE_AFTER_RE.match(after_text) or _MONEY_RE.search(before_text):
+    if _RATE_AFTER_RE.match(after_text) or _MONEY_RE.search(before_text) or _PERIOD_BEFORE_RE.search(before_text):
         return "rate"
     # An operand of a written-out calculation: next to an operator, with an "=" after it.
     if (_OPERATOR_AFTER_RE.match(after_text) or _OPERATOR_BEFORE_RE.search(before_text)) and \
@@ -152,13 +161,13 @@ def figure_role(sentence: str, start: int, end: int, *, previous_end: int = 0,
     if CAP.search(before) or re.match(r"\s*(?:\*\*)?\s*(?:power\s*)?(?:limit|cap)\b", after) \
             or _CAP_AFTER_RE.match(after):
         return "cap"
-    if DELTA.search(clause) or re.search(r"\+\s*$", before):
+    if DELTA.search(clause) or re.search(r"\+\s*$", before) or _DELTA_AFTER_RE.match(after_text):
         return "delta"
     if _component_nearer_than_gpu(before, after):
         return "component"
     if OTHER_DEVICE.search(clause):
         return "not_gpu"
-    if ASSUMPTION.search(lowered):
+    if ASSUMPTION.search(before):
         return "assumption"
     if HYPOTHETICAL.search(before):
         return "hypothetical"

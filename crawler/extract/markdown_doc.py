@@ -49,6 +49,7 @@ class Block:
     literal: str | None = field(default=None, repr=False)  # code and HTML content
     source: tuple = field(default=(b"", 0, 0), repr=False)  # (document bytes, start, end)
     table_node: object = field(default=None, repr=False)
+    line_breaks: bool = False  # the source's line breaks are breaks in the text (GitHub comments)
 
     @property
     def size(self) -> int:
@@ -62,7 +63,7 @@ class Block:
             return self.literal
         data, start, end = self.source
         raw = data[start:end].decode("utf-8", errors="replace")
-        return raw if self.kind == "table" else _plain(raw, heading=self.kind == "heading")
+        return raw if self.kind == "table" else _plain(raw, self.kind == "heading", self.line_breaks)
 
     @property
     def lines(self) -> list[str]:
@@ -102,8 +103,9 @@ _HEADING_MARKS_RE = re.compile(r"^[ \t]*#{1,6}[ \t]*|[ \t]+#+[ \t]*$|\n[=-]+[ \t
 _HARD_BREAK_RE = re.compile(r"(?:  +|\\)\n")
 
 
-def _plain(source: str, heading: bool = False) -> str:
-    """A block's source as plain text: markup removed, soft line breaks as spaces, hard ones kept."""
+def _plain(source: str, heading: bool = False, line_breaks: bool = False) -> str:
+    """A block's source as plain text: markup removed, soft line breaks as spaces (or, where the
+    renderer breaks lines, ``line_breaks``, kept), hard ones kept."""
     text = _LINE_START_RE.sub("", source)
     if heading:
         text = _HEADING_MARKS_RE.sub("", text)
@@ -112,6 +114,8 @@ def _plain(source: str, heading: bool = False) -> str:
     if "<" in text:
         text = _TAG_RE.sub("", text)
     text = _MARK_RE.sub("", _HARD_BREAK_RE.sub("\x00", text))
+    if line_breaks:
+        return text.replace("\x00", "\n").strip()
     return " ".join(text.split("\n")).replace("\x00", "\n").strip()
 
 
@@ -147,7 +151,8 @@ class _LineIndex:
 
 
 class _Reader:
-    def __init__(self, source: str, line_offset: int = 0):
+    def __init__(self, source: str, line_offset: int = 0, line_breaks: bool = False):
+        self.line_breaks = line_breaks
         self.source = source
         self.data = source.encode("utf-8")
         self.lines = _LineIndex(self.data)
@@ -165,7 +170,8 @@ class _Reader:
         line, end_line = self.span(node)
         node_start, node_end = node.srcmap or (0, 0)
         source = (self.data, node_start if start is None else start, node_end if end is None else end)
-        block = Block(kind, line, end_line, section=self.section, source=source, **fields)
+        block = Block(kind, line, end_line, section=self.section, source=source, line_breaks=self.line_breaks,
+                      **fields)
         self.blocks.append(block)
         return block
 
@@ -346,15 +352,17 @@ def layout(lines: list[str], until: int | None = None) -> Layout:
 
 
 def parse_blocks(markdown: str, lines_of_interest: list[int] | None = None,
-                 sections: Layout | None = None) -> list[Block]:
+                 sections: Layout | None = None, line_breaks: bool = False) -> list[Block]:
     """The blocks of a Markdown document, in reading order.
 
     With ``lines_of_interest`` (sorted line numbers), only the sections that hold one of those
     lines are parsed: a long card whose figures stand in two sections costs two sections' parse.
-    ``sections``: the document's layout when the caller has it.
+    ``sections``: the document's layout when the caller has it. ``line_breaks``: the document's
+    renderer breaks lines where the source does (GitHub's issues and comments), so a line is where a
+    sentence ends even without a full stop.
     """
     if lines_of_interest is None:
-        reader = _Reader(markdown)
+        reader = _Reader(markdown, line_breaks=line_breaks)
         reader.read(_PARSER.tree(markdown))
         return reader.blocks
     lines = markdown.split("\n")
@@ -364,7 +372,7 @@ def parse_blocks(markdown: str, lines_of_interest: list[int] | None = None,
     for first, end in zip(starts, starts[1:]):
         if bisect_right(lines_of_interest, end - 1) == bisect_right(lines_of_interest, first - 1):
             continue
-        reader = _Reader("\n".join(lines[first:end]), first)
+        reader = _Reader("\n".join(lines[first:end]), first, line_breaks)
         reader.blocks, reader.lists = blocks, lists
         reader.read(_PARSER.tree(reader.source))
         lists = reader.lists

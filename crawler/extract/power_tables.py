@@ -55,6 +55,11 @@ _SCIENTIFIC_RE = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d{1,3}")
 _STAGE_VALUE_RE = re.compile(r"stage\s*\d+\s*:\s*~?\s*(\d[\d.,]*)\s*([kKmMbB](?![a-z]))?", re.IGNORECASE)
 _GPU_HEADER_RE = re.compile(r"^\s*(?:gpus?|gpu (?:model|name|type)|hardware(?: type)?|device|accelerator)s?\s*$",
                             re.IGNORECASE)
+# A unit per something in a header: "J/token", "J/out_tok", "mJ per token", "Wh/query", "W/GPU".
+_PER_UNIT_HEADER_RE = re.compile(r"(?<![A-Za-z])(?P<unit>[kmM]?J|k?Wh|W)\s*(?:/|per\s+)\s*"
+                                 r"(?P<per>out[_ ]?tok(?:en)?s?|tok(?:en)?s?|quer(?:y|ies)|requests?|prompts?|"
+                                 r"samples?|images?|GPU)\b", re.IGNORECASE)
+_MINIMUM_HEADER_RE = re.compile(r"\bmin(?:imum)?\b")
 _BATCH_HEADER_RE = re.compile(r"\s*(?:batch(?:[ _-]?size)?|bs)\s*")
 
 
@@ -98,12 +103,25 @@ def column_role(header: str) -> ColumnRole | None:
     if re.search(r"carbon|co2|co₂|emission", lowered):
         factor = _CARBON_MASS_UNITS.get(_CO2_SUFFIX_RE.sub("", _compact(unit or "")))
         return ColumnRole("co2_kg", factor, phase) if factor else None
+    per = _PER_UNIT_HEADER_RE.search(header)
+    if per:  # "J/token (prefill)", "J/out_tok", "mJ per token", "Wh/query", "W/GPU"
+        kind_and_factor = symbol_kind_and_factor(per["unit"])
+        if kind_and_factor and kind_and_factor[0] == "energy" and per["per"].lower().startswith(("tok", "out")):
+            return ColumnRole("energy_per_token_j", kind_and_factor[1], phase)
+        if kind_and_factor and kind_and_factor[0] == "energy":
+            return ColumnRole("energy_per_query_j", kind_and_factor[1], phase)
+        if kind_and_factor and kind_and_factor[0] == "power" and per["per"].lower() == "gpu":
+            return ColumnRole("power_w", kind_and_factor[1], phase)
+        return None
     known = symbol_kind_and_factor(unit) if unit else None
     if known is None:
         return None
     kind, factor = known
-    if kind == "power" and re.search(r"power|watt|draw|consumption|idle|load|peak", lowered):
-        return ColumnRole("power_w", factor, phase)
+    if kind == "power" and _MINIMUM_HEADER_RE.search(lowered):
+        return None  # the lowest reading of a series: a statistic, not a figure of the work
+    if kind == "power" and re.search(r"power|watt|draw|consumption|idle|load|peak|max|mean|avg|average|median",
+                                     lowered):
+        return ColumnRole("power_w", factor, phase or ("peak" if re.search(r"\bmax", lowered) else None))
     if kind == "energy" and re.search(r"energy|consumption|power", lowered):
         return ColumnRole("energy_j", factor, phase)
     return None
@@ -182,7 +200,7 @@ def _cell_value(cell: str, role: ColumnRole) -> tuple[float, float | None, float
     raise ValueError(text)
 
 
-_METRIC_WORDS_RE = re.compile(r"energy|power|watt|co2|co₂|carbon|emission|gpu[- ]hours?", re.IGNORECASE)
+_METRIC_WORDS_RE = re.compile(r"energy|power|watt|co2|co₂|carbon|emission|gpu[- ]hours?|[jw]\s*/\s*\w", re.IGNORECASE)
 
 
 def _names_a_metric(label: str) -> bool:

@@ -34,6 +34,7 @@ _SYMBOLS = {
     "kw": "kilowatt", "kilowatt": "kilowatt", "kilowatts": "kilowatt",
     "j": "joule", "joule": "joule", "joules": "joule",
     "kj": "kilojoule", "kilojoule": "kilojoule", "kilojoules": "kilojoule",
+    "millijoule": "millijoule", "millijoules": "millijoule", "megajoule": "megajoule", "megajoules": "megajoule",
     "wh": "watt_hour", "kwh": "kilowatt_hour", "gwh": "gigawatt_hour",
     "s": "second", "sec": "second", "secs": "second", "second": "second", "seconds": "second",
     "ms": "millisecond", "min": "minute", "mins": "minute", "minute": "minute", "minutes": "minute",
@@ -54,10 +55,12 @@ _PER_UNITS = {
 _NUMBER = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+"
 _APPROX = r"~|≈|about\s+|around\s+|approx(?:\.|imately)?\s+|roughly\s+|circa\s+|ca\.\s*"
 _UNIT = (
-    r"kilowatts?|kilojoules?|watts?|joules?|seconds?|secs?|minutes?|mins?|hours?|hrs?|"
+    r"kilowatts?|kilojoules?|millijoules?|megajoules?|watts?|joules?|seconds?|secs?|minutes?|mins?|hours?|hrs?|"
     r"GWh|MWh|kWh|mWh|Wh|MW|kW|mW|W|MJ|kJ|mJ|J|ms|min|s|h"
 )
 _PER = r"tokens?|tok|quer(?:y|ies)|requests?|prompts?|inferences?|samples?"
+# The unit a range may repeat after its first number ("50w to 70w"); the figure's own unit follows.
+_RANGE_UNIT = r"(?:k?w|watts?|k?wh|[km]?j)(?![A-Za-z0-9])"
 _PER_COUNT = r"1k|1K|\d{1,3}(?:,\d{3})+|\d+"
 
 _FIGURE_RE = re.compile(
@@ -65,7 +68,8 @@ _FIGURE_RE = re.compile(
     r"(?=[~≈\d.aArRcC])"
     rf"(?P<approx>{_APPROX})?"
     rf"(?P<num>{_NUMBER})"
-    rf"(?:\s*(?:-|–|—|to)\s*(?P<num2>{_NUMBER}))?"
+    # A range: "350-400W", "50 to 70 W", "50w to 70w", "45W-50W", "114~118w".
+    rf"(?:\s*(?:{_RANGE_UNIT})?\s*(?:-|–|—|to|~)\s*(?P<num2>{_NUMBER}))?"
     r"\s*"
     rf"(?:"
     rf"(?P<inv_per>{_PER})\s*(?:/|per)\s*(?P<inv_unit>kWh|Wh|kJ|J)"
