@@ -20,7 +20,7 @@ _PHASE_CUES = (
              r"before (?:any |a )?(?:model|models) (?:is |are )?loaded|before loading|between generations|"
              r"while no prompt|no (?:activity|in-flight requests|requests|load\b)|not (?:calculating|computing|"
              r"doing anything|in use)|waiting for (?:new |api |requests)|waits for|unused loaded|"
-             r"\b0 ?% (?:gpu[- ])?util|\bnot (?:being )?used\b|\bunused\b"),
+             r"\b0 ?% (?:gpu[- ])?util|\bnot (?:being )?used\b|\bunused\b|\b(?:do|does|doing) nothing|nothing (?:is )?running|at rest\b"),
     ("peak", r"\bpeak(?:s|ed|ing)?\b|\bmax(?:imum)?\b|\bspikes?\b"),
     ("prefill", r"\bprefill"),
     ("decode", r"\bdecod(?:e|ing)\b"),

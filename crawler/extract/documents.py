@@ -58,7 +58,8 @@ _NEEDS_GPU_TIE = {"power", "energy", "energy_per_token", "energy_per_query"}
 # the few places it matches ("3 with" is no unit).
 _NUMBER_THEN_UNIT_LETTER_RE = re.compile(r"[0-9][ \t]*[kKmMgG]?[wWjJ]")
 _UNIT_END_RE = re.compile(r"(?:[hH]|atts?|oules?)?(?![a-zA-Z])")
-_CANDIDATE_WORDS = ("co2", "hour", "gpu_energy", "(w", "(kw", "(mw", "(j", "(kj", "(mj", "[w", "[kw", "[j")
+_CANDIDATE_WORDS = ("co2", "hour", "gpu_energy", "(w", "(kw", "(mw", "(j", "(kj", "(mj", "[w", "[kw", "[j",
+                    "j/tok", "j/out", "per token", "wh/")
 # "38/140W": a draw over its cap, the unit written once.
 _DRAW_OVER_CAP_RE = re.compile(r"(?<![\d.,/])(\d{1,4}(?:\.\d+)?)\s*/\s*\d{1,4}(?:\.\d+)?\s*(?:W|watts?)\b", re.IGNORECASE)
 # A list item that is one line of a hardware spec sheet ("TDP: 125W", "System's: 750W",
@@ -141,9 +142,13 @@ def _role(sentence: str, candidates: list[_Candidate], position: int) -> str:
                        next_start=candidates[position + 1].start if position + 1 < len(candidates) else None)
 
 
-def _previous_phase(parts: list[tuple[int, str]], number: int) -> str | None:
-    """The phase the nearest earlier sentence of the block states ("With 0.3.9 this usage doubled
-    to 9-10W" continues the idle of the sentence before)."""
+def _next_or_previous_phase(parts: list[tuple[int, str]], number: int, next_sentence: str) -> str | None:
+    """For a sentence that names no phase: an idle cue in the next sentence when that one states
+    no figure ("... increases to 50W. But still the GPU is not calculating."), else the phase the
+    nearest earlier sentence states ("With 0.3.9 this usage doubled to 9-10W" continues the idle
+    of the sentence before)."""
+    if classify_phase(next_sentence) == "idle" and not _candidates(next_sentence):
+        return "idle"
     for _, sentence in reversed(parts[:number]):
         phase = classify_phase(sentence)
         if phase:
@@ -390,16 +395,26 @@ class _Reader:
             roles = [_role(sentence, candidates, position) for position in range(len(candidates))]
             # A cap stated beside a draw ("peaks at 340 W (power limit 450 W)") goes into its notes.
             caps = [c.written for c, role in zip(candidates, roles) if role == "cap"]
-            recorded = sum(role in RECORDED_ROLES for role in roles)
+            # Each recorded figure's phase from its own clause; the others share the sentence's
+            # unless another figure's clause names a different one ("16W when idle and 280W when
+            # fully active" gives each its own; "pulling 60W or just 11W during idle" both idle).
+            clause_phases = [phase_near(*clause_around(sentence, c.start, c.end,
+                                                       candidates[i - 1].end if i else 0,
+                                                       candidates[i + 1].start if i + 1 < len(candidates) else None))
+                             if role in RECORDED_ROLES else None
+                             for i, (c, role) in enumerate(zip(candidates, roles))]
+            sentence_phase = classify_phase(sentence)
+            shared = sentence_phase if all(p in (None, sentence_phase) for p in clause_phases) else None
             for position, role in enumerate(roles):
                 if role in RECORDED_ROLES:
+                    phase = clause_phases[position] or shared or (
+                        None if sentence_phase else _next_or_previous_phase(parts, number, next_sentence))
                     self.read_figure(index, offset, sentence, next_sentence, candidates, position,
-                                     role, caps, recorded, lambda: _previous_phase(parts, number))
+                                     role, caps, phase)
                 else:
                     self.skip(role)
 
-    def read_figure(self, index, offset, sentence, next_sentence, candidates, position, role, caps,
-                    recorded, previous_phase):
+    def read_figure(self, index, offset, sentence, next_sentence, candidates, position, role, caps, phase):
         candidate = candidates[position]
         previous_end = candidates[position - 1].end if position else 0
         next_start = candidates[position + 1].start if position + 1 < len(candidates) else None
@@ -417,14 +432,6 @@ class _Reader:
         if self.repeat(field_name, candidate.value, bounds, gpu_raw):
             self.skip("repeat")
             return
-        # The phase of the figure's own clause; the sentence's, when the figure is the only one it
-        # records ("idle at 16W and 280W when fully active" gives each its own); the sentence
-        # before's; an idle cue in the next sentence.
-        phase = phase_near(*clause_around(sentence, candidate.start, candidate.end, previous_end, next_start))
-        if phase is None and recorded == 1:
-            phase = (classify_phase(sentence) or previous_phase()
-                     or (classify_phase(next_sentence) == "idle" and not _candidates(next_sentence) and "idle")
-                     or None)
         block_text = block.text
         earlier_text = block_text[:offset]  # what the block said before this sentence
         method = self.context_label(index, sentence, classify_method, post=False)

@@ -122,7 +122,7 @@ def clause_around(sentence: str, start: int, end: int, previous_end: int = 0,
     first_break = _CLAUSE_BREAK_RE.search(after)
     if first_break:
         after = after[: first_break.start()]
-    return before.lower(), after[:40].lower()
+    return before.lower(), after[:60].lower()
 
 
 def _component_nearer_than_gpu(before: str, after: str) -> bool:

@@ -101,6 +101,7 @@ _LINE_START_RE = re.compile(r"^[ \t]*(?:>[ \t]?)*[ \t]*(?:(?:[-*+]|\d{1,9}[.)])[
                             re.MULTILINE)
 _HEADING_MARKS_RE = re.compile(r"^[ \t]*#{1,6}[ \t]*|[ \t]+#+[ \t]*$|\n[=-]+[ \t]*$", re.MULTILINE)
 _HARD_BREAK_RE = re.compile(r"(?:  +|\\)\n")
+_WRAPPED_LINE_RE = re.compile(r"\n(?![A-Z])")
 
 
 def _plain(source: str, heading: bool = False, line_breaks: bool = False) -> str:
@@ -114,8 +115,8 @@ def _plain(source: str, heading: bool = False, line_breaks: bool = False) -> str
     if "<" in text:
         text = _TAG_RE.sub("", text)
     text = _MARK_RE.sub("", _HARD_BREAK_RE.sub("\x00", text))
-    if line_breaks:
-        return text.replace("\x00", "\n").strip()
+    if line_breaks:  # a line that goes on in lower case is a wrapped sentence ("comes to\n~695W.")
+        return _WRAPPED_LINE_RE.sub(" ", text).replace("\x00", "\n").strip()
     return " ".join(text.split("\n")).replace("\x00", "\n").strip()
 
 
