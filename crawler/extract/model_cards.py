@@ -152,15 +152,31 @@ def _template_fields(text: str) -> tuple[str, str] | None:
                           not find_carbon(value, unit_names_co2=False) else "")
 
 
+# Durations as templates write them: "72 (3 days)", "About 400 hours", "14 days", "3 hours and 26
+# minutes", "960 - 1080 hours"; a bare number is hours.
+_DURATION_PART_RE = re.compile(r"(\d[\d,]*(?:\.\d+)?)(?:\s*(?:-|–|to)\s*(\d[\d,]*(?:\.\d+)?))?\s*"
+                               r"(weeks?|days?|hours?|hrs?|h\b|minutes?|mins?|seconds?|secs?)?", re.IGNORECASE)
+_HOURS_PER_UNIT = {"week": 168.0, "day": 24.0, "hour": 1.0, "hr": 1.0, "h": 1.0, "minute": 1 / 60, "min": 1 / 60,
+                   "second": 1 / 3600, "sec": 1 / 3600}
+
+
 def _hours(value: str) -> tuple[float, list[float] | None] | None:
-    match = _LEADING_NUMBER_RE.search(value)
-    if not match:
+    """Hours a template value states, summing its parts ("3 hours and 26 minutes"); the first
+    figure only when a second one restates it in another unit ("72 (3 days)")."""
+    first = _DURATION_PART_RE.search(value)
+    if not first:
         return None
-    low = parse_number(match[1])
-    if match[2]:
-        high = parse_number(match[2])
-        return (low + high) / 2, [low, high]
-    return low, None
+    head = value[: value.find("(")] if "(" in value else value  # "72 (3 days)": the days restate it
+    parts = [m for m in _DURATION_PART_RE.finditer(head) if m[1]] or [first]
+    total, low_total, high_total = 0.0, 0.0, 0.0
+    for part in parts:
+        unit = (part[3] or "hour").lower().rstrip("s")
+        factor = _HOURS_PER_UNIT.get(unit, 1.0)
+        low = parse_number(part[1]) * factor
+        high = parse_number(part[2]) * factor if part[2] else low
+        low_total, high_total = low_total + low, high_total + high
+        total += (low + high) / 2
+    return (total, [low_total, high_total]) if high_total != low_total else (total, None)
 
 
 def _carbon_kg(value: str) -> float | None:
@@ -202,8 +218,10 @@ def template_records(blocks: list[Block], context: str = "") -> tuple[list[dict]
     records, claimed = [], set()
     for items in by_list.values():
         values = {name: value for _, name, value in items}
-        # A training time alone is a training-details list; the template states hours or carbon.
-        if not {"gpu_hours", "carbon", "energy"} & set(values):
+        # A training time alone is a training-details list: a figure of GPU work only when the
+        # list names the one GPU it ran on (then it is GPU-hours); the template states hours or carbon.
+        one_gpu = "hardware" in values and normalise_gpu(values["hardware"]).count == 1
+        if not {"gpu_hours", "carbon", "energy"} & set(values) and not ("training_time" in values and one_gpu):
             continue
         claimed.update(index for index, name, _ in items if name in _FIGURE_LABELS)
         record = _template_record(values, blocks, items, context)
@@ -231,6 +249,9 @@ def _template_record(values: dict, blocks: list[Block], items, context: str) -> 
     if "training_time" in values and (hours := _hours(values["training_time"])):
         record["duration_s"] = hours[0] * 3600
         notes.append(f"training time as written: {values['training_time']}")
+        if "gpu_hours" not in record and "hardware" in values and normalise_gpu(values["hardware"]).count == 1:
+            record["gpu_hours"] = hours[0]  # a training time on one GPU is its GPU-hours
+            notes.append("gpu_hours is the training time on one GPU")
     if "carbon" in values:
         record["co2_kg"] = _carbon_kg(values["carbon"])
     if "energy" in values:

@@ -263,8 +263,9 @@ def parse_figure(text: str) -> Figure | None:
 # label says it is carbon: see carbon_value).
 _MASS_UNITS = {"g": 0.001, "gram": 0.001, "grams": 0.001, "kg": 1.0, "kilogram": 1.0, "kilograms": 1.0,
                "kgs": 1.0, "t": 1000.0, "ton": 1000.0, "tons": 1000.0, "tonne": 1000.0,
-               "tonnes": 1000.0, "metric ton": 1000.0, "metric tons": 1000.0, "mt": 1000.0}
-_MASS = r"metric tons?|kilograms?|kgs?|grams?|g|tonnes?|tons?|t"
+               "tonnes": 1000.0, "metric ton": 1000.0, "metric tons": 1000.0, "mt": 1000.0,
+               "lb": 0.45359237, "lbs": 0.45359237, "pound": 0.45359237, "pounds": 0.45359237}
+_MASS = r"metric tons?|kilograms?|kgs?|grams?|g|tonnes?|tons?|t|pounds?|lbs?"
 _CO2 = r"(?:of\s+)?co(?:2|₂)(?:[\s_-]?(?:eq|e)\b\.?|e\b|eq\.?|_2)?"
 _CARBON_RE = re.compile(
     rf"(?P<approx>{_APPROX})?(?P<num>{_NUMBER}(?:[eE][-+]?\d{{1,3}})?)"
