@@ -241,3 +241,18 @@ def test_a_table_takes_the_nearest_earlier_gpu_of_its_section():
             "| Model Name | Training Time (GPU hours) |\n|---|---|\n| Small | 5.0M |\n")
     record, = document_records(text, table_extractor="t", locator_prefix="", is_post=False).records
     assert (record["gpu_raw"], record["gpu_hours"]) == ("H100-80GB", 5_000_000.0)
+
+
+def test_min_max_mean_columns():
+    records_ = records("| GPU | Min (W) | Max (W) | Mean (W) |\n|---|---|---|---|\n| MI300X | 140 | 750 | 610 |\n",
+                       before="Measured with amd-smi while serving.").records
+    peak, mean = records_  # in column order; Min is a statistic of the series, not a figure
+    assert (mean["power_w"], mean["phase"], peak["power_w"], peak["phase"]) == (610.0, None, 750.0, "peak")
+
+
+def test_transposed_per_token_energy_with_its_phase_in_the_label():
+    table = ("| Metric | Engine A | Engine B |\n|---|--:|--:|\n| J/token (prefill) | 3.72e-3 | 7.90e-4 |\n"
+             "| Deterministic | No | Yes |\n")
+    a, b = records(table, before="Single-sequence prefill on H100 NVL.").records
+    assert (a["model_name"], a["energy_per_token_j"], a["phase"]) == ("Engine A", pytest.approx(3.72e-3), "prefill")
+    assert b["energy_per_token_j"] == pytest.approx(7.9e-4)

@@ -248,3 +248,35 @@ def test_zero_carbon_after_offsets_is_accounting_not_a_figure():
                                   table_extractor="t", locator_prefix="p", is_post=False)
     record, = extraction.records
     assert record["co2_kg"] == 240_000.0 and extraction.skipped["accounting"] == 1
+
+
+@pytest.mark.parametrize("text, watts, low_high", [
+    ("the card idles at (50w to 70w for me)", 60.0, [50.0, 70.0]),
+    ("around 45W-50W in idle mode", 47.5, [45.0, 50.0]),
+    ("a constant 114~118w", 116.0, [114.0, 118.0]),
+])
+def test_ranges_written_with_the_unit_twice_or_a_tilde(text, watts, low_high):
+    record, = post(text + " on my RTX 3060.")
+    assert (record["power_w"], record["bounds"]) == (watts, {"power_w": low_high})
+
+
+def test_figures_sharing_a_sentence_share_its_phase_unless_one_names_its_own():
+    first, second = post("It is constant pulling 60W or just 11W board power on the GPU during idle.")
+    assert (first["phase"], second["phase"], second["power_kind"]) == ("idle", "idle", "measured")
+
+
+@pytest.mark.parametrize("text, role", [
+    ("My graphics card uses 40W more with any model loaded.", "delta"),
+    ("Say 8x H100s running: the monthly power alone is about 5,600 kWh.", "rate"),
+    ("The tool returns power_usage = 0 W on this GPU.", "zero"),
+])
+def test_differences_periods_and_zeros_are_passed_over(text, role):
+    extraction = document_records(text, table_extractor="t", locator_prefix="p")
+    assert extraction.records == [] and role in extraction.skipped
+
+
+def test_a_post_wrapped_in_lower_case_stays_one_sentence():
+    record, = post("With no model loaded my RTX 3060 idles at about\n40W in nvidia-smi.")
+    assert (record["power_w"], record["phase"]) == (40.0, "idle")  # one sentence over the wrapped line
+    one, two = post("The 4090 idles at 20 W.\nThe 3090 idles at 30 W.")
+    assert (one["gpu_raw"], two["gpu_raw"]) == ("4090", "3090")

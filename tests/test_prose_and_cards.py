@@ -246,3 +246,24 @@ def test_template_pasted_without_bullets():
     record, = template(text)
     assert (record["gpu_raw"], record["gpu_hours"], record["co2_kg"]) == ("A100 GPU", 6.0, 2.3)
     assert "estimated" in record["flags"]
+
+
+@pytest.mark.parametrize("hours_used, hours", [
+    ("14 days", 336.0), ("3 hours and 26 minutes", 3 + 26 / 60), ("72 (3 days)", 72.0), ("~10 hours", 10.0),
+    ("90 mins", 1.5),
+])
+def test_template_hours_in_other_units(hours_used, hours):
+    record, = template(f"- **Hardware Type:** 4 x A100\n- **Hours used:** {hours_used}\n")
+    assert record["gpu_hours"] == pytest.approx(hours)
+
+
+def test_training_time_on_one_named_gpu_is_gpu_hours():
+    record, = template("- **GPU:** 1 NVIDIA A100-SXM4-80GB\n- **Training time**: ~ 27 hours\n")
+    # 27 h on one GPU = 27 GPU-hours; 27 x 3600 = 97,200 s.
+    assert (record["gpu_hours"], record["duration_s"]) == (27.0, 97_200.0)
+    assert template("- **GPU:** 8 NVIDIA A100-SXM4-80GB\n- **Training time**: ~ 27 hours\n") == []
+
+
+def test_pounds_of_carbon():
+    record, = template("- **Carbon Emitted:** 2.6 pounds of CO2 equivalent\n")
+    assert record["co2_kg"] == pytest.approx(2.6 * 0.45359237)
