@@ -64,3 +64,8 @@ def test_phase(text, phase):
 ])
 def test_method(text, method):
     assert classify_method(text) == method
+
+
+def test_first_chars_of_cue_patterns():
+    from crawler.extract.context import first_chars
+    assert first_chars(r"\bidle|standby|(?:do|does) nothing|\b0 ?%|[xy]z|\.5") == {"i", "s", "d", "0", "x", "y", "."}

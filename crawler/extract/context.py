@@ -38,13 +38,55 @@ _METHOD_CUES = (
 )
 
 
+def _alternatives(pattern: str) -> list[str]:
+    """The top-level alternatives of a pattern ("a|b(?:c|d)" -> ["a", "b(?:c|d)"])."""
+    parts, depth, start, escaped = [], 0, 0, False
+    for position, char in enumerate(pattern):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char in "([":
+            depth += 1
+        elif char in ")]":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            parts.append(pattern[start:position])
+            start = position + 1
+    return parts + [pattern[start:]]
+
+
+def first_chars(pattern: str) -> set[str]:
+    """The characters a match of a cue pattern can start with: its alternatives' first letters,
+    past a leading \\b, inside a leading group or class."""
+    chars = set()
+    for alternative in _alternatives(pattern):
+        alternative = alternative.removeprefix("\\b")
+        if alternative.startswith("(?:"):
+            depth, end = 1, 3
+            while depth and end < len(alternative):
+                depth += {"(": 1, ")": -1}.get(alternative[end], 0)
+                end += 1
+            chars |= first_chars(alternative[3:end - 1])
+        elif alternative.startswith("["):
+            chars |= set(alternative[1: alternative.index("]")].replace("-", ""))
+        elif alternative.startswith("\\"):
+            chars.add(alternative[1])
+        else:
+            chars.add(alternative[0])
+    return chars
+
+
 def _compile(cues) -> re.Pattern:
     """One pattern for all cues of a classifier (one scan of the text); group N is cue N.
 
     Cues are written in lower case and matched against lower-cased text: much faster than
-    re.IGNORECASE on long documents.
+    re.IGNORECASE on long documents. A lookahead for the letters a cue can start with lets the
+    engine pass over every other position in one test (about twice as fast on long texts).
     """
-    return re.compile("|".join(f"({pattern})" for _, pattern in cues))
+    starts = set().union(*(first_chars(pattern) for _, pattern in cues))
+    return re.compile(f"(?=[{re.escape(''.join(sorted(starts)))}])(?:"
+                      + "|".join(f"({pattern})" for _, pattern in cues) + ")")
 
 
 def _outer_label(match: re.Match, cues) -> str:

@@ -93,6 +93,7 @@ _MONEY_RE = re.compile(r"[$€£]\s*$|\b(?:usd|eur|cents?|dollars?)\s*$", re.IGN
 _OPERATOR_AFTER_RE = re.compile(r"^\s*(?:[*×+]|/(?!\s*(?:gpu|card|device)\b)|=(?![>=]))", re.IGNORECASE)
 _OPERATOR_BEFORE_RE = re.compile(r"(?:[*×/+]|\bx)\s*$", re.IGNORECASE)
 _EQUALS_RE = re.compile(r"=(?![>=])")
+_NEAR_CHARS = 80
 # A setting named right after its figure: "the 290 W efficiency knee", "a 250 W power target".
 _CAP_AFTER_RE = re.compile(r"\s*(?:efficiency |sweet )?(?:knee|spot|target|setting|cap|limit)\b")
 
@@ -142,13 +143,15 @@ def _component_nearer_than_gpu(before: str, after: str) -> bool:
 def figure_role(sentence: str, start: int, end: int, *, previous_end: int = 0,
                 next_start: int | None = None) -> str:
     """The role of the figure at sentence[start:end] (see the module docstring)."""
-    after_text = sentence[end:]
-    before_text = sentence[:start]
+    # What stands right around the figure (the patterns anchored there need no more): operators,
+    # currency, "per month", "more".
+    after_text = sentence[end: end + _NEAR_CHARS]
+    before_text = sentence[max(0, start - _NEAR_CHARS): start]
     if _RATE_AFTER_RE.match(after_text) or _MONEY_RE.search(before_text) or _PERIOD_BEFORE_RE.search(before_text):
         return "rate"
     # An operand of a written-out calculation: next to an operator, with an "=" after it.
     if (_OPERATOR_AFTER_RE.match(after_text) or _OPERATOR_BEFORE_RE.search(before_text)) and \
-            _EQUALS_RE.search(after_text):
+            _EQUALS_RE.search(sentence, end):
         return "calculation_input"
     # "286W / 350W" with no calculation: the second figure of a draw / cap pair is the cap.
     if previous_end and re.fullmatch(r"\s*/\s*", sentence[previous_end:start]):

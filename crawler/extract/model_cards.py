@@ -134,6 +134,8 @@ _TEMPLATE_LINE_RE = re.compile(
     r"^\s*(?P<label>" + "|".join(f"(?P<{name.replace(' ', '_')}>{pattern})" for name, pattern in _TEMPLATE_LABELS)
     + r")\s*(?P<paren>\([^)]*\))?\s*:\s*(?P<value>.*)$", re.IGNORECASE | re.DOTALL)
 _FIGURE_LABELS = {"gpu_hours", "training_time", "carbon", "energy"}
+# A paragraph is split into its lines only when one of them may be a template figure's label.
+_TEMPLATE_WORDS_RE = re.compile(r"hours|carbon|co2|emission|energy|training time|hardware|gpu", re.IGNORECASE)
 _LEADING_NUMBER_RE = re.compile(r"(?:~|about|around|approx(?:\.|imately)?|roughly)?\s*(\d[\d,]*(?:\.\d+)?)"
                                 r"(?:\s*(?:-|–|to)\s*(\d[\d,]*(?:\.\d+)?))?", re.IGNORECASE)
 _UNIT_IN_LABEL_RE = re.compile(r"\b(grams?|g|kg|kilograms?|tonnes?|tons?|t)\b", re.IGNORECASE)
@@ -207,7 +209,7 @@ def template_records(blocks: list[Block], context: str = "") -> tuple[list[dict]
             fields = _template_fields(block.text)
             if fields:
                 by_list.setdefault(block.list_id, []).append((index, *fields))
-        elif block.kind == "paragraph":
+        elif block.kind == "paragraph" and ":" in block.text and _TEMPLATE_WORDS_RE.search(block.text):
             found = [fields for line in block.lines if (fields := _template_fields(line))]
             if not found:
                 paragraph_run += 1
