@@ -44,7 +44,7 @@ from .prose import batch_size, gpu_count, sentences
 from .records import truncate
 from .tables import DocumentTable, html_tables
 from .tool_output import tool_output_records
-from .units import Figure, Quantity, find_carbon, find_figures, find_gpu_hours
+from .units import Figure, find_carbon, find_figures, find_gpu_hours
 
 FIGURE_FIELDS = {"power": "power_w", "energy": "energy_j", "energy_per_token": "energy_per_token_j",
                  "energy_per_query": "energy_per_query_j", "co2": "co2_kg", "gpu_hours": "gpu_hours"}
@@ -81,43 +81,23 @@ class DocumentExtraction:
     skipped: Counter = field(default_factory=Counter)
 
 
-@dataclass
-class _Candidate:
-    kind: str
-    value: float
-    low: float | None
-    high: float | None
-    approximate: bool
-    written: str
-    start: int
-    end: int
-
-
-def _candidates(sentence: str) -> list[_Candidate]:
+def _candidates(sentence: str) -> list[Figure]:
     """Every power, energy, carbon and GPU-hours figure of a sentence, in order, without overlaps."""
-    found: list[_Candidate] = []
-    for figure in find_figures(sentence):
-        if figure.kind in FIGURE_FIELDS:
-            found.append(_candidate(figure))
+    found = [figure for figure in find_figures(sentence) if figure.kind in FIGURE_FIELDS]
     for pair in _DRAW_OVER_CAP_RE.finditer(sentence) if "/" in sentence else ():
         if not any(c.start <= pair.start() < c.end for c in found):
             draw = float(pair[1])
-            found.append(_Candidate("power", draw, None, None, False, pair[1] + " W", pair.start(), pair.end(1)))
+            found.append(Figure("power", draw, None, None, False, pair[1] + " W", pair.start(), pair.end(1)))
     lowered = sentence.lower()
     quantities = [*(find_carbon(sentence) if "co" in lowered else ()),
                   *(find_gpu_hours(sentence) if "hour" in lowered else ())]
     for quantity in quantities:
         if not any(c.start < quantity.end and quantity.start < c.end for c in found):
-            found.append(_candidate(quantity))
+            found.append(quantity)
     return sorted(found, key=lambda c: c.start)
 
 
-def _candidate(figure: Figure | Quantity) -> _Candidate:
-    return _Candidate(figure.kind, figure.value, figure.low, figure.high, figure.approximate,
-                      figure.written.strip(), figure.start, figure.end)
-
-
-def _is_part_of_a_name(sentence: str, candidate: _Candidate) -> bool:
+def _is_part_of_a_name(sentence: str, candidate: Figure) -> bool:
     before = sentence[max(0, candidate.start - 3): candidate.start]
     number_start = candidate.start
     while number_start < candidate.end and not sentence[number_start].isdigit():
@@ -125,11 +105,11 @@ def _is_part_of_a_name(sentence: str, candidate: _Candidate) -> bool:
     if number_start != candidate.start:  # "~300 W": the approximation mark is not glued
         before = ""
     glued = bool(before) and bool(_GLUED_BEFORE_RE.search(before))
-    with_word = candidate.written[-1:].lower() == "w" and bool(_WITH_ABBREVIATION_RE.match(sentence[candidate.end:]))
+    with_word = candidate.written.rstrip()[-1:].lower() == "w" and bool(_WITH_ABBREVIATION_RE.match(sentence[candidate.end:]))
     return glued or with_word
 
 
-def _role(sentence: str, candidates: list[_Candidate], position: int) -> str:
+def _role(sentence: str, candidates: list[Figure], position: int) -> str:
     candidate = candidates[position]
     if _is_part_of_a_name(sentence, candidate):
         return "not_a_figure"
@@ -394,7 +374,7 @@ class _Reader:
                 continue
             roles = [_role(sentence, candidates, position) for position in range(len(candidates))]
             # A cap stated beside a draw ("peaks at 340 W (power limit 450 W)") goes into its notes.
-            caps = [c.written for c, role in zip(candidates, roles) if role == "cap"]
+            caps = [c.written.strip() for c, role in zip(candidates, roles) if role == "cap"]
             # Each recorded figure's phase from its own clause; the others share the sentence's
             # unless another figure's clause names a different one ("16W when idle and 280W when
             # fully active" gives each its own; "pulling 60W or just 11W during idle" both idle).
@@ -460,9 +440,8 @@ class _Reader:
         if bounds:
             record["bounds"] = {field_name: list(bounds)}
             record["flags"].append("range_midpoint")
-            notes.append(f"written as the range {candidate.written!r}; the value is the midpoint")
-        if candidate.approximate:
-            notes.append(f"written as approximate ({candidate.written!r})")
+        if candidate.describe():
+            notes.append(candidate.describe())
         if candidate.kind == "power":
             kind = _ROLE_KINDS[role]
             record["power_kind"] = "peak" if kind == "measured" and phase == "peak" else kind

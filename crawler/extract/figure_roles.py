@@ -30,6 +30,7 @@ can exercise on the shapes of text seen in real posts.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 RECORDED_ROLES = ("measured", "rated", "estimated", "system")
 
@@ -94,8 +95,8 @@ _OPERATOR_AFTER_RE = re.compile(r"^\s*(?:[*×+]|/(?!\s*(?:gpu|card|device)\b)|=(
 _OPERATOR_BEFORE_RE = re.compile(r"(?:[*×/+]|\bx)\s*$", re.IGNORECASE)
 _EQUALS_RE = re.compile(r"=(?![>=])")
 _NEAR_CHARS = 80
-# A setting named right after its figure: "the 290 W efficiency knee", "a 250 W power target".
-_CAP_AFTER_RE = re.compile(r"\s*(?:efficiency |sweet )?(?:knee|spot|target|setting|cap|limit)\b")
+# A setting named right after its figure: "160W power limit", "the 290 W efficiency knee".
+_CAP_AFTER_RE = re.compile(r"\s*(?:\*\*)?\s*(?:power\s*|efficiency\s*|sweet\s*)?(?:knee|spot|target|setting|cap|limit)\b")
 
 
 def _compile(cues: tuple[str, ...]) -> re.Pattern:
@@ -140,6 +141,35 @@ def _component_nearer_than_gpu(before: str, after: str) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class _Around:
+    """The text a figure's role is read from: its clause before and after it (lower case), both
+    together, the whole sentence (lower case), and the characters right after it."""
+
+    before: str
+    after: str
+    clause: str
+    sentence: str
+    right_after: str
+
+
+# The role of a figure once the structural cases (rates, calculations, draw / cap pairs) are out:
+# the first rule whose cue its text holds, in this order, else "measured".
+ROLE_RULES = (
+    ("psu", lambda a: PSU.search(a.clause)),
+    ("cap", lambda a: CAP.search(a.before) or _CAP_AFTER_RE.match(a.after)),
+    ("delta", lambda a: DELTA.search(a.clause) or a.before.rstrip().endswith("+")
+     or _DELTA_AFTER_RE.match(a.right_after)),
+    ("component", lambda a: _component_nearer_than_gpu(a.before, a.after)),
+    ("not_gpu", lambda a: OTHER_DEVICE.search(a.clause)),
+    ("assumption", lambda a: ASSUMPTION.search(a.before)),
+    ("hypothetical", lambda a: HYPOTHETICAL.search(a.before)),
+    ("rated", lambda a: RATED.search(a.clause)),
+    ("system", lambda a: SYSTEM.search(a.clause)),
+    ("estimated", lambda a: ESTIMATE.search(a.sentence)),
+)
+
+
 def figure_role(sentence: str, start: int, end: int, *, previous_end: int = 0,
                 next_start: int | None = None) -> str:
     """The role of the figure at sentence[start:end] (see the module docstring)."""
@@ -157,27 +187,5 @@ def figure_role(sentence: str, start: int, end: int, *, previous_end: int = 0,
     if previous_end and re.fullmatch(r"\s*/\s*", sentence[previous_end:start]):
         return "cap"
     before, after = clause_around(sentence, start, end, previous_end, next_start)
-    clause = f"{before} {after}"
-    lowered = sentence.lower()
-    if PSU.search(clause):
-        return "psu"
-    if CAP.search(before) or re.match(r"\s*(?:\*\*)?\s*(?:power\s*)?(?:limit|cap)\b", after) \
-            or _CAP_AFTER_RE.match(after):
-        return "cap"
-    if DELTA.search(clause) or re.search(r"\+\s*$", before) or _DELTA_AFTER_RE.match(after_text):
-        return "delta"
-    if _component_nearer_than_gpu(before, after):
-        return "component"
-    if OTHER_DEVICE.search(clause):
-        return "not_gpu"
-    if ASSUMPTION.search(before):
-        return "assumption"
-    if HYPOTHETICAL.search(before):
-        return "hypothetical"
-    if RATED.search(clause):
-        return "rated"
-    if SYSTEM.search(clause):
-        return "system"
-    if ESTIMATE.search(lowered):
-        return "estimated"
-    return "measured"
+    around = _Around(before, after, f"{before} {after}", sentence.lower(), after_text)
+    return next((role for role, holds in ROLE_RULES if holds(around)), "measured")

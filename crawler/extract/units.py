@@ -97,7 +97,7 @@ class Figure:
     For a range ("350-400W") ``value`` is the midpoint and ``low``/``high`` keep both ends.
     """
 
-    kind: str
+    kind: str  # "power", "energy", "energy_per_token", "energy_per_query", "duration", "co2", "gpu_hours"
     value: float
     low: float | None
     high: float | None
@@ -105,6 +105,7 @@ class Figure:
     written: str
     start: int
     end: int
+    gpu: str | None = None  # the GPU a "147K H100 hours" names
 
     @property
     def is_range(self) -> bool:
@@ -129,7 +130,7 @@ def _fmt(number: float | None) -> str:
 
 def _short_unit(kind: str) -> str:
     return {"power": "W", "energy": "J", "energy_per_token": "J/token",
-            "energy_per_query": "J/query", "duration": "s"}[kind]
+            "energy_per_query": "J/query", "duration": "s", "co2": "kg", "gpu_hours": "GPU-hours"}[kind]
 
 
 def parse_number(text: str) -> float:
@@ -279,25 +280,6 @@ _GPU_HOURS_RE = re.compile(
     re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class Quantity:
-    """A carbon mass (kg) or a GPU-hours count read from text, with where it stands."""
-
-    kind: str  # "co2" or "gpu_hours"
-    value: float
-    low: float | None
-    high: float | None
-    approximate: bool
-    written: str
-    start: int
-    end: int
-    gpu: str | None = None  # the GPU a "147K H100 hours" names
-
-    @property
-    def is_range(self) -> bool:
-        return self.low is not None and self.high is not None
-
-
 def _scaled_range(match: re.Match, factor: float) -> tuple[float, float | None, float | None]:
     first = parse_number(match["num"]) * factor
     if not match["num2"]:
@@ -306,7 +288,7 @@ def _scaled_range(match: re.Match, factor: float) -> tuple[float, float | None, 
     return (first + second) / 2, first, second
 
 
-def find_carbon(text: str, *, unit_names_co2: bool = True) -> list[Quantity]:
+def find_carbon(text: str, *, unit_names_co2: bool = True) -> list[Figure]:
     """Carbon masses in kg. ``unit_names_co2=False`` also takes a bare mass ("0.6 kg") for text
     already known to be about carbon (a "Carbon Emitted:" value)."""
     found = []
@@ -317,12 +299,12 @@ def find_carbon(text: str, *, unit_names_co2: bool = True) -> list[Quantity]:
             value, low, high = _scaled_range(match, _MASS_UNITS[match["unit"].lower()])
         except (ValueError, KeyError):
             continue
-        found.append(Quantity("co2", value, low, high, bool(match["approx"]), match.group(0),
+        found.append(Figure("co2", value, low, high, bool(match["approx"]), match.group(0),
                               match.start(), match.end()))
     return found
 
 
-def find_gpu_hours(text: str) -> list[Quantity]:
+def find_gpu_hours(text: str) -> list[Figure]:
     """GPU-hours counts stated as such ("GPU hours", or hours of a named GPU)."""
     found = []
     for match in _GPU_HOURS_RE.finditer(text):
@@ -334,6 +316,6 @@ def find_gpu_hours(text: str) -> list[Quantity]:
             value = parse_number(match["num"]) * factor
         except ValueError:
             continue
-        found.append(Quantity("gpu_hours", value, None, None, bool(match["approx"]), written,
+        found.append(Figure("gpu_hours", value, None, None, bool(match["approx"]), written,
                               match.start(), match.end(), gpu=(match["gpu"] or "").strip() or None))
     return found
