@@ -265,7 +265,8 @@ def _traces_figure(traces: list[dict]) -> str:
     readings = sum(len(trace["readings_w"]) for trace in traces)
     # A swing from idle to load within one trace: its lowest reading under half its highest.
     swings = sum(1 for trace in traces if min(trace["readings_w"]) < 0.5 * max(trace["readings_w"]))
-    return f"{len(traces)} traces ({readings} readings, {swings} with an idle-to-load swing)"
+    return (f"{len(traces)} trace{'s' if len(traces) != 1 else ''} ({readings} readings, "
+            f"{swings} with an idle-to-load swing)")
 
 
 def synthesise(frame: pd.DataFrame, assumptions: dict) -> dict:

@@ -31,6 +31,10 @@ EXPECTED = {
                                        "notes": "power cap 450 W stated beside it"},
     ("#issuecomment-25782006", 340.0): {"phase": "peak", "power_kind": "peak"},
     ("#issuecomment-25782008", 140.0): {"gpu": "A10", "extractor": "markdown_table.markdown"},
+    # nvidia-smi dmon pasted in a comment: one power trace, 1 s apart by default; the mean of
+    # 55, 56, 142 and 148 W is 401 / 4 = 100.25 W; the GPU is the one the comment names.
+    ("#issuecomment-30004001", 100.25): {"gpu": "A10", "extractor": "nvidia_smi", "method": "nvidia-smi",
+                                         "trace": {"interval_s": 1.0, "readings_w": [55.0, 56.0, 142.0, 148.0]}},
 }
 
 
@@ -41,7 +45,7 @@ def key(item):
 
 def check_expected(items):
     records = {key(item): item for item in items}
-    assert len(items) == len(records) == len(EXPECTED) == 13
+    assert len(items) == len(records) == len(EXPECTED) == 14
     assert_expected_fields(records, EXPECTED)
 
 
@@ -74,9 +78,9 @@ def test_discussions(crawl):
 def test_stats_and_requests(crawl):
     expected = {"github_issues/issues_read": 4, "github_issues/discussions": 4,
                 "github_issues/search_pages": 3,  # "energy": 4 hits at 2 a page; "power": 1
-                "github_issues/records_found": 13, "github_issues/comments_by_deleted_users": 1,
+                "github_issues/records_found": 14, "github_issues/comments_by_deleted_users": 1,
                 "extract/skipped/pull_request": 1, "extract/skipped/empty_body": 2,
-                "extract/error/ragged_row": 1, "measurement/valid": 13, "discussion/valid": 4,
+                "extract/error/ragged_row": 1, "measurement/valid": 14, "discussion/valid": 4,
                 # Figures read and passed over, by role: the "power limit 450 W" beside a draw,
                 # the nvidia-smi caps (350 W twice, 400 W twice), and the 300 W, 0.5 J/token and
                 # "250W" of the script in a code block.
@@ -111,7 +115,7 @@ def test_far_rate_limit_reset_stops_cleanly_and_keeps_records(tmp_path):
     assert result.stats["finish_reason"] == "github_rate_limited"
     assert result.stat("github/rate_limit_stop") == 1
     # The first three answers (the issue and two search pages) were read before the limit.
-    assert 1 <= len(result.items) < 13
+    assert 1 <= len(result.items) < 14
     lines = [line for line in result.log.splitlines() if "rate limit spent until" in line]
     assert len(lines) == 1 and "set GITHUB_TOKEN" in lines[0]
 

@@ -571,6 +571,9 @@ def document_records(text: str, *, table_extractor: str, locator_prefix: str, ti
     doc = _Document(blocks, title, is_post, topic)
     reader = _Reader(doc, locator_prefix, read_quotes)
     for record in tools.records:
+        if record.get("gpu_raw") is None and doc.post_gpu():  # dmon, Zeus and CodeCarbon name no GPU
+            record["gpu_raw"] = doc.post_gpu().match.raw
+            record["notes"] = "; ".join(filter(None, [record.get("notes"), "GPU from the only GPU the post names"]))
         reader.add(record)
     reader.result.skipped.update(tools.skipped)
     for number in plan.code_lines:
