@@ -245,3 +245,14 @@ def test_tpus_are_named_by_generation_and_have_no_board_power():
     assert normalise_gpu("TPU VM v3-8").canonical == "TPU v3"
     assert normalise_gpu("TPU v4").spec.tdp_w is None
     assert mentions("TPUs") == [("TPUs", None, None)]
+
+
+@pytest.mark.parametrize("raw, canonical, tdp", [
+    ("AMD Radeon RX 6800 XT", "RX 6800 XT", 300.0), ("RX 6800", "RX 6800", 250.0),
+    ("Quadro RTX 6000", "Quadro RTX 6000", 295.0), ("RTX 6000 Ada Generation", "RTX 6000 Ada", 300.0),
+    ("NVIDIA RTX PRO 6000 Blackwell", "RTX PRO 6000 Blackwell", 600.0), ("Intel Arc A770", "Arc A770", 225.0),
+    ("AMD Instinct MI50", "MI50", 300.0),
+])
+def test_more_cards_posts_name(raw, canonical, tdp):
+    match = normalise_gpu(raw)
+    assert (match.canonical, match.spec.tdp_w) == (canonical, tdp)
