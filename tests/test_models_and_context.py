@@ -66,6 +66,8 @@ def test_method(text, method):
     assert classify_method(text) == method
 
 
-def test_first_chars_of_cue_patterns():
-    from crawler.extract.context import first_chars
-    assert first_chars(r"\bidle|standby|(?:do|does) nothing|\b0 ?%|[xy]z|\.5") == {"i", "s", "d", "0", "x", "y", "."}
+def test_literal_stems_of_cue_patterns():
+    from crawler.extract.context import literal_stems
+    assert literal_stems(r"\bidle|standby|(?:do|does) nothing|\b0 ?%|tokens?/s|wall[- ]?meter") == {
+        "idle", "standby", "do", "does", "0", "token", "wall"}
+    assert literal_stems(r"idle|[xy]z") is None  # a class: no literal to test for first

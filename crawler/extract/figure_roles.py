@@ -32,6 +32,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .context import CuePattern
+
 RECORDED_ROLES = ("measured", "rated", "estimated", "system")
 
 # Words that make the figure in their clause a cap or limit.
@@ -45,14 +47,14 @@ PSU_CUES = (r"\bpsus?\b", r"power suppl", r"\bsuppl(?:y|ies)\b", r"\bplatinum\b"
 COMPONENT_CUES = (r"\bcpus?\b", r"processor", r"\bram\b", r"\bdram\b", r"\bdimm", r"\bfans?\b",
                   r"motherboard", r"\bssds?\b", r"\bnvme", r"chipset", r"\bmonitor\b", r"\bcooler\b",
                   r"\bpump\b", r"\bsoc\b", r"\bpackage power", r"\brapl\b", r"\bxeon", r"\bepyc",
-                  r"\bryzen", r"threadripper", r"\bcore i\d", r"\bi[3579]-\d{4,5}", r"\bboard\b(?! power)",
+                  r"\bryzen", r"threadripper", r"\bcore i\d", r"\b(?:i3|i5|i7|i9)-\d{4,5}", r"\bboard\b(?! power)",
                   r"\bchassis")
 # Words that put the GPU back in the clause after a component cue ("CPU and GPU draw ...").
 GPU_CUES = (r"\bgpus?\b", r"graphics card", r"\bvram\b", r"\bcard\b", r"nvidia", r"\bcuda\b")
 SYSTEM_CUES = (r"from the wall", r"at the wall", r"wall[- ]?(?:power|meter|plug|socket|draw)",
                r"whole (?:system|machine|server|node|box|rig|pc)", r"entire (?:system|machine|server|node)",
                r"total system", r"system power", r"\bpdu\b", r"smart plug", r"kill[- ]a[- ]watt",
-               r"(?:per|each|the|a|whole|one|gpu|dgx|hgx) (?:server|node)(?! executable)",
+               r"(?:per|each|whole|gpu|dgx|hgx) (?:server|node)",
                r"(?:server|node) power")
 ESTIMATE_CUES = (r"\bestimat", r"ml ?co2 ?impact", r"impact calculator", r"\bguess", r"napkin",
                  r"back[- ]of[- ](?:the[- ])?envelope", r"ballpark")
@@ -99,8 +101,8 @@ _NEAR_CHARS = 80
 _CAP_AFTER_RE = re.compile(r"\s*(?:\*\*)?\s*(?:power\s*|efficiency\s*|sweet\s*)?(?:knee|spot|target|setting|cap|limit)\b")
 
 
-def _compile(cues: tuple[str, ...]) -> re.Pattern:
-    return re.compile("|".join(cues))
+def _compile(cues: tuple[str, ...]) -> CuePattern:
+    return CuePattern(cues)
 
 
 CAP, PSU, COMPONENT, GPU, SYSTEM, ASSUMPTION, ESTIMATE, HYPOTHETICAL, RATED, DELTA, OTHER_DEVICE, ACCOUNTING = map(
