@@ -68,3 +68,9 @@ def test_only_sections_holding_a_figure_are_parsed():
     text = "# One\n\nNothing.\n\n# Two\n\nIt draws 300 W.\n\n# Three\n\nNothing either.\n"
     blocks = parse_blocks(text, lines_of_interest=[6])
     assert [(b.kind, b.text, b.line) for b in blocks] == [("heading", "Two", 4), ("paragraph", "It draws 300 W.", 6)]
+
+
+def test_lists_and_quotes_nested_thousands_deep_are_read_without_recursion():
+    for nested in ("- " * 5000, "> " * 5000):
+        blocks = parse_blocks(nested + "It draws 300 W on an A100.\n")
+        assert blocks[-1].text == "It draws 300 W on an A100."

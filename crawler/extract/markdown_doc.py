@@ -177,41 +177,46 @@ class _Reader:
         return block
 
     def read(self, node, *, list_id: int | None = None, quoted: bool = False) -> None:
-        for child in node.children:
-            self.read_block(child, list_id, quoted)
+        """Every block under the node, in document order. Walked with a stack, not recursion: a
+        hostile post can nest lists or quotes thousands deep."""
+        stack = [(iter(node.children), list_id, quoted)]
+        while stack:
+            children, list_id, quoted = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                continue
+            name = child.name
+            if name == "heading":
+                heading = self.add("heading", child, quoted=quoted)
+                if heading.text:  # an empty heading ("## ") is a visual break, not a new section
+                    self.section = len(self.blocks) - 1
+            elif name == "paragraph":
+                kind = "list_item" if list_id is not None else "paragraph"
+                self.add(kind, child, list_id=list_id, quoted=quoted)
+            elif name in ("bullet_list", "ordered_list"):
+                self.lists += 1
+                stack.append((iter(child.children), self.lists, quoted))
+            elif name == "list_item":
+                stack.append((iter(self.list_item(child, list_id, quoted)), list_id, quoted))
+            elif name == "blockquote":
+                stack.append((iter(child.children), list_id, True))
+            elif name == "table":
+                self.add("table", child, table_node=child, quoted=quoted)
+            elif name in ("fence", "code_block"):
+                self.code(child, quoted)
+            elif name == "html_block":
+                self.add("html", child, literal=child.meta.get("content", ""), quoted=quoted)
 
-    def read_block(self, child, list_id: int | None, quoted: bool) -> None:
-        name = child.name
-        if name == "heading":
-            heading = self.add("heading", child, quoted=quoted)
-            if heading.text:  # an empty heading ("## ") is a visual break, not a new section
-                self.section = len(self.blocks) - 1
-        elif name == "paragraph":
-            kind = "list_item" if list_id is not None else "paragraph"
-            self.add(kind, child, list_id=list_id, quoted=quoted)
-        elif name in ("bullet_list", "ordered_list"):
-            self.lists += 1
-            self.read(child, list_id=self.lists, quoted=quoted)
-        elif name == "list_item":
-            self.list_item(child, list_id, quoted)
-        elif name == "blockquote":
-            self.read(child, list_id=list_id, quoted=True)
-        elif name == "table":
-            self.add("table", child, table_node=child, quoted=quoted)
-        elif name in ("fence", "code_block"):
-            self.code(child, quoted)
-        elif name == "html_block":
-            self.add("html", child, literal=child.meta.get("content", ""), quoted=quoted)
-
-    def list_item(self, node, list_id: int | None, quoted: bool) -> None:
+    def list_item(self, node, list_id: int | None, quoted: bool) -> list:
+        """Adds a tight item's own text; returns the blocks nested in the item, to be read next."""
         children = node.children
         blocks = [c for c in children if c.name in _BLOCK_NAMES]
         if len(blocks) < len(children):  # a tight item: its text stands directly in the item
             start = node.srcmap[0]
             end = blocks[0].srcmap[0] if blocks else node.srcmap[1]
             self.add("list_item", node, start=start, end=end, list_id=list_id, quoted=quoted)
-        for child in blocks:
-            self.read_block(child, list_id, quoted)
+        return blocks
 
     def code(self, node, quoted: bool) -> None:
         content = node.meta.get("content", "")
