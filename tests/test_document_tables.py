@@ -256,3 +256,9 @@ def test_transposed_per_token_energy_with_its_phase_in_the_label():
     a, b = records(table, before="Single-sequence prefill on H100 NVL.").records
     assert (a["model_name"], a["energy_per_token_j"], a["phase"]) == ("Engine A", pytest.approx(3.72e-3), "prefill")
     assert b["energy_per_token_j"] == pytest.approx(7.9e-4)
+
+
+def test_an_unclosed_html_table_is_read_as_a_browser_shows_it():
+    text = "On an A100:\n\n<table><tr><td>Model</td><td>Power (W)</td></tr><tr><td>x</td><td>250</td></tr>\n"
+    record, = document_records(text, table_extractor="t", locator_prefix="p").records
+    assert (record["power_w"], record["gpu_raw"]) == (250.0, "A100")

@@ -74,3 +74,11 @@ def test_lists_and_quotes_nested_thousands_deep_are_read_without_recursion():
     for nested in ("- " * 5000, "> " * 5000):
         blocks = parse_blocks(nested + "It draws 300 W on an A100.\n")
         assert blocks[-1].text == "It draws 300 W on an A100."
+
+
+def test_a_very_long_line_is_read_in_bounded_pieces():
+    from crawler.extract.prose import MAX_SENTENCE_CHARS, sentences
+    text = "word " * 1000
+    pieces = sentences(text)
+    assert all(len(piece) <= MAX_SENTENCE_CHARS for _, piece in pieces)
+    assert "".join(piece for _, piece in pieces) == text

@@ -267,3 +267,8 @@ def test_training_time_on_one_named_gpu_is_gpu_hours():
 def test_pounds_of_carbon():
     record, = template("- **Carbon Emitted:** 2.6 pounds of CO2 equivalent\n")
     assert record["co2_kg"] == pytest.approx(2.6 * 0.45359237)
+
+
+def test_a_template_number_too_large_to_be_finite_is_missing():
+    record, = template("- **Hours used:** " + "9" * 400 + "\n- **Carbon Emitted:** 0.5 kg CO2eq\n")
+    assert (record.get("gpu_hours"), record["co2_kg"]) == (None, 0.5)

@@ -27,7 +27,7 @@ import hashlib
 import io
 import itertools
 import re
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -68,7 +68,9 @@ _SPEC_LABEL_RE = re.compile(r"^\s*(?:tdp|tgp|tbp|system'?s?(?: power)?|psu|power
                             r"|max(?:imum)? power|power limit|rated power|board power|power connectors?)\s*[:=]",
                             re.IGNORECASE)
 # A number glued to a word before it is part of a name or version ("pytorch-1.11 w/ CUDA").
-_GLUED_BEFORE_RE = re.compile(r"(?:[A-Za-z][-_.]?|\d\.|[-_]\d)$")
+_GLUED_BEFORE_RE = re.compile(r"(?:[A-Za-z][-_.]?|\d[.,]|[-_]\d)$")  # "pytorch-1.11", the "5" of "1,5 kW"
+# How far back in a block a figure's batch size and GPU count are looked for.
+_EARLIER_CHARS = 600
 _WITH_ABBREVIATION_RE = re.compile(r"^/\s")  # "1.11 w/ CUDA": the w/ is "with"
 _TOOL_WORDS_RE = re.compile(r"nvidia[- ]smi|\bnvml\b|\bzeus\b|codecarbon|code carbon|\bdcgm")
 _ROLE_KINDS = {"rated": "rated", "estimated": "estimated", "measured": "measured", "system": "measured"}
@@ -129,7 +131,7 @@ def _next_or_previous_phase(parts: list[tuple[int, str]], number: int, next_sent
     of the sentence before)."""
     if classify_phase(next_sentence) == "idle" and not _candidates(next_sentence):
         return "idle"
-    for _, sentence in reversed(parts[:number]):
+    for _, sentence in reversed(parts[max(0, number - 3):number]):
         phase = classify_phase(sentence)
         if phase:
             return phase
@@ -167,6 +169,7 @@ class _Document:
     """
 
     CONTEXT_CHARS = 4000
+    CONTEXT_BLOCKS = 40
 
     def __init__(self, blocks: list[Block], title: str, is_post: bool, topic: str = ""):
         self.blocks = blocks
@@ -174,11 +177,22 @@ class _Document:
         self.topic = topic or title
         self.is_post = is_post
         self._gpus: dict[int, list[GpuMention]] = {}
+        self._gpu_starts: dict[int, list[int]] = {}
+        self._names_gpus: dict[int, bool] = {}
         self._only: dict[tuple, GpuMention | None] = {}
         self._labels: dict[tuple, str | None] = {}
         self._sections: dict[int, list[int]] = {}
+        self._positions: dict[int, int] = {}  # a block's place among its section's blocks
+        self._nearby: dict[int, list[int]] = {}
         for index, block in enumerate(blocks):
-            self._sections.setdefault(block.section, []).append(index)
+            members = self._sections.setdefault(block.section, [])
+            self._positions[index] = len(members)
+            members.append(index)
+
+    def gpu_starts(self, index: int) -> list[int]:
+        if index not in self._gpu_starts:
+            self._gpu_starts[index] = [mention.start for mention in self.gpus(index)]
+        return self._gpu_starts[index]
 
     def gpus(self, index: int) -> list[GpuMention]:
         if index not in self._gpus:
@@ -187,16 +201,22 @@ class _Document:
         return self._gpus[index]
 
     def nearby(self, index: int) -> list[int]:
-        """The blocks of the block's section (its heading first) within CONTEXT_CHARS of it."""
+        """The blocks of the block's section (its heading first) within CONTEXT_CHARS of it, and
+        CONTEXT_BLOCKS blocks at most on each side (a list of a thousand one-line items)."""
+        if index not in self._nearby:
+            self._nearby[index] = self._window(index)
+        return self._nearby[index]
+
+    def _window(self, index: int) -> list[int]:
         section = self.blocks[index].section
         members = self._sections.get(section, [])
-        position = members.index(index) if index in members else 0
+        position = self._positions.get(index, 0)
         start, budget = position, self.CONTEXT_CHARS
-        while start > 0 and budget > 0:
+        while start > 0 and budget > 0 and position - start < self.CONTEXT_BLOCKS:
             start -= 1
             budget -= self.blocks[members[start]].size
         end, budget = position, self.CONTEXT_CHARS
-        while end < len(members) - 1 and budget > 0:
+        while end < len(members) - 1 and budget > 0 and end - position < self.CONTEXT_BLOCKS:
             end += 1
             budget -= self.blocks[members[end]].size
         heading = [section] if section >= 0 and start == 0 else []
@@ -232,6 +252,13 @@ class _Document:
             return None
         return self.only_gpu(("post",), range(len(self.blocks)), self.title)
 
+    def names_gpus(self, index: int) -> bool:
+        """Whether a block says GPU or names a GPU tool (read once per block)."""
+        if index not in self._names_gpus:
+            lowered = self.blocks[index].text.lower()
+            self._names_gpus[index] = bool(GPU_WORDS.search(lowered) or _TOOL_WORDS_RE.search(lowered))
+        return self._names_gpus[index]
+
     def label(self, key: tuple, indexes, classify) -> str | None:
         """A context label (method, workload) read once per section or post."""
         if key not in self._labels:
@@ -265,13 +292,13 @@ def _nearest(mentions: list[GpuMention], position: int) -> GpuMention | None:
 def _gpu_for(doc: _Document, index: int, sentence_offset: int, sentence: str, position: int,
              next_sentence: str) -> tuple[GpuMention | None, str | None]:
     """(the GPU of a figure, where it was found when not in its own sentence)."""
-    own = [m for m in doc.gpus(index)
-           if sentence_offset <= m.start < sentence_offset + len(sentence)]
-    if own:
-        return _nearest(own, sentence_offset + position), None
-    earlier = [m for m in doc.gpus(index) if m.start < sentence_offset]
-    if earlier:
-        return earlier[-1], "an earlier sentence of the same paragraph"
+    mentions = doc.gpus(index)
+    starts = doc.gpu_starts(index)
+    first, after = bisect_left(starts, sentence_offset), bisect_left(starts, sentence_offset + len(sentence))
+    if after > first:
+        return _nearest(mentions[first:after], sentence_offset + position), None
+    if first:
+        return mentions[first - 1], "an earlier sentence of the same paragraph"
     for other in doc.list_lead_in(index):
         if doc.gpus(other):
             return doc.gpus(other)[-1], "the list it stands in"
@@ -299,12 +326,12 @@ def _earliest_label(texts, classify) -> str | None:
 
 
 class _Reader:
-    def __init__(self, doc: _Document, locator_prefix: str, read_quotes: bool):
+    def __init__(self, doc: _Document, locator_prefix: str):
         self.doc = doc
         self.locator_prefix = locator_prefix
-        self.read_quotes = read_quotes
         self.result = DocumentExtraction()
-        self.seen: list[tuple[str, float, tuple | None, str | None]] = []
+        # (field, value to 6 significant digits) -> [(bounds, GPU as written)] of figures recorded
+        self.seen: dict[tuple[str, str], list[tuple[tuple | None, str | None]]] = {}
 
     @cached_property
     def post_text(self) -> str:
@@ -317,11 +344,11 @@ class _Reader:
     def context_label(self, index: int, sentence: str, classify, post: bool = True) -> str | None:
         """A label (method, workload) from the sentence, else its block, section, and (``post``)
         the post and its title."""
-        for text in (sentence, self.doc.blocks[index].text):
-            label = classify(text)
-            if label and label != "unknown":
-                return label
-        label = self.doc.label((classify, "section", index), self.doc.nearby(index), classify)
+        label = classify(sentence)
+        if label and label != "unknown":
+            return label
+        label = (self.doc.label((classify, "block", index), [index], classify)
+                 or self.doc.label((classify, "section", index), self.doc.nearby(index), classify))
         if label or not post:
             return label
         return ((self.doc.label((classify, "post"), range(len(self.doc.blocks)), classify)
@@ -331,19 +358,15 @@ class _Reader:
     def about_gpus(self, index: int, sentence: str) -> bool:
         """Whether a figure's text is about GPUs when it names none: its sentence or block says
         GPU (or names a GPU tool), or, in a post, the post or its thread's title does."""
-        for text in (sentence, self.doc.blocks[index].text):
-            lowered = text.lower()
-            if GPU_WORDS.search(lowered) or _TOOL_WORDS_RE.search(lowered):
-                return True
+        lowered = sentence.lower()
+        if GPU_WORDS.search(lowered) or _TOOL_WORDS_RE.search(lowered) or self.doc.names_gpus(index):
+            return True
         return self.doc.is_post and (self.post_has_gpu_words or bool(GPU_WORDS.search(self.doc.topic.lower())))
 
     def repeat(self, field_name: str, value: float, bounds, gpu: str | None) -> bool:
         """Whether the document already gave this figure (same value, range and compatible GPU)."""
-        for seen_field, seen_value, seen_bounds, seen_gpu in self.seen:
-            if (seen_field == field_name and abs(seen_value - value) <= 1e-9 + abs(value) * 1e-6
-                    and seen_bounds == bounds and (gpu is None or seen_gpu is None or gpu == seen_gpu)):
-                return True
-        return False
+        return any(seen_bounds == bounds and (gpu is None or seen_gpu is None or gpu == seen_gpu)
+                   for seen_bounds, seen_gpu in self.seen.get((field_name, f"{value:.6g}"), ()))
 
     def remember(self, record: dict) -> None:
         gpu = record.get("gpu_raw")
@@ -351,7 +374,7 @@ class _Reader:
             value = record.get(field_name)
             if isinstance(value, (int, float)):
                 bounds = tuple((record.get("bounds") or {}).get(field_name) or ()) or None
-                self.seen.append((field_name, float(value), bounds, gpu))
+                self.seen.setdefault((field_name, f"{float(value):.6g}"), []).append((bounds, gpu))
 
     def skip(self, role: str, count: int = 1) -> None:
         self.result.skipped[role] += count
@@ -396,8 +419,6 @@ class _Reader:
 
     def read_figure(self, index, offset, sentence, next_sentence, candidates, position, role, caps, phase):
         candidate = candidates[position]
-        previous_end = candidates[position - 1].end if position else 0
-        next_start = candidates[position + 1].start if position + 1 < len(candidates) else None
         block = self.doc.blocks[index]
         gpu, gpu_from = _gpu_for(self.doc, index, offset, sentence, candidate.start, next_sentence)
         if candidate.kind in _NEEDS_GPU_TIE and gpu is None and not self.about_gpus(index, sentence):
@@ -413,7 +434,8 @@ class _Reader:
             self.skip("repeat")
             return
         block_text = block.text
-        earlier_text = block_text[:offset]  # what the block said before this sentence
+        # What the block said just before this sentence (bounded: a post can be one long paragraph).
+        earlier_text = block_text[max(0, offset - _EARLIER_CHARS):offset]
         method = self.context_label(index, sentence, classify_method, post=False)
         if method == "tdp-estimate" and candidate.kind == "power" and role != "rated":
             method = None  # a TDP named beside a reading does not make the reading an estimate
@@ -523,10 +545,12 @@ def _whole_html_table(block: Block, text_lines: list[str]) -> tuple[str, int]:
     """
     if "</table" in block.text.lower():
         return block.text, block.end_line
-    for number in range(block.line, min(len(text_lines), block.line + _HTML_TABLE_LINES)):
+    last = min(len(text_lines), block.line + _HTML_TABLE_LINES) - 1
+    for number in range(block.line, last + 1):
         if "</table" in text_lines[number].lower():
             return "\n".join(text_lines[block.line: number + 1]), number
-    return block.text, block.end_line
+    # Never closed: read to the bound, as a browser would render it, with the tag closed.
+    return "\n".join(text_lines[block.line: last + 1]) + "</table>", last
 
 
 def reading_plan(text: str) -> ReadingPlan:
@@ -557,7 +581,8 @@ def document_records(text: str, *, table_extractor: str, locator_prefix: str, ti
     ``title`` is read for context only (an issue's title names its GPU); ``topic``, the title of the
     thread a reply stands in, only says whether the talk is of GPUs. ``is_post``: the document
     is one person's GitHub post, whose single GPU its figures belong to (a card is not: its
-    sections are), and whose line breaks end sentences (GitHub renders them as breaks). ``read_quotes=False`` passes over quoted blocks (a reply quoting another post).
+    sections are), and whose line breaks end sentences (GitHub renders them as breaks).
+    ``read_quotes=False`` passes over quoted blocks (a reply quoting another post).
     ``plan`` and ``blocks`` (parsed by that plan) when the caller has them already; ``claimed``:
     the indexes of blocks another rule has read.
     """
@@ -569,7 +594,7 @@ def document_records(text: str, *, table_extractor: str, locator_prefix: str, ti
     if blocks is None:  # a post is read whole: the one GPU it names may stand anywhere in it
         blocks = parse_blocks(text, line_breaks=True) if is_post else parse_blocks(text, plan.lines, plan.layout)
     doc = _Document(blocks, title, is_post, topic)
-    reader = _Reader(doc, locator_prefix, read_quotes)
+    reader = _Reader(doc, locator_prefix)
     for record in tools.records:
         if record.get("gpu_raw") is None and doc.post_gpu():  # dmon, Zeus and CodeCarbon name no GPU
             record["gpu_raw"] = doc.post_gpu().match.raw

@@ -99,8 +99,8 @@ _MARK_RE = re.compile(r"\*{1,3}(?=\S)|(?<=\S)\*{1,3}|(?<![A-Za-z0-9])_{1,3}(?=\S
                       r"|`+|\\(?=[!-/:-@\[-`{-~])")
 _LINE_START_RE = re.compile(r"^[ \t]*(?:>[ \t]?)*[ \t]*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+(?:\[[ xX]\][ \t]+)?)?",
                             re.MULTILINE)
-_HEADING_MARKS_RE = re.compile(r"^[ \t]*#{1,6}[ \t]*|[ \t]+#+[ \t]*$|\n[=-]+[ \t]*$", re.MULTILINE)
-_HARD_BREAK_RE = re.compile(r"(?:  +|\\)\n")
+_HEADING_MARKS_RE = re.compile(r"^[ \t]*#{1,6}[ \t]*|(?<![ \t])[ \t]+#+[ \t]*$|\n[=-]+[ \t]*$", re.MULTILINE)
+_HARD_BREAK_RE = re.compile(r"(?<! ) {2,}\n|\\\n")
 _WRAPPED_LINE_RE = re.compile(r"\n(?![A-Z])")
 
 

@@ -169,7 +169,9 @@ def _hours(value: str) -> tuple[float, list[float] | None] | None:
     if not first:
         return None
     head = value[: value.find("(")] if "(" in value else value  # "72 (3 days)": the days restate it
-    parts = [m for m in _DURATION_PART_RE.finditer(head) if m[1]] or [first]
+    # Parts that carry a time unit add up ("3 hours and 26 minutes"; "8 GPUs x 24 hours" is 24);
+    # without any, the first number is the hours.
+    parts = [m for m in _DURATION_PART_RE.finditer(head) if m[1] and m[3]] or [first]
     total, low_total, high_total = 0.0, 0.0, 0.0
     for part in parts:
         unit = (part[3] or "hour").lower().rstrip("s")
@@ -232,30 +234,37 @@ def template_records(blocks: list[Block], context: str = "") -> tuple[list[dict]
     return records, claimed
 
 
+def _readable(read, value: str):
+    """A template value read by ``read``, or None when its number is not one (400 digits)."""
+    try:
+        return read(value)
+    except ValueError:
+        return None
+
+
 def _template_record(values: dict, blocks: list[Block], items, context: str) -> dict | None:
     first = items[0][0]
     section = blocks[first].section
     section_text = " ".join(b.text for b in blocks if b.section == section and b.kind != "code")
     record = {"extractor": "card_template.environmental_impact",
-              "locator": f"template#environmental_impact&line={blocks[first].line}" if first else
-              "template#environmental_impact",
+              "locator": f"template#environmental_impact&line={blocks[first].line}",
               "excerpt": truncate(" ".join(blocks[index].text for index, _, _ in items)),
               "gpu_raw": values.get("hardware"), "flags": []}
     notes = [f"{label}: {values[label]}" for label in ("cloud provider", "compute region") if label in values]
-    if "gpu_hours" in values and (hours := _hours(values["gpu_hours"])):
+    if "gpu_hours" in values and (hours := _readable(_hours, values["gpu_hours"])):
         record["gpu_hours"], bounds = hours
         if bounds:
             record["bounds"] = {"gpu_hours": bounds}
             record["flags"].append("range_midpoint")
         notes.append("gpu_hours is the template's 'Hours used'")
-    if "training_time" in values and (hours := _hours(values["training_time"])):
+    if "training_time" in values and (hours := _readable(_hours, values["training_time"])):
         record["duration_s"] = hours[0] * 3600
         notes.append(f"training time as written: {values['training_time']}")
         if "gpu_hours" not in record and "hardware" in values and normalise_gpu(values["hardware"]).count == 1:
             record["gpu_hours"] = hours[0]  # a training time on one GPU is its GPU-hours
             notes.append("gpu_hours is the training time on one GPU")
     if "carbon" in values:
-        record["co2_kg"] = _carbon_kg(values["carbon"])
+        record["co2_kg"] = _readable(_carbon_kg, values["carbon"])
     if "energy" in values:
         energy = [f for f in find_figures(values["energy"]) if f.kind == "energy"]
         record["energy_j"] = energy[0].value if energy else None

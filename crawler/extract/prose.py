@@ -27,16 +27,31 @@ _GPU_COUNT_RE = re.compile(
 )
 
 
+# A "sentence" longer than this (a pasted log on one line) is read in pieces of about this size,
+# cut at white space, so the work per figure stays bounded.
+MAX_SENTENCE_CHARS = 1000
+
+
 def sentences(text: str) -> list[tuple[int, str]]:
     """(offset, sentence) for each sentence of a block's text."""
     found, start = [], 0
     for end in _SENTENCE_END_RE.finditer(text):
-        if text[start: end.start()].strip():
-            found.append((start, text[start: end.start()]))
+        found += _pieces(text, start, end.start())
         start = end.end()
-    if text[start:].strip():
-        found.append((start, text[start:]))
-    return found
+    return found + _pieces(text, start, len(text))
+
+
+def _pieces(text: str, start: int, end: int) -> list[tuple[int, str]]:
+    pieces = []
+    while end - start > MAX_SENTENCE_CHARS:
+        cut = text.rfind(" ", start + MAX_SENTENCE_CHARS // 2, start + MAX_SENTENCE_CHARS)
+        cut = cut if cut > start else start + MAX_SENTENCE_CHARS
+        if text[start:cut].strip():
+            pieces.append((start, text[start:cut]))
+        start = cut
+    if text[start:end].strip():
+        pieces.append((start, text[start:end]))
+    return pieces
 
 
 def batch_size(text: str) -> int | None:

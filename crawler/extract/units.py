@@ -7,6 +7,7 @@ only recognises how a figure is written ("~300 W", "350-400W", "3.5 Wh per 1k qu
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -69,7 +70,7 @@ _FIGURE_RE = re.compile(
     rf"(?P<approx>{_APPROX})?"
     rf"(?P<num>{_NUMBER})"
     # A range: "350-400W", "50 to 70 W", "50w to 70w", "45W-50W", "114~118w".
-    rf"(?:\s*(?:{_RANGE_UNIT})?\s*(?:-|–|—|to|~)\s*(?P<num2>{_NUMBER}))?"
+    rf"(?:\s*(?:{_RANGE_UNIT}\s*)?(?:-|–|—|to|~)\s*(?P<num2>{_NUMBER}))?"
     r"\s*"
     rf"(?:"
     rf"(?P<inv_per>{_PER})\s*(?:/|per)\s*(?P<inv_unit>kWh|Wh|kJ|J)"
@@ -105,7 +106,6 @@ class Figure:
     written: str
     start: int
     end: int
-    gpu: str | None = None  # the GPU a "147K H100 hours" names
 
     @property
     def is_range(self) -> bool:
@@ -137,9 +137,12 @@ def parse_number(text: str) -> float:
     """'2,040' -> 2040.0, '0.35' -> 0.35; raises ValueError on anything else."""
     cleaned = text.strip().replace(",", "")
     try:
-        return float(Decimal(cleaned))
+        value = float(Decimal(cleaned))
     except InvalidOperation as exc:
         raise ValueError(f"not a number: {text!r}") from exc
+    if not math.isfinite(value):  # "1e999", 400 digits: no figure anyone measured
+        raise ValueError(f"not a finite number: {text[:40]!r}")
+    return value
 
 
 def parse_count(text: str) -> float | None:
@@ -209,8 +212,11 @@ def _inverse_to_canonical(value: float, per: str, energy_symbol: str) -> tuple[s
 
 
 def _figure_from_match(match: re.Match) -> Figure | None:
-    first = parse_number(match["num"])
-    second = parse_number(match["num2"]) if match["num2"] else None
+    try:
+        first = parse_number(match["num"])
+        second = parse_number(match["num2"]) if match["num2"] else None
+    except ValueError:  # not finite: no figure
+        return None
     try:
         if match["inv_per"]:
             if first == 0:
@@ -264,17 +270,17 @@ def parse_figure(text: str) -> Figure | None:
 # label says it is carbon: see carbon_value).
 _MASS_UNITS = {"g": 0.001, "gram": 0.001, "grams": 0.001, "kg": 1.0, "kilogram": 1.0, "kilograms": 1.0,
                "kgs": 1.0, "t": 1000.0, "ton": 1000.0, "tons": 1000.0, "tonne": 1000.0,
-               "tonnes": 1000.0, "metric ton": 1000.0, "metric tons": 1000.0, "mt": 1000.0,
+               "tonnes": 1000.0, "metric ton": 1000.0, "metric tons": 1000.0,
                "lb": 0.45359237, "lbs": 0.45359237, "pound": 0.45359237, "pounds": 0.45359237}
 _MASS = r"metric tons?|kilograms?|kgs?|grams?|g|tonnes?|tons?|t|pounds?|lbs?"
 _CO2 = r"(?:of\s+)?co(?:2|₂)(?:[\s_-]?(?:eq|e)\b\.?|e\b|eq\.?|_2)?"
 _CARBON_RE = re.compile(
-    rf"(?P<approx>{_APPROX})?(?P<num>{_NUMBER}(?:[eE][-+]?\d{{1,3}})?)"
+    rf"(?P<approx>{_APPROX})?(?P<num>(?:{_NUMBER})(?:[eE][-+]?\d{{1,3}})?)"
     rf"(?:\s*(?:-|–|to)\s*(?P<num2>{_NUMBER}))?\s*(?P<unit>{_MASS})(?:(?=\s*(?:of\s+)?co[2₂])|\b)\.?\s*(?P<co2>{_CO2})?",
     re.IGNORECASE)
 # GPU-hours: "10 V100 GPU hours", "147K H100 hours", "1.3M GPU-hours", "600 GPU hours".
 _GPU_HOURS_RE = re.compile(
-    rf"(?P<approx>{_APPROX})?(?P<num>{_NUMBER})\s*(?P<mult>[kKmM]\b)?\s*"
+    rf"(?P<approx>{_APPROX})?(?P<num>{_NUMBER})\s*(?:(?P<mult>[kKmM])\b\s*)?"
     r"(?P<gpu>(?:[A-Za-z]{1,6}[- ]?)?[A-Z]{1,3}\d{2,4}[A-Za-z0-9-]{0,8}\s+)?"
     r"(?:gpu|accelerator)?[- ]?hours?\b",
     re.IGNORECASE)
@@ -317,5 +323,5 @@ def find_gpu_hours(text: str) -> list[Figure]:
         except ValueError:
             continue
         found.append(Figure("gpu_hours", value, None, None, bool(match["approx"]), written,
-                              match.start(), match.end(), gpu=(match["gpu"] or "").strip() or None))
+                              match.start(), match.end()))
     return found
