@@ -69,6 +69,8 @@ _SPEC_LABEL_RE = re.compile(r"^\s*(?:tdp|tgp|tbp|system'?s?(?: power)?|psu|power
                             re.IGNORECASE)
 # A number glued to a word before it is part of a name or version ("pytorch-1.11 w/ CUDA").
 _GLUED_BEFORE_RE = re.compile(r"(?:[A-Za-z][-_.]?|\d[.,]|[-_]\d)$")  # "pytorch-1.11", the "5" of "1,5 kW"
+# How much text before and after a table is its caption and its notes.
+_CAPTION_CHARS = 1000
 # How far back in a block a figure's batch size and GPU count are looked for.
 _EARLIER_CHARS = 600
 _WITH_ABBREVIATION_RE = re.compile(r"^/\s")  # "1.11 w/ CUDA": the w/ is "with"
@@ -495,12 +497,12 @@ class _Reader:
         """A table's records; its caption is the text just before it, its notes the text just
         after it (up to two paragraphs: "Power Consumption: peak power capacity per GPU")."""
         earlier = [i for i in self.doc.nearby(index) if i < index]
-        before = self.doc.block_text(earlier[-3:])
+        before = self.doc.block_text(earlier[-3:])[-_CAPTION_CHARS:]
         last_line = self.doc.blocks[index].end_line if last_line is None else last_line
         following = [i for i in range(index + 1, len(self.doc.blocks))
                      if self.doc.blocks[i].line > last_line
                      and self.doc.blocks[i].kind in ("paragraph", "list_item")][:2]
-        after = self.doc.block_text(following)
+        after = self.doc.block_text(following)[:_CAPTION_CHARS]
 
         def section_gpu():
             for other in reversed(earlier):  # the nearest earlier GPU of its section ...
