@@ -327,6 +327,46 @@ def _earliest_label(texts, classify) -> str | None:
     return None
 
 
+class _SentenceFacts:
+    """What a sentence says for all its figures, each read once (a sentence often holds several)."""
+
+    def __init__(self, reader: _Reader, index: int, offset: int, sentence: str):
+        self.reader, self.index, self.offset, self.sentence = reader, index, offset, sentence
+
+    @cached_property
+    def earlier(self) -> str:
+        """What the block said just before this sentence (bounded: a post can be one paragraph)."""
+        return self.reader.doc.blocks[self.index].text[max(0, self.offset - _EARLIER_CHARS):self.offset]
+
+    @cached_property
+    def method(self) -> str | None:
+        return self.reader.context_label(self.index, self.sentence, classify_method, post=False)
+
+    @cached_property
+    def workload(self) -> str:
+        return self.reader.context_label(self.index, self.sentence, classify_workload) or "unknown"
+
+    @cached_property
+    def gpu_count(self) -> int | None:
+        return gpu_count(self.sentence) or gpu_count(self.earlier)
+
+    @cached_property
+    def batch_size(self) -> int | None:
+        return batch_size(self.sentence) or batch_size(self.earlier)
+
+    @cached_property
+    def about_gpus(self) -> bool:
+        return self.reader.about_gpus(self.index, self.sentence)
+
+    @cached_property
+    def key(self) -> str:
+        return _sentence_key(self.sentence)
+
+    @cached_property
+    def excerpt(self) -> str:
+        return truncate(" ".join(self.sentence.split()))
+
+
 class _Reader:
     def __init__(self, doc: _Document, locator_prefix: str):
         self.doc = doc
@@ -409,21 +449,21 @@ class _Reader:
                              if role in RECORDED_ROLES else None
                              for i, (c, role) in enumerate(zip(candidates, roles))]
             sentence_phase = classify_phase(sentence)
+            facts = _SentenceFacts(self, index, offset, sentence)
             shared = sentence_phase if all(p in (None, sentence_phase) for p in clause_phases) else None
             for position, role in enumerate(roles):
                 if role in RECORDED_ROLES:
                     phase = clause_phases[position] or shared or (
                         None if sentence_phase else _next_or_previous_phase(parts, number, next_sentence))
-                    self.read_figure(index, offset, sentence, next_sentence, candidates, position,
-                                     role, caps, phase)
+                    self.read_figure(facts, next_sentence, candidates, position, role, caps, phase)
                 else:
                     self.skip(role)
 
-    def read_figure(self, index, offset, sentence, next_sentence, candidates, position, role, caps, phase):
+    def read_figure(self, facts: _SentenceFacts, next_sentence, candidates, position, role, caps, phase):
+        index, offset, sentence = facts.index, facts.offset, facts.sentence
         candidate = candidates[position]
-        block = self.doc.blocks[index]
         gpu, gpu_from = _gpu_for(self.doc, index, offset, sentence, candidate.start, next_sentence)
-        if candidate.kind in _NEEDS_GPU_TIE and gpu is None and not self.about_gpus(index, sentence):
+        if candidate.kind in _NEEDS_GPU_TIE and gpu is None and not facts.about_gpus:
             self.skip("not_gpu")
             return
         if role == "system" and not (gpu is not None or self.post_has_gpu_words):
@@ -435,10 +475,7 @@ class _Reader:
         if self.repeat(field_name, candidate.value, bounds, gpu_raw):
             self.skip("repeat")
             return
-        block_text = block.text
-        # What the block said just before this sentence (bounded: a post can be one long paragraph).
-        earlier_text = block_text[max(0, offset - _EARLIER_CHARS):offset]
-        method = self.context_label(index, sentence, classify_method, post=False)
+        method = facts.method
         if method == "tdp-estimate" and candidate.kind == "power" and role != "rated":
             method = None  # a TDP named beside a reading does not make the reading an estimate
         if role == "estimated" and candidate.kind == "co2" and method is None:
@@ -448,13 +485,12 @@ class _Reader:
             notes.append(f"GPU from {gpu_from}")
         record = {
             "extractor": "prose",
-            "locator": f"{self.locator_prefix}#sentence={_sentence_key(sentence)}&figure={position}",
-            "excerpt": truncate(" ".join(sentence.split())),
+            "locator": f"{self.locator_prefix}#sentence={facts.key}&figure={position}",
+            "excerpt": facts.excerpt,
             "gpu_raw": gpu_raw,
-            "gpu_count": (gpu.match.count if gpu and gpu.match.count else None)
-            or gpu_count(sentence) or gpu_count(earlier_text),
-            "batch_size": batch_size(sentence) or batch_size(earlier_text),
-            "workload": self.context_label(index, sentence, classify_workload) or "unknown",
+            "gpu_count": (gpu.match.count if gpu and gpu.match.count else None) or facts.gpu_count,
+            "batch_size": facts.batch_size,
+            "workload": facts.workload,
             "phase": phase,
             "method": method,
             "scope": "system" if role == "system" else ("gpu" if candidate.kind == "power" else None),
