@@ -12,9 +12,12 @@ Context comes from the document's structure, nearest first:
   and the paragraph that leads into the list; the next sentence of its block when the figure's
   own sentence names no device; the earlier blocks of its section; else the one GPU its section,
   or failing that its post (an issue's title and body), names.
-* batch size and GPU count: the sentence, then the earlier sentences of its block; workload and method: the sentence, its
-  block, its section, the post; phase: the figure's clause, its sentence, the sentence before
-  (a "this usage doubled to 9-10W" continues the last one's phase), an idle cue in the next one.
+* batch size and GPU count: the sentence, then what its block said just before it;
+* workload: the sentence, its block, its section, the post and its title; method: the sentence,
+  its block, its section (a tool named elsewhere in a post did not measure this figure);
+* phase: the figure's clause; its sentence, when no other figure's clause there names another;
+  an idle cue in the next sentence; the sentence before (a "this usage doubled to 9-10W"
+  continues the last one's phase).
 
 One figure, one record: a figure repeated in the same document (the same value, the same range,
 the same GPU or none) is recorded once, whichever rule saw it first.
