@@ -54,11 +54,10 @@ FIGURE_FIELDS = {"power": "power_w", "energy": "energy_j", "energy_per_token": "
 # Figures that describe GPU work only when the text ties them to a GPU; carbon and GPU-hours in
 # a document about a model are about its compute.
 _NEEDS_GPU_TIE = {"power", "energy", "energy_per_token", "energy_per_query"}
-# A text with none of these holds no figure: a number with a unit after it, a unit in brackets
-# (a table header's "(W)"), carbon, hours, CodeCarbon's columns. Simple patterns and substring tests: this
-# runs on every block of every document.
-# The scan looks for a digit before a unit's first letter; what follows the letter is checked for
-# the few places it matches ("3 with" is no unit).
+# A line with none of these holds no figure: a number with a unit after it, a unit in brackets
+# (a table header's "(W)"), carbon, hours, CodeCarbon's columns, a per-token unit. One pattern and
+# substring tests, run once over each document: the scan looks for a digit before a unit's first
+# letter, and what follows the letter is checked only where it matches ("3 with" is no unit).
 _NUMBER_THEN_UNIT_LETTER_RE = re.compile(r"[0-9][ \t]*[kKmMgG]?[wWjJ]")
 _UNIT_END_RE = re.compile(r"(?:[hH]|atts?|oules?)?(?![a-zA-Z])")
 _CANDIDATE_WORDS = ("co2", "hour", "gpu_energy", "(w", "(kw", "(mw", "(j", "(kj", "(mj", "[w", "[kw", "[j",
@@ -322,14 +321,6 @@ def _gpu_for(doc: _Document, index: int, sentence_offset: int, sentence: str, po
     return None, None
 
 
-def _earliest_label(texts, classify) -> str | None:
-    for text in texts:
-        label = classify(text)
-        if label and label != "unknown":
-            return label
-    return None
-
-
 class _SentenceFacts:
     """What a sentence says for all its figures, each read once (a sentence often holds several)."""
 
@@ -396,9 +387,10 @@ class _Reader:
                  or self.doc.label((classify, "section", index), self.doc.nearby(index), classify))
         if label or not post:
             return label
-        return ((self.doc.label((classify, "post"), range(len(self.doc.blocks)), classify)
-                 if self.doc.is_post else None)
-                or _earliest_label((self.doc.title,), classify))
+        if self.doc.is_post:
+            label = self.doc.label((classify, "post"), range(len(self.doc.blocks)), classify)
+        title_label = classify(self.doc.title) if not label and self.doc.title else None
+        return label or (None if title_label == "unknown" else title_label)
 
     def about_gpus(self, index: int, sentence: str) -> bool:
         """Whether a figure's text is about GPUs when it names none: its sentence or block says
