@@ -234,8 +234,7 @@ def success_criteria(frame: pd.DataFrame, assumptions: list[dict], batches: list
     idle_gpus = set(frame.loc[frame["phase"] == "idle", "gpu"].dropna())
     busy_gpus = set(measured_power(frame)["gpu"].dropna())
     correlations = [b for b in batches if b["pearson_r"] is not None]
-    traces = [trace for trace in frame["trace"] if isinstance(trace, dict) and trace.get("readings_w")] \
-        if "trace" in frame else []
+    traces = [trace for trace in frame["trace"] if isinstance(trace, dict) and trace.get("readings_w")]
 
     def item(level, name, met, figure):
         return {"level": level, "criterion": name, "met": bool(met), "figure": figure}

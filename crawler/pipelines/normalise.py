@@ -33,8 +33,9 @@ def _append_note(adapter: ItemAdapter, note: str) -> None:
 class NormalisePipeline(CountingPipeline):
     """Turns figures as written into canonical fields and fills every field of the record.
 
-    * text figures ("~300 W", "0.42 kWh") -> floats in W, J, J/token, J/query, s; a range keeps
-      both ends in ``bounds`` (and says so in the notes), its value is the midpoint; an unreadable one is nulled and counted;
+    * text figures ("~300 W", "0.42 kWh") -> floats in W, J, J/token, J/query, s; a range's
+      value is its midpoint, both ends kept in ``bounds`` (and said in the notes); an unreadable
+      one is nulled and counted;
     * ``gpu_raw`` -> canonical ``gpu``, ``gpu_count`` and ``gpu_tdp_w`` from the taxonomy; an
       unknown GPU keeps ``gpu_raw``, leaves ``gpu`` null and is counted;
     * model size from the name when the source did not give it;
