@@ -86,3 +86,14 @@ def test_issue_reference():
     from scrapy.exceptions import UsageError
     with pytest.raises(UsageError):
         parse_issue_reference("transformers#1")
+
+
+def test_codecarbon_emissions_csv_pasted_in_a_code_block_is_read_as_the_file():
+    text = ("I track training on 4 GPUs; my emissions.csv:\n\n```csv\n"
+            "timestamp,project_name,run_id,duration,emissions,gpu_power,gpu_energy,energy_consumed,gpu_count,gpu_model\n"
+            "2024-05-05T04:04:43,Test,run-1,3600.0,1.5,1000.0,0.9,1.2,4,4 x NVIDIA A40\n```\n")
+    record, = comment_records(text, "c").records
+    # 1000 W over 4 GPUs = 250 W each; 0.9 kWh x 3.6e6 = 3,240,000 J; 1.5 kg CO2.
+    assert (record["extractor"], record["gpu_raw"], record["gpu_count"]) == ("csv.codecarbon", "4 x NVIDIA A40", 4)
+    assert (record["power_w"], record["energy_j"], record["co2_kg"]) == (250.0, pytest.approx(3_240_000.0), 1.5)
+    assert record["workload"] == "training"
