@@ -66,6 +66,18 @@ def test_method(text, method):
     assert classify_method(text) == method
 
 
+def test_cue_pattern_finds_what_a_whole_text_search_finds():
+    from crawler.extract.context import CuePattern
+    cues = CuePattern([r"\bidle", r"(?:do|does) nothing", r"\bpeak(?:s|ed)?\b", r"standby"], capture=True)
+    text = "it does nothing, then peaked; an unidle standby and idle again, peakspeak"
+    assert [(m.span(), m.lastindex) for m in cues.finditer(text)] == \
+        [(m.span(), m.lastindex) for m in cues.regex.finditer(text)] == \
+        [((3, 15), 2), ((22, 28), 3), ((40, 47), 4), ((52, 56), 1)]
+    # "unidle" holds the stem "idle" but no word boundary: tried there, not matched.
+    assert cues.search("unidle, then standby").span() == (13, 20)
+    assert cues.search("nothing to see") is None
+
+
 def test_literal_stems_of_cue_patterns():
     from crawler.extract.context import literal_stems
     assert literal_stems(r"\bidle|standby|(?:do|does) nothing|\b0 ?%|tokens?/s|wall[- ]?meter") == {

@@ -8,6 +8,7 @@ at the wider context.
 from __future__ import annotations
 
 import re
+from heapq import heapify, heappop, heapreplace
 
 _WORKLOAD_CUES = (
     ("fine-tuning", r"fine[- _]?tun(?:e|ed|ing)|finetun(?:e|ed|ing)|\bsft\b|\blora\b"),
@@ -87,23 +88,62 @@ def literal_stems(pattern: str) -> set[str] | None:
 
 
 class CuePattern:
-    """A cue list compiled to one pattern, with a quick test first: text that holds none of the
-    literal words its cues start with (most text) is passed over without running the pattern."""
+    """A cue list compiled to one pattern, run only where a cue can start.
+
+    Python's regex engine tries an alternation of many cues at every position of the text (a few
+    MB/s). When every cue starts with a literal word, its matches can start only where one of
+    those words stands: str.find locates them (C speed), and the pattern is tried there alone, in
+    order, which gives the same matches as a search of the whole text.
+    """
 
     def __init__(self, patterns: tuple[str, ...] | list[str], *, capture: bool = False):
         joined = "|".join(f"({p})" if capture else p for p in patterns)
         self.regex = re.compile(joined)
         stems = [literal_stems(p) for p in patterns]
-        self.stems = None if any(s is None for s in stems) else tuple(set().union(*stems))
+        if any(s is None for s in stems):
+            self.stems = None
+        else:  # "do" finds every place "does" could start
+            every = set().union(*stems)
+            self.stems = tuple(s for s in every if not any(o != s and s.startswith(o) for o in every))
 
-    def _may_match(self, text: str) -> bool:
-        return self.stems is None or any(stem in text for stem in self.stems)
+    def _starts(self, text: str) -> list[int]:
+        """Where a cue may start, in order."""
+        found = []
+        for stem in self.stems:
+            position = text.find(stem)
+            while position >= 0:
+                found.append(position)
+                position = text.find(stem, position + 1)
+        found.sort()
+        return found
 
     def search(self, text: str):
-        return self.regex.search(text) if self._may_match(text) else None
+        if self.stems is None:
+            return self.regex.search(text)
+        # The next place each stem stands, visited in order: most searches end at the first.
+        upcoming = [(position, stem) for stem in self.stems if (position := text.find(stem)) >= 0]
+        heapify(upcoming)
+        while upcoming:
+            start, stem = upcoming[0]
+            match = self.regex.match(text, start)
+            if match:
+                return match
+            following = text.find(stem, start + 1)
+            if following >= 0:
+                heapreplace(upcoming, (following, stem))
+            else:
+                heappop(upcoming)
+        return None
 
     def finditer(self, text: str):
-        return self.regex.finditer(text) if self._may_match(text) else iter(())
+        if self.stems is None:
+            yield from self.regex.finditer(text)
+            return
+        end = 0
+        for start in self._starts(text):
+            if start >= end and (match := self.regex.match(text, start)):
+                end = match.end()
+                yield match
 
 
 def _compile(cues) -> CuePattern:

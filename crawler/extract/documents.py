@@ -55,13 +55,13 @@ FIGURE_FIELDS = {"power": "power_w", "energy": "energy_j", "energy_per_token": "
 # a document about a model are about its compute.
 _NEEDS_GPU_TIE = {"power", "energy", "energy_per_token", "energy_per_query"}
 # A line with none of these holds no figure: a number with a unit after it, a unit in brackets
-# (a table header's "(W)"), carbon, hours, CodeCarbon's columns, a per-token unit. One pattern and
+# (a table header's "(W)"), carbon, hours, CodeCarbon's columns, a per-token unit. Two patterns and
 # substring tests, run once over each document: the scan looks for a digit before a unit's first
 # letter, and what follows the letter is checked only where it matches ("3 with" is no unit).
 _NUMBER_THEN_UNIT_LETTER_RE = re.compile(r"[0-9][ \t]*[kKmMgG]?[wWjJ]")
 _UNIT_END_RE = re.compile(r"(?:[hH]|atts?|oules?)?(?![a-zA-Z])")
-_CANDIDATE_WORDS = ("co2", "hour", "gpu_energy", "(w", "(kw", "(mw", "(j", "(kj", "(mj", "[w", "[kw", "[j",
-                    "j/tok", "j/out", "per token", "wh/")
+_UNIT_IN_BRACKETS_RE = re.compile(r"[(\[][kKmM]?[wWjJ]")
+_CANDIDATE_WORDS = ("co2", "hour", "gpu_energy", "j/tok", "j/out", "per token", "wh/")
 # "38/140W": a draw over its cap, the unit written once.
 _DRAW_OVER_CAP_RE = re.compile(r"(?<![\d.,/])(\d{1,4}(?:\.\d+)?)\s*/\s*\d{1,4}(?:\.\d+)?\s*(?:W|watts?)\b", re.IGNORECASE)
 # A list item that is one line of a hardware spec sheet ("TDP: 125W", "System's: 750W",
@@ -149,6 +149,7 @@ def _sentence_key(sentence: str) -> str:
 def candidate_lines(text: str) -> list[int]:
     """The numbers (from 0) of the lines that may hold a figure, in order, from one scan of the text."""
     positions = [m.start() for m in _NUMBER_THEN_UNIT_LETTER_RE.finditer(text) if _UNIT_END_RE.match(text, m.end())]
+    positions += [m.start() for m in _UNIT_IN_BRACKETS_RE.finditer(text)]
     lowered = text.lower()
     for word in _CANDIDATE_WORDS if text.isascii() else (*_CANDIDATE_WORDS, "co₂"):
         found = lowered.find(word)
@@ -625,7 +626,7 @@ def document_records(text: str, *, table_extractor: str, locator_prefix: str, ti
         return DocumentExtraction(skipped=tools.skipped)
     tool_lines = [(text.count("\n", 0, start), text.count("\n", 0, end)) for start, end in tools.spans]
     if blocks is None:  # a post is read whole: the one GPU it names may stand anywhere in it
-        blocks = parse_blocks(text, line_breaks=True) if is_post else parse_blocks(text, plan.lines, plan.layout)
+        blocks = parse_blocks(text, line_breaks=True) if is_post else parse_blocks(text, plan.lines, plan.layout, source_lines=plan.text_lines)
     doc = _Document(blocks, title, is_post, topic)
     reader = _Reader(doc, locator_prefix)
     for record in tools.records:

@@ -57,13 +57,20 @@ class Block:
         return len(self.literal) if self.literal is not None else self.source[2] - self.source[1]
 
     @cached_property
-    def text(self) -> str:
-        """Read when first asked for: most blocks of a long document are never read."""
+    def raw(self) -> str:
+        """The block's source (a code or HTML block's content): cheap to test for words before
+        the text is worked out."""
         if self.literal is not None:
             return self.literal
         data, start, end = self.source
-        raw = data[start:end].decode("utf-8", errors="replace")
-        return raw if self.kind == "table" else _plain(raw, self.kind == "heading", self.line_breaks)
+        return data[start:end].decode("utf-8", errors="replace")
+
+    @cached_property
+    def text(self) -> str:
+        """Read when first asked for: most blocks of a long document are never read."""
+        if self.literal is not None or self.kind == "table":
+            return self.raw
+        return _plain(self.raw, self.kind == "heading", self.line_breaks)
 
     @property
     def lines(self) -> list[str]:
@@ -358,26 +365,26 @@ def layout(lines: list[str], until: int | None = None) -> Layout:
 
 
 def parse_blocks(markdown: str, lines_of_interest: list[int] | None = None,
-                 sections: Layout | None = None, line_breaks: bool = False) -> list[Block]:
+                 sections: Layout | None = None, line_breaks: bool = False,
+                 source_lines: list[str] | None = None) -> list[Block]:
     """The blocks of a Markdown document, in reading order.
 
     With ``lines_of_interest`` (sorted line numbers), only the sections that hold one of those
     lines are parsed: a long card whose figures stand in two sections costs two sections' parse.
-    ``sections``: the document's layout when the caller has it. ``line_breaks``: the document's
-    renderer breaks lines where the source does (GitHub's issues and comments), so a line is where a
-    sentence ends even without a full stop.
+    ``sections``: the document's layout, and ``source_lines`` its lines, when the caller has them.
+    ``line_breaks``: the document's renderer breaks lines where the source does (GitHub's issues
+    and comments), so a line is where a sentence ends even without a full stop.
     """
     if lines_of_interest is None:
         reader = _Reader(markdown, line_breaks=line_breaks)
         reader.read(_PARSER.tree(markdown))
         return reader.blocks
-    lines = markdown.split("\n")
+    lines = markdown.split("\n") if source_lines is None else source_lines
     starts = (sections or layout(lines)).section_starts + [len(lines)]
     blocks: list[Block] = []
     lists = 0  # list ids stay unique across the sections read
-    for first, end in zip(starts, starts[1:]):
-        if bisect_right(lines_of_interest, end - 1) == bisect_right(lines_of_interest, first - 1):
-            continue
+    for section in sorted({bisect_right(starts, line) - 1 for line in lines_of_interest}):
+        first, end = starts[section], starts[section + 1]
         reader = _Reader("\n".join(lines[first:end]), first, line_breaks)
         reader.blocks, reader.lists = blocks, lists
         reader.read(_PARSER.tree(reader.source))

@@ -141,6 +141,17 @@ _LEADING_NUMBER_RE = re.compile(r"(?:~|about|around|approx(?:\.|imately)?|roughl
 _UNIT_IN_LABEL_RE = re.compile(r"\b(grams?|g|kg|kilograms?|tonnes?|tons?|t)\b", re.IGNORECASE)
 
 
+# Words one of the labels holds: a block whose source has none (most) is no template line, and its
+# text need not be worked out. Single words, so markup inside a label ("**Carbon** Emitted") does not hide it.
+_TEMPLATE_LABEL_WORDS = ("hardware", "gpu", "hours", "training", "time", "carbon", "co2", "emission", "energy",
+                         "cloud", "compute", "location")
+
+
+def _may_hold_a_template_label(source: str) -> bool:
+    lowered = source.lower()
+    return ":" in lowered and any(word in lowered for word in _TEMPLATE_LABEL_WORDS)
+
+
 def _template_fields(text: str) -> tuple[str, str] | None:
     """(label name, value) of a template bullet ("Hours used: 72 (3 days)"), None for other text."""
     match = _TEMPLATE_LINE_RE.match(text)
@@ -207,6 +218,8 @@ def template_records(blocks: list[Block], context: str = "") -> tuple[list[dict]
     by_list: dict[object, list[tuple[int, str, str]]] = {}
     paragraph_run = 0
     for index, block in enumerate(blocks):
+        if block.kind in ("list_item", "paragraph") and not _may_hold_a_template_label(block.raw):
+            continue
         if block.kind == "list_item" and block.list_id is not None:
             fields = _template_fields(block.text)
             if fields:
@@ -274,8 +287,8 @@ def _template_record(values: dict, blocks: list[Block], items, context: str) -> 
     if method is None and re.search(r"\bestimat", " ".join(values.values()).lower()):
         method = "tdp-estimate"
     record["method"] = method
-    record["workload"] = classify_workload(section_text) if classify_workload(section_text) != "unknown" \
-        else classify_workload(context)
+    workload = classify_workload(section_text)
+    record["workload"] = workload if workload != "unknown" else classify_workload(context)
     if "estimat" in " ".join(values.values()).lower():
         record["flags"].append("estimated")
     record["notes"] = "; ".join(notes) or None
@@ -328,7 +341,7 @@ def extract_card(content: str, *, with_metadata: bool = True) -> CardExtraction:
     if with_metadata:
         result.records += metadata_records
     plan = reading_plan(body)
-    blocks = parse_blocks(body, plan.lines, plan.layout) if plan.lines else []
+    blocks = parse_blocks(body, plan.lines, plan.layout, source_lines=plan.text_lines) if plan.lines else []
     templates, claimed = template_records(blocks, body[:3000])
     document = document_records(body, table_extractor="card_table", locator_prefix="", is_post=False,
                                 blocks=blocks, plan=plan, claimed=claimed)
