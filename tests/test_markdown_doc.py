@@ -70,10 +70,14 @@ def test_only_sections_holding_a_figure_are_parsed():
     assert [(b.kind, b.text, b.line) for b in blocks] == [("heading", "Two", 4), ("paragraph", "It draws 300 W.", 6)]
 
 
-def test_lists_and_quotes_nested_thousands_deep_are_read_without_recursion():
-    for nested in ("- " * 5000, "> " * 5000):
-        blocks = parse_blocks(nested + "It draws 300 W on an A100.\n")
+def test_lists_and_quotes_nested_to_the_bound_are_read_and_deeper_ones_are_not_markdown():
+    from crawler.extract.markdown_doc import MAX_CONTAINER_DEPTH
+    for mark in ("- ", "> ", "1. "):
+        blocks = parse_blocks(mark * MAX_CONTAINER_DEPTH + "It draws 300 W on an A100.\n")
         assert blocks[-1].text == "It draws 300 W on an A100."
+        # Past the bound the marks are blanked (the parser would overflow its stack): code, not prose.
+        (block,) = parse_blocks(mark * 5000 + "It draws 300 W on an A100.\n")
+        assert block.kind == "code" and block.text.endswith("It draws 300 W on an A100.\n")
 
 
 def test_a_very_long_line_is_read_in_bounded_pieces():

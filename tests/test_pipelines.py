@@ -125,6 +125,47 @@ def test_negative_energy_is_flagged(crawler):
     assert record["energy_j"] == -5.0 and record["flags"] == ["non_positive_energy"]
 
 
+@pytest.mark.parametrize(("fields", "flag"), [
+    ({"power_w": 15_000.0}, "implausible_power_w"),  # one unknown GPU: no TDP to hold it to
+    ({"power_w": 250_000.0, "scope": "system"}, "implausible_power_w"),
+    ({"energy_per_token_j": 5_000_000.0}, "implausible_energy_per_token_j"),
+    ({"energy_per_token_j": 3.6e306}, "implausible_energy_per_token_j"),  # 1e-300 tokens/kWh inverted
+    ({"energy_per_token_j": 1e-9}, "implausible_energy_per_token_j"),
+    ({"energy_per_query_j": 2e7}, "implausible_energy_per_query_j"),
+    ({"gpu_hours": 5e9}, "implausible_gpu_hours"),
+])
+def test_figures_no_workload_reaches_are_flagged_whatever_the_gpu(crawler, fields, flag):
+    record = run_all(crawler, evidence(gpu_raw="Mystery Accelerator 9000", **fields))
+    assert flag in record["flags"] and record[next(iter(fields))] == fields[next(iter(fields))]
+    assert crawler.stats.get_value(f"measurement/flag/{flag}") == 1
+
+
+def test_plausible_figures_carry_no_implausible_flag(crawler):
+    record = run_all(crawler, evidence(gpu_raw="H100 PCIe", power_w=1800.0, energy_per_token_j=0.3,
+                                       energy_per_query_j=500.0, gpu_hours=30_840_000.0))
+    assert not [flag for flag in record["flags"] if flag.startswith("implausible")]
+
+
+def test_negative_power_keeps_its_sign_and_is_flagged(crawler):
+    record = run_all(crawler, evidence(power_w=-300.0))
+    assert record["power_w"] == -300.0 and record["flags"] == ["non_positive_power"]
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_figures_never_reach_a_record(crawler, value):
+    record = run_all(crawler, evidence(power_w=value, energy_per_token_j=0.5, gpu_count=value))
+    assert record["power_w"] is None and record["gpu_count"] is None
+    assert record["flags"] == ["non_finite_dropped"]
+    assert crawler.stats.get_value("measurement/non_finite/power_w") == 1
+    assert crawler.stats.get_value("measurement/non_finite/gpu_count") == 1
+
+
+def test_a_lone_surrogate_becomes_a_replacement_character(crawler):
+    record = run_all(crawler, evidence(power_w=300.0, excerpt="draws 300 W \ud83d", notes="fire \ud83d!"))
+    assert record["excerpt"] == "draws 300 W \ufffd" and record["notes"] == "fire \ufffd!"
+    record["excerpt"].encode("utf-8")  # what the feed exporter does
+
+
 def test_flags_from_extractors_are_counted_too(crawler):
     run_all(crawler, evidence(power_w=50.0, flags=["derived"]))
     assert crawler.stats.get_value("measurement/flag/derived") == 1

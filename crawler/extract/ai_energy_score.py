@@ -18,7 +18,7 @@ from .context import classify_method
 from .datafiles import Problem
 from .models import params_from_name
 from .prose import batch_size
-from .records import number_or_none, row_excerpt, text_or_none, truncate
+from .records import number_or_none, row_excerpt, text_or_none, truncate, without_surrogates
 from .tables import html_tables
 from .units import to_canonical
 
@@ -59,7 +59,7 @@ _RUNS_RE = re.compile(r"\b(\d{1,3}|three|five|ten|twenty)\s+(?:separate\s+|indep
 
 def page_text(html: str) -> str:
     """The visible text of an HTML page (scripts and styles left out)."""
-    return " ".join(Selector(text=html).xpath(
+    return " ".join(Selector(text=without_surrogates(html)).xpath(
         "//body//text()[not(ancestor::script) and not(ancestor::style)]").getall())
 
 

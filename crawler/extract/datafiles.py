@@ -55,7 +55,9 @@ def _decode(data: bytes) -> str:
         raise DataFileError("not_utf8", f"not UTF-8 text (byte {exc.start})") from exc
 
 
-def _read_delimited(text: str, delimiter: str) -> TableRead:
+def read_delimited(text: str, delimiter: str = ",") -> TableRead:
+    """Rows of CSV or TSV text; a malformed line (a field past csv's size limit, a stray quote)
+    ends the reading with a problem, keeping the rows before it."""
     result = TableRead()
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
@@ -92,9 +94,11 @@ def _rows_from_json_value(value) -> list[dict] | None:
 def _read_json(text: str) -> TableRead:
     try:
         value = json.loads(text)
+        rows = _rows_from_json_value(value)
     except json.JSONDecodeError as exc:
         raise DataFileError("invalid_json", f"invalid JSON: {exc}") from exc
-    rows = _rows_from_json_value(value)
+    except RecursionError as exc:  # "[[[[..." thousands deep: no table anyone publishes
+        raise DataFileError("nested_too_deep", "JSON nested deeper than Python's recursion limit") from exc
     if isinstance(value, dict):
         return TableRead(rows=rows or ([value] if value else []), document=value)
     if rows is None:
@@ -104,13 +108,18 @@ def _read_json(text: str) -> TableRead:
 
 def _read_jsonl(text: str) -> TableRead:
     result = TableRead()
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Lines end at "\n" only: str.splitlines() would also split a row inside a string holding
+    # U+2028 or a form feed, which JSON allows unescaped.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
             result.problems.append(Problem("invalid_json_line", f"line {number}: {exc}"))
+            continue
+        except RecursionError:
+            result.problems.append(Problem("invalid_json_line", f"line {number}: nested too deep to read"))
             continue
         if isinstance(value, dict):
             result.rows.append(value)
@@ -136,7 +145,7 @@ def read_rows(data: bytes, path: str) -> TableRead:
     if suffix == ".parquet":
         result = _read_parquet(data)
     elif suffix in (".csv", ".tsv"):
-        result = _read_delimited(_decode(data), "\t" if suffix == ".tsv" else ",")
+        result = read_delimited(_decode(data), "\t" if suffix == ".tsv" else ",")
     elif suffix == ".jsonl":
         result = _read_jsonl(_decode(data))
     elif suffix == ".json":

@@ -25,18 +25,17 @@ the same GPU or none) is recorded once, whichever rule saw it first.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import itertools
 import re
+import time
 from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from .context import classify_method, classify_phase, classify_workload, phase_near
-from .datafiles import Problem
+from .datafiles import Problem, read_delimited
 from .dataset_tables import CODECARBON_COLUMNS, extract_codecarbon
 from .figure_roles import ACCOUNTING, GPU as GPU_WORDS
 from .figure_roles import RECORDED_ROLES, clause_around, figure_role
@@ -49,6 +48,8 @@ from .tables import DocumentTable, html_tables
 from .tool_output import tool_output_records
 from .units import Figure, find_carbon, find_figures, find_gpu_hours
 
+# Far more than a real document takes (a 50 KB card: ~5 ms), far less than a stalled crawl.
+DOCUMENT_TIME_BUDGET_S = 10.0
 FIGURE_FIELDS = {"power": "power_w", "energy": "energy_j", "energy_per_token": "energy_per_token_j",
                  "energy_per_query": "energy_per_query_j", "co2": "co2_kg", "gpu_hours": "gpu_hours"}
 # Figures that describe GPU work only when the text ties them to a GPU; carbon and GPU-hours in
@@ -515,9 +516,9 @@ class _Reader:
         text = self.doc.blocks[index].text
         if not _is_codecarbon_header(text.lstrip().split("\n", 1)[0]):
             return False
-        rows = list(csv.DictReader(io.StringIO(text.lstrip())))
-        extraction = extract_codecarbon(rows, "emissions.csv", self.post_text)
-        self.result.problems += extraction.problems
+        table = read_delimited(text.lstrip())
+        extraction = extract_codecarbon(table.rows, "emissions.csv", self.post_text)
+        self.result.problems += table.problems + extraction.problems
         for number, record in enumerate(extraction.records, start=1):
             record["locator"] = f"{self.locator_prefix}#pasted-codecarbon@{self.doc.blocks[index].line}:{number}"
             self.add(record)
@@ -608,7 +609,8 @@ def _is_codecarbon_header(line: str) -> bool:
 def document_records(text: str, *, table_extractor: str, locator_prefix: str, title: str = "",
                      topic: str = "", is_post: bool = True, read_quotes: bool = True,
                      blocks: list[Block] | None = None,
-                     plan: ReadingPlan | None = None, claimed=frozenset()) -> DocumentExtraction:
+                     plan: ReadingPlan | None = None, claimed=frozenset(),
+                     time_budget_s: float = DOCUMENT_TIME_BUDGET_S) -> DocumentExtraction:
     """Records of a Markdown document.
 
     ``table_extractor`` is a prefix: the table kind is appended ("card_table" -> "card_table.html").
@@ -618,7 +620,9 @@ def document_records(text: str, *, table_extractor: str, locator_prefix: str, ti
     sections are), and whose line breaks end sentences (GitHub renders them as breaks).
     ``read_quotes=False`` passes over quoted blocks (a reply quoting another post).
     ``plan`` and ``blocks`` (parsed by that plan) when the caller has them already; ``claimed``:
-    the indexes of blocks another rule has read.
+    the indexes of blocks another rule has read. ``time_budget_s``: past it, the blocks left are
+    not read (a problem says so); every rule is linear in its input, so this is the last line of
+    defence against a document no test foresaw.
     """
     tools = tool_output_records(text, locator_prefix)  # "111" under dmon's "pwr" has no unit of its own
     plan = reading_plan(text) if plan is None else plan
@@ -642,9 +646,15 @@ def document_records(text: str, *, table_extractor: str, locator_prefix: str, ti
             if figures:
                 reader.skip("code", figures)
     tables, html_until = 0, -1
+    deadline = time.monotonic() + time_budget_s
     for index, block in enumerate(blocks):
         if index in claimed or (block.quoted and not read_quotes) or block.line <= html_until:
             continue
+        if time.monotonic() > deadline:
+            reader.result.problems.append(Problem(
+                "time_budget", f"stopped reading after {time_budget_s:g} s, at line {block.line + 1}; "
+                               f"the {len(reader.result.records)} records read before are kept"))
+            break
         if any(start <= block.end_line and block.line <= end for start, end in tool_lines):
             continue
         first = bisect_left(plan.lines, block.line)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from .documents import DocumentExtraction, document_records
+from .records import without_surrogates
 
 # Measurement tools and techniques people name when they discuss GPU power.
 TOOL_CUES = (
@@ -40,6 +41,6 @@ def comment_records(markdown: str, locator_prefix: str, *, title: str = "",
     names), never for figures of its own. A reply (``reply``) does not inherit the title's GPU,
     its quoted blocks repeat what others wrote, and the title only says the thread is about GPUs.
     """
-    return document_records(markdown[:MAX_BODY_CHARS], table_extractor="markdown_table",
+    return document_records(without_surrogates(markdown[:MAX_BODY_CHARS]), table_extractor="markdown_table",
                             locator_prefix=locator_prefix, title="" if reply else title, topic=title,
                             read_quotes=not reply)

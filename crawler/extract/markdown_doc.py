@@ -24,6 +24,19 @@ from functools import cached_property
 from markdown_it_pyrs import MarkdownIt
 
 _PARSER = MarkdownIt("commonmark").enable("table")
+# The parser recurses once per nested container: a line of 50,000 ">" (or "1. " repeated) overflows
+# its stack and kills the process. No real document nests quotes and lists this deep.
+MAX_CONTAINER_DEPTH = 50
+_DEEP_CONTAINERS_RE = re.compile(r"(?m)^[ \t]*(?:(?:>|[-+*]|\d{1,9}[.)])[ \t]*){%d}" % (MAX_CONTAINER_DEPTH + 1))
+_NESTING_SIGNS = (">>", "> >", "- -", "* *", "+ +", ". 1", ") 1", ". -", "> -", "> 1", "- >")
+
+
+def _parse(source: str):
+    """The parser's tree of ``source``, with container marks past MAX_CONTAINER_DEPTH on a line
+    blanked out (same length, so every source offset stays true): the line is then plain text."""
+    if any(sign in source for sign in _NESTING_SIGNS):  # most documents: no line could be that deep
+        source = _DEEP_CONTAINERS_RE.sub(lambda deep: " " * len(deep[0]), source)
+    return _PARSER.tree(source)
 # Markdown structure inside an unclosed fence: a heading or a bold-label bullet.
 _MARKDOWN_LINE_RE = re.compile(r"^(?:#{1,6}\s+\S|\s{0,3}[-*+]\s+\*\*[^*\n]{1,80}\*\*)", re.MULTILINE)
 _INLINE_SKIPPED = {"image", "html_inline"}
@@ -97,8 +110,8 @@ class Block:
 
 # Inline markup in a block's source: images, links (their text kept), inline HTML, emphasis and
 # code marks, backslash escapes; and the container marks at line starts (quotes, list markers).
-_IMAGE_RE = re.compile(r"!\[[^\]\n]{0,500}\]\([^)\n]{0,500}\)")
-_LINK_RE = re.compile(r"\[([^\]\n]{0,500})\](?:\([^)\n]{0,500}\)|\[[^\]\n]{0,100}\])")
+_IMAGE_RE = re.compile(r"!\[[^\]\[\n]{0,500}\]\([^)\n]{0,500}\)")
+_LINK_RE = re.compile(r"\[([^\]\[\n]{0,500})\](?:\([^)\n]{0,500}\)|\[[^\]\n]{0,100}\])")
 _TAG_RE = re.compile(r"</?[A-Za-z][^<>\n]{0,500}>")
 # Emphasis marks open before a non-space or close after one ("**80W**"); a "*" between spaces is
 # a literal ("180 * 0.5"), as CommonMark reads it.
@@ -242,7 +255,7 @@ class _Reader:
                 self.data = self.source.encode("utf-8")
                 self.lines = _LineIndex(self.data)
                 self.line_offset = line + 1 + code_part.count("\n")
-                self.read(_PARSER.tree(self.source), quoted=quoted)
+                self.read(_parse(self.source), quoted=quoted)
                 self.source, self.data, self.lines, self.line_offset = outer
                 return
         self.blocks.append(Block("code", line, end_line, section=self.section,
@@ -377,7 +390,7 @@ def parse_blocks(markdown: str, lines_of_interest: list[int] | None = None,
     """
     if lines_of_interest is None:
         reader = _Reader(markdown, line_breaks=line_breaks)
-        reader.read(_PARSER.tree(markdown))
+        reader.read(_parse(markdown))
         return reader.blocks
     lines = markdown.split("\n") if source_lines is None else source_lines
     starts = (sections or layout(lines)).section_starts + [len(lines)]
@@ -387,6 +400,6 @@ def parse_blocks(markdown: str, lines_of_interest: list[int] | None = None,
         first, end = starts[section], starts[section + 1]
         reader = _Reader("\n".join(lines[first:end]), first, line_breaks)
         reader.blocks, reader.lists = blocks, lists
-        reader.read(_PARSER.tree(reader.source))
+        reader.read(_parse(reader.source))
         lists = reader.lists
     return blocks

@@ -22,7 +22,7 @@ from .datafiles import DataFileError, Problem
 from .documents import document_records, reading_plan
 from .gpus import normalise_gpu
 from .markdown_doc import Block, parse_blocks
-from .records import number_or_none, truncate
+from .records import number_or_none, truncate, without_surrogates
 from .units import find_carbon, find_figures, parse_number
 
 _FRONT_MATTER_RE = re.compile(r"\A\s*---[ \t]*(?:\r\n|\r|\n)([\S\s]*?)(?:\r\n|\r|\n)---[ \t]*(?:\r\n|\n|\Z)")
@@ -50,7 +50,7 @@ def _grams(value) -> float | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, (int, float)):
-        return float(value)
+        return number_or_none(value)
     match = _GRAMS_RE.match(str(value))
     if not match:
         return None
@@ -295,6 +295,40 @@ def _template_record(values: dict, blocks: list[Block], items, context: str) -> 
     return record
 
 
+# More values than any card's metadata holds (a long model-index has a few thousand). YAML aliases
+# let 500 bytes stand for a billion values ("billion laughs"); loading shares them, but anything
+# that walks or prints the metadata would expand them.
+MAX_METADATA_VALUES = 100_000
+
+
+def _expanded_size(value) -> int:
+    """How many values ``value`` holds with every alias expanded, counted up to just past
+    MAX_METADATA_VALUES; a structure that contains itself counts as past it. Each shared
+    container is counted once (its size is remembered), so the walk is linear in what was loaded."""
+    past = MAX_METADATA_VALUES + 1
+    sizes: dict[int, int] = {}
+    in_progress: set[int] = set()
+    stack = [(value, False)]
+    while stack:
+        node, children_counted = stack.pop()
+        if not isinstance(node, (dict, list)):
+            continue
+        key = id(node)
+        children = list(node.values()) if isinstance(node, dict) else node
+        if children_counted:
+            in_progress.discard(key)
+            sizes[key] = min(past, 1 + len(children) + sum(sizes.get(id(child), 0) for child in children))
+            continue
+        if key in sizes:
+            continue
+        if key in in_progress:  # reached again from inside itself: an alias to an ancestor
+            return past
+        in_progress.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if isinstance(child, (dict, list)))
+    return sizes.get(id(value), 1)
+
+
 def split_front_matter(content: str) -> tuple[dict, str, list[Problem]]:
     """(metadata, body, problems); a broken block is reported.
 
@@ -315,6 +349,9 @@ def split_front_matter(content: str) -> tuple[dict, str, list[Problem]]:
         metadata = {}
     if not isinstance(metadata, dict):
         return {}, body, [Problem("broken_yaml", "card metadata is not a mapping")]
+    if _expanded_size(metadata) > MAX_METADATA_VALUES:
+        return {}, body, [Problem("yaml_alias_expansion", f"card metadata expands to more than {MAX_METADATA_VALUES:,} "
+                                                          "values through YAML aliases (or refers to itself)")]
     return {key: value for key, value in metadata.items() if value is not None}, body, []
 
 
@@ -327,6 +364,11 @@ def _repeats(record: dict, known: list[dict]) -> bool:
         for other in known)
 
 
+# The longest real cards are a few hundred KB (mostly evaluation tables); past this a card is
+# generated text, and the rest is not worth the time.
+MAX_CARD_CHARS = 500_000
+
+
 def extract_card(content: str, *, with_metadata: bool = True) -> CardExtraction:
     """Every record a model card yields.
 
@@ -335,7 +377,11 @@ def extract_card(content: str, *, with_metadata: bool = True) -> CardExtraction:
     (the template bullet repeating ``co2_eq_emissions``) are left out either way.
     """
     result = CardExtraction()
-    result.metadata, body, problems = split_front_matter(content)
+    if len(content) > MAX_CARD_CHARS:
+        result.problems.append(Problem("too_long", f"card of {len(content):,} characters: the first "
+                                                   f"{MAX_CARD_CHARS:,} read", error=False))
+        content = content[:MAX_CARD_CHARS]
+    result.metadata, body, problems = split_front_matter(without_surrogates(content))
     result.problems += problems
     metadata_records = co2_eq_emissions_records(result.metadata)
     if with_metadata:

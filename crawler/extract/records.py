@@ -3,18 +3,33 @@
 from __future__ import annotations
 
 import math
+import re
 
 from .units import parse_number
 
 EXCERPT_LIMIT = 500
 
 
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
+def without_surrogates(text: str) -> str:
+    """The text with each lone surrogate (a JSON "\\ud83d" escape with no pair) as U+FFFD: such a
+    string cannot be encoded, so parsing or writing it would fail."""
+    return _SURROGATE_RE.sub("\ufffd", text) if not text.isascii() else text
+
+
 def number_or_none(value) -> float | None:
-    """A cell as a float: None for blanks, 'N/A', NaN and anything non-numeric."""
+    """A cell as a float: None for blanks, 'N/A', NaN, infinities, numbers past what a float
+    holds (a 400-digit integer) and anything non-numeric."""
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return None if math.isnan(value) else float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            return None
+        return number if math.isfinite(number) else None
     try:
         return parse_number(str(value))
     except ValueError:

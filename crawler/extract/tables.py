@@ -12,7 +12,12 @@ from dataclasses import dataclass, field
 
 from parsel import Selector
 
-_HTML_TABLE_RE = re.compile(r"<table\b.*?</table\s*>", re.IGNORECASE | re.DOTALL)
+from .records import without_surrogates
+
+_TABLE_TAG_RE = re.compile(r"<(/?)table\b", re.IGNORECASE)
+# Tables nested deeper than this are page layout, not data; parsing them costs time that grows
+# with the square of the depth (every row's cells hold every deeper table's text).
+MAX_TABLE_NESTING = 3
 
 
 @dataclass
@@ -25,9 +30,11 @@ class DocumentTable:
     ragged_rows: list[int] = field(default_factory=list)  # 1-based numbers of rows with too few or many cells
 
 
-_LINK_RE = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+# A link's text holds no "[" and a tag no "<": a run of thousands of "[" or "<" fails at once at
+# each, instead of scanning to the end of the cell from each.
+_LINK_RE = re.compile(r"\[([^\]\[]*)\]\([^)]*\)")
 _EMPHASIS_RE = re.compile(r"[*_`]{1,3}")
-_TAG_RE = re.compile(r"<[^>]+>")
+_TAG_RE = re.compile(r"<[^<>]+>")
 _MARKUP_CHARS = frozenset("[*_`<")
 
 
@@ -41,8 +48,8 @@ def clean_cell(text: str) -> str:
 def html_tables(text: str) -> list[DocumentTable]:
     """``<table>`` elements; the first row is the header (th cells, or td cells in <strong>)."""
     tables = []
-    for found in _HTML_TABLE_RE.finditer(text):
-        selector = Selector(text=found.group(0))
+    for start, end in _outer_table_spans(text):
+        selector = Selector(text=without_surrogates(text[start:end]))
         rows = []
         for row in selector.css("tr"):
             cells = [clean_cell(" ".join(cell.css("::text").getall())) for cell in row.css("th, td")]
@@ -51,7 +58,7 @@ def html_tables(text: str) -> list[DocumentTable]:
         if len(rows) < 2:
             continue
         header, body = rows[0], rows[1:]
-        table = DocumentTable(header=header, rows=[], start=found.start(), end=found.end(), kind="html")
+        table = DocumentTable(header=header, rows=[], start=start, end=end, kind="html")
         for number, cells in enumerate(body, start=1):
             if len(cells) == len(header):
                 table.rows.append(cells)
@@ -59,3 +66,24 @@ def html_tables(text: str) -> list[DocumentTable]:
                 table.ragged_rows.append(number)
         tables.append(table)
     return tables
+
+
+def _outer_table_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each outermost ``<table>`` element, from one pass over its tags. One never
+    closed runs to the end of the text, as a browser renders it; one nesting tables deeper than
+    MAX_TABLE_NESTING is passed over."""
+    spans, depth, deepest, start = [], 0, 0, 0
+    for tag in _TABLE_TAG_RE.finditer(text):
+        if not tag[1]:
+            if depth == 0:
+                start, deepest = tag.start(), 0
+            depth += 1
+            deepest = max(deepest, depth)
+        elif depth:
+            depth -= 1
+            if depth == 0:
+                tag_end = text.find(">", tag.end())
+                spans.append((start, len(text) if tag_end < 0 else tag_end + 1, deepest))
+    if depth:
+        spans.append((start, len(text), deepest))
+    return [(start, end) for start, end, deepest in spans if deepest <= MAX_TABLE_NESTING]

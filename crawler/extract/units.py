@@ -53,7 +53,10 @@ _PER_UNITS = {
     "sample": "query", "samples": "query",
 }
 
-_NUMBER = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+"
+# Atomic, and never started inside a run of digits: a run of 10,000 digits with no unit after it
+# is tried once, not once per digit with every split of the run (quadratic and worse).
+# Scientific notation included: "1e-300" is one number, not a 300 after a dash.
+_NUMBER = r"(?<!\d)(?>(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d{1,3}(?![\d.]))?)"
 _APPROX = r"~|≈|about\s+|around\s+|approx(?:\.|imately)?\s+|roughly\s+|circa\s+|ca\.\s*"
 _UNIT = (
     r"kilowatts?|kilojoules?|millijoules?|megajoules?|watts?|joules?|seconds?|secs?|minutes?|mins?|hours?|hrs?|"
@@ -66,8 +69,10 @@ _PER_COUNT = r"1k|1K|\d{1,3}(?:,\d{3})+|\d+"
 
 _FIGURE_RE = re.compile(
     # The lookahead lets the engine skip, in one test, every position that cannot start a figure.
-    r"(?=[~≈\d.aArRcC])"
+    r"(?=[~≈\d.aArRcC\-−])"
     rf"(?P<approx>{_APPROX})?"
+    # A sign glued to the number ("-300 W", "−300 W"), not a dash after a word ("GPU-300").
+    r"(?:(?<![\w.])(?P<sign>[-−]))?"
     rf"(?P<num>{_NUMBER})"
     # A range: "350-400W", "50 to 70 W", "50w to 70w", "45W-50W", "114~118w".
     rf"(?:\s*(?:{_RANGE_UNIT}\s*)?(?:-|–|—|to|~)\s*(?P<num2>{_NUMBER}))?"
@@ -197,6 +202,8 @@ def unit_expression(symbol: str, per: str | None = None, per_count: str | None =
     expression = pint_unit(symbol)
     if per:
         count = 1000 if per_count and per_count.lower() == "1k" else int(parse_number(per_count or "1"))
+        if count == 0:
+            raise ZeroDivisionError(f"per 0 {per}")
         expression = f"{expression} / ({count} * {_PER_UNITS[per.lower()]})"
     return expression
 
@@ -217,6 +224,8 @@ def _figure_from_match(match: re.Match) -> Figure | None:
         second = parse_number(match["num2"]) if match["num2"] else None
     except ValueError:  # not finite: no figure
         return None
+    if match["sign"]:
+        first = -first
     try:
         if match["inv_per"]:
             if first == 0:
@@ -233,8 +242,10 @@ def _figure_from_match(match: re.Match) -> Figure | None:
             if second is not None:
                 _, end_value = to_canonical(second, expression)
                 low, high = value, end_value
-    except UnitError:
+    except (UnitError, ZeroDivisionError, OverflowError):  # "5 Wh per 0 queries"
         return None
+    if not all(math.isfinite(number) for number in (value, low or 0.0, high or 0.0)):
+        return None  # "1e-300 tokens/kWh" inverted: past what a float holds
     if low is not None and high is not None:
         value = (low + high) / 2
     return Figure(
@@ -275,7 +286,7 @@ _MASS_UNITS = {"g": 0.001, "gram": 0.001, "grams": 0.001, "kg": 1.0, "kilogram":
 _MASS = r"metric tons?|kilograms?|kgs?|grams?|g|tonnes?|tons?|t|pounds?|lbs?"
 _CO2 = r"(?:of\s+)?co(?:2|₂)(?:[\s_-]?(?:eq|e)\b\.?|e\b|eq\.?|_2)?"
 _CARBON_RE = re.compile(
-    rf"(?P<approx>{_APPROX})?(?P<num>(?:{_NUMBER})(?:[eE][-+]?\d{{1,3}})?)"
+    rf"(?P<approx>{_APPROX})?(?P<num>{_NUMBER})"
     rf"(?:\s*(?:-|–|to)\s*(?P<num2>{_NUMBER}))?\s*(?P<unit>{_MASS})(?:(?=\s*(?:of\s+)?co[2₂])|\b)\.?\s*(?P<co2>{_CO2})?",
     re.IGNORECASE)
 # GPU-hours: "10 V100 GPU hours", "147K H100 hours", "1.3M GPU-hours", "600 GPU hours".

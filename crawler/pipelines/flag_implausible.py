@@ -7,6 +7,22 @@ from crawler.items import Measurement
 from crawler.pipelines import CountingPipeline
 
 ENERGY_FIELDS = ("energy_j", "energy_per_token_j", "energy_per_query_j")
+# What no real figure of one inference or training workload reaches, whatever the GPU (flagged
+# ``implausible_<field>`` when crossed): the most any accelerator draws is ~1.4 kW (so 2 kW a GPU,
+# 200 kW for a whole system, a rack); energy per token from ~1 mJ (batched decode) to ~10 J (a
+# large model at batch 1), a query up to ~100 kJ (long video); the largest trainings ~40 M GPU-hours,
+# ~50 GWh, ~10 kt CO2. Each bound leaves two orders of magnitude to spare: a figure past it is a
+# unit slip or a misread, not a measurement.
+PLAUSIBLE = {
+    "energy_per_token_j": (1e-6, 1e4),
+    "energy_per_query_j": (1e-6, 1e7),
+    "energy_j": (0, 1e15),
+    "gpu_hours": (0, 1e9),
+    "co2_kg": (0, 1e8),
+    "duration_s": (0, 3.2e8),
+}
+MAX_POWER_PER_GPU_W = 2000
+MAX_SYSTEM_POWER_W = 200_000
 
 
 class FlagImplausiblePipeline(CountingPipeline):
@@ -16,7 +32,9 @@ class FlagImplausiblePipeline(CountingPipeline):
       name that leaves the variant open, the highest TDP of its variants);
     * ``zero_not_measured``: a power or energy of exactly 0 is what tools report for a GPU without
       a counter; it becomes null (0 would read as a real figure);
-    * ``non_positive_energy`` / ``non_positive_power``: negative figures, kept as written.
+    * ``non_positive_energy`` / ``non_positive_power``: negative figures, kept as written;
+    * ``implausible_<field>``: a figure outside what any real workload shows (PLAUSIBLE, and a power
+      above MAX_POWER_PER_GPU_W per GPU, or MAX_SYSTEM_POWER_W for a whole system), known GPU or not.
     """
 
     @staticmethod
@@ -45,7 +63,18 @@ class FlagImplausiblePipeline(CountingPipeline):
         if (power is not None and ceiling and power > ceiling and adapter["scope"] != "system"
                 and adapter["power_kind"] != "rated"):
             self._flag(adapter, "exceeds_tdp")
+        self._flag_implausible(adapter)
         # Every flag is counted here, including those the extractors set (derived, ...).
         for flag in adapter["flags"]:
             self.stats.inc_value(f"measurement/flag/{flag}")
         return item
+
+    def _flag_implausible(self, adapter: ItemAdapter) -> None:
+        for name, (low, high) in PLAUSIBLE.items():
+            value = adapter[name]
+            if value is not None and (value > high or 0 < value < low):  # below 0: non_positive_*
+                self._flag(adapter, f"implausible_{name}")
+        power = adapter["power_w"]  # per GPU, or the whole system's
+        ceiling = MAX_SYSTEM_POWER_W if adapter["scope"] == "system" else MAX_POWER_PER_GPU_W
+        if power is not None and power > ceiling:
+            self._flag(adapter, "implausible_power_w")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from datetime import datetime, timezone
 
 from itemadapter import ItemAdapter
@@ -8,7 +9,7 @@ from scrapy.exceptions import DropItem
 
 from crawler.extract.gpus import normalise_gpu, spec_for
 from crawler.extract.models import params_from_name
-from crawler.extract.records import truncate
+from crawler.extract.records import truncate, without_surrogates
 from crawler.extract.units import parse_figure
 from crawler.items import MEASUREMENT_FIELDS, Measurement
 from crawler.pipelines import CountingPipeline
@@ -52,6 +53,7 @@ class NormalisePipeline(CountingPipeline):
         adapter["workload"] = adapter["workload"] or "unknown"
         adapter["retrieved_at"] = adapter["retrieved_at"] or datetime.now(timezone.utc).strftime(
             "%Y-%m-%dT%H:%M:%SZ")
+        self._readable_values(adapter)
         adapter["excerpt"] = truncate(" ".join(str(adapter["excerpt"]).split()))
         self._normalise_figures(adapter)
         self._normalise_gpu(adapter)
@@ -61,6 +63,22 @@ class NormalisePipeline(CountingPipeline):
             if adapter[name] is not None:
                 adapter[name] = int(adapter[name])
         return item
+
+    def _readable_values(self, adapter: ItemAdapter) -> None:
+        """No value the JSONL cannot hold: a non-finite number ("nan", "inf", "1e309" in a data
+        row) is nulled, flagged and counted (JSON has no NaN); a lone surrogate (a JSON "\\ud83d"
+        escape in an API response) becomes U+FFFD, which UTF-8 can encode."""
+        for name, value in list(adapter.items()):
+            if isinstance(value, float) and not math.isfinite(value):
+                adapter[name] = None
+                self.stats.inc_value(f"measurement/non_finite/{name}")
+                if "non_finite_dropped" not in adapter["flags"]:
+                    adapter["flags"] = [*adapter["flags"], "non_finite_dropped"]
+                _append_note(adapter, f"{name} was {value}, not a number a record can hold")
+            elif isinstance(value, str):
+                adapter[name] = without_surrogates(value)
+            elif isinstance(value, list) and any(isinstance(entry, str) for entry in value):
+                adapter[name] = [without_surrogates(entry) if isinstance(entry, str) else entry for entry in value]
 
     def _normalise_figures(self, adapter: ItemAdapter) -> None:
         had_figure = False
