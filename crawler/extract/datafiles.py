@@ -109,7 +109,7 @@ def _read_json(text: str) -> TableRead:
 def _read_jsonl(text: str) -> TableRead:
     result = TableRead()
     # Lines end at "\n" only: str.splitlines() would also split a row inside a string holding
-    # U+2028 or a form feed, which JSON allows unescaped.
+    # U+2028 or U+0085, which JSON allows unescaped.
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue

@@ -37,6 +37,8 @@ def _parse(source: str):
     if any(sign in source for sign in _NESTING_SIGNS):  # most documents: no line could be that deep
         source = _DEEP_CONTAINERS_RE.sub(lambda deep: " " * len(deep[0]), source)
     return _PARSER.tree(source)
+
+
 # Markdown structure inside an unclosed fence: a heading or a bold-label bullet.
 _MARKDOWN_LINE_RE = re.compile(r"^(?:#{1,6}\s+\S|\s{0,3}[-*+]\s+\*\*[^*\n]{1,80}\*\*)", re.MULTILINE)
 _INLINE_SKIPPED = {"image", "html_inline"}

@@ -10,6 +10,7 @@ The front matter is read as huggingface_hub reads it. Rules and their extractor 
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -27,7 +28,6 @@ from .units import find_carbon, find_figures, parse_number
 
 _FRONT_MATTER_RE = re.compile(r"\A\s*---[ \t]*(?:\r\n|\r|\n)([\S\s]*?)(?:\r\n|\r|\n)---[ \t]*(?:\r\n|\n|\Z)")
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _GRAMS_RE = re.compile(r"^\s*([\d_.,]+)\s*(g|gram|grams|kg|t|tonnes?)?\s*(?:co2(?:eq|e)?)?\s*$",
                        re.IGNORECASE)
 _MASS_TO_KG = {"g": 0.001, "gram": 0.001, "grams": 0.001, "kg": 1.0, "kilogram": 1.0, "kilograms": 1.0,
@@ -106,8 +106,9 @@ def co2_eq_emissions_records(metadata: dict) -> list[dict]:
     return [{
         "extractor": "card_yaml.co2_eq_emissions",
         "locator": "metadata#co2_eq_emissions",
-        "excerpt": truncate("co2_eq_emissions: " + yaml.dump(entry, Dumper=_YAML_DUMPER, default_flow_style=True,
-                                                             sort_keys=False).strip()),
+        # The metadata as JSON (what the Hub API's cardData holds): YAML's dumper costs more than
+        # the rest of the record.
+        "excerpt": truncate("co2_eq_emissions: " + json.dumps(entry, ensure_ascii=False, default=str)),
         "co2_kg": grams / 1000,
         "workload": _workload_from_training_type(details.get("training_type")),
         "gpu_raw": str(hardware) if hardware else None,

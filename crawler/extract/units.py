@@ -245,7 +245,7 @@ def _figure_from_match(match: re.Match) -> Figure | None:
     except (UnitError, ZeroDivisionError, OverflowError):  # "5 Wh per 0 queries"
         return None
     if not all(math.isfinite(number) for number in (value, low or 0.0, high or 0.0)):
-        return None  # "1e-300 tokens/kWh" inverted: past what a float holds
+        return None  # inverted past what a float holds ("1e-310 tokens/kWh")
     if low is not None and high is not None:
         value = (low + high) / 2
     return Figure(
