@@ -75,6 +75,14 @@ def test_scientific_notation_is_one_number():
     assert find_figures("1e309 W") == []  # past a float: no figure
 
 
+def test_a_power_of_ten_naming_a_units_scale_is_no_figure():
+    extraction = comment_records("On my RTX 3060 the GPU counter is in mJ (1e-3J), the package in uJ (1e-6J).",
+                                 "issue#1")
+    assert extraction.records == [] and extraction.skipped["not_a_figure"] == 2
+    (record,) = comment_records("The H100 used 1.5e3 J per query.", "issue#1").records
+    assert record["energy_per_query_j"] == 1500
+
+
 def test_a_lone_surrogate_in_a_post_or_card_is_read_around():
     (record,) = comment_records("The H100 \ud83d draws 300 W.", "issue#1").records
     assert record["power_w"] == 300 and "\ufffd" in record["excerpt"]

@@ -56,13 +56,19 @@ FIGURE_FIELDS = {"power": "power_w", "energy": "energy_j", "energy_per_token": "
 # a document about a model are about its compute.
 _NEEDS_GPU_TIE = {"power", "energy", "energy_per_token", "energy_per_query"}
 # A line with none of these holds no figure: a number with a unit after it, a unit in brackets
-# (a table header's "(W)"), carbon, hours, CodeCarbon's columns, a per-token unit. Two patterns and
-# substring tests, run once over each document: the scan looks for a digit before a unit's first
-# letter, and what follows the letter is checked only where it matches ("3 with" is no unit).
+# (a table header's "(W)"), carbon, hours, CodeCarbon's columns, a per-token unit. Looked for in
+# the document's UTF-8 bytes with every digit made "0", tabs spaces and letters lower case: the
+# number pattern then starts with one literal byte, which the regex engine finds at memchr speed
+# (3x the scan of the text itself), and line numbers are the same in bytes as in characters.
+_CANDIDATE_FOLD = bytes.maketrans(b"0123456789\tABCDEFGHIJKLMNOPQRSTUVWXYZ", b"0000000000 abcdefghijklmnopqrstuvwxyz")
+_FOLDED_NUMBER_UNIT_RE = re.compile(rb"0 *[kmg]?[wj](?:h|atts?|oules?)?(?![a-z])")
+_FOLDED_BRACKET_UNIT_RE = re.compile(rb"[(\[][km]?[wj]")
+_FOLDED_CANDIDATE_WORDS = (b"co0", "co₂".encode(), b"hour", b"gpu_energy", b"j/tok", b"j/out", b"per token", b"wh/")
+# The same number-and-unit test on a line of text, for code lines counted as skipped.
 _NUMBER_THEN_UNIT_LETTER_RE = re.compile(r"[0-9][ \t]*[kKmMgG]?[wWjJ]")
 _UNIT_END_RE = re.compile(r"(?:[hH]|atts?|oules?)?(?![a-zA-Z])")
-_UNIT_IN_BRACKETS_RE = re.compile(r"[(\[][kKmM]?[wWjJ]")
-_CANDIDATE_WORDS = ("co2", "hour", "gpu_energy", "j/tok", "j/out", "per token", "wh/")
+# "uJ (1e-6J)": a power of ten in scientific notation says what a unit is, it measures nothing.
+_UNIT_SCALE_RE = re.compile(r"1(?:\.0+)?[eE][-+]?\d")
 # "38/140W": a draw over its cap, the unit written once.
 _DRAW_OVER_CAP_RE = re.compile(r"(?<![\d.,/])(\d{1,4}(?:\.\d+)?)\s*/\s*\d{1,4}(?:\.\d+)?\s*(?:W|watts?)\b", re.IGNORECASE)
 # A list item that is one line of a hardware spec sheet ("TDP: 125W", "System's: 750W",
@@ -118,7 +124,7 @@ def _is_part_of_a_name(sentence: str, candidate: Figure) -> bool:
 
 def _role(sentence: str, candidates: list[Figure], position: int) -> str:
     candidate = candidates[position]
-    if _is_part_of_a_name(sentence, candidate):
+    if _is_part_of_a_name(sentence, candidate) or _UNIT_SCALE_RE.match(candidate.written):
         return "not_a_figure"
     if candidate.kind == "co2" and candidate.value == 0 and ACCOUNTING.search(sentence.lower()):
         return "accounting"  # "market-based emissions were 0 tons": offsets, not the work's carbon
@@ -149,17 +155,17 @@ def _sentence_key(sentence: str) -> str:
 
 def candidate_lines(text: str) -> list[int]:
     """The numbers (from 0) of the lines that may hold a figure, in order, from one scan of the text."""
-    positions = [m.start() for m in _NUMBER_THEN_UNIT_LETTER_RE.finditer(text) if _UNIT_END_RE.match(text, m.end())]
-    positions += [m.start() for m in _UNIT_IN_BRACKETS_RE.finditer(text)]
-    lowered = text.lower()
-    for word in _CANDIDATE_WORDS if text.isascii() else (*_CANDIDATE_WORDS, "co₂"):
-        found = lowered.find(word)
+    folded = text.encode("utf-8", "surrogatepass").translate(_CANDIDATE_FOLD)
+    positions = [m.start() for m in _FOLDED_NUMBER_UNIT_RE.finditer(folded)]
+    positions += [m.start() for m in _FOLDED_BRACKET_UNIT_RE.finditer(folded)]
+    for word in _FOLDED_CANDIDATE_WORDS:
+        found = folded.find(word)
         while found >= 0:
             positions.append(found)
-            found = lowered.find(word, found + 1)
+            found = folded.find(word, found + 1)
     lines, line, counted_to = [], 0, 0
     for position in sorted(positions):
-        line += text.count("\n", counted_to, position)
+        line += folded.count(b"\n", counted_to, position)
         counted_to = position
         if not lines or lines[-1] != line:
             lines.append(line)
