@@ -1,18 +1,23 @@
-"""Downloader middlewares: offline guard, Retry-After aware retries, per-host auth tokens, GitHub limits."""
+"""Downloader middlewares: offline guard, retries that ride out outages and broken answers, redirect loops,
+per-host auth tokens, GitHub limits."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import time
 from email.utils import parsedate_to_datetime
 from datetime import datetime, timezone
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
+from scrapy import signals
+from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
-from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.exceptions import IgnoreRequest, NotConfigured, ResponseDataLossError
 from scrapy.utils.response import response_status_message
+from w3lib.url import safe_url_string
 
 logger = logging.getLogger(__name__)
 
@@ -80,10 +85,24 @@ def _retry_after_seconds(value: bytes | None) -> float | None:
 
 
 class RetryAfterMiddleware(RetryMiddleware):
-    """Scrapy's retries, plus a wait before each retry of a response.
+    """Scrapy's retries, with a wait before each that rides out an outage of minutes, and retries
+    of answers that are broken although their status is fine.
+
+    Retried: the RETRY_HTTP_CODES; the RETRY_EXCEPTIONS (a refused or dropped connection, a
+    timeout, a body shorter than its Content-Length: ``fetch/short_body``); a body whose
+    Content-Encoding cannot be decoded (``fetch/broken_encoding``); and, for a request that expects
+    JSON (meta ``json_shape``: "list" or "dict"), a 200 that is not JSON of that shape: an HTML
+    error page, an empty or cut body (``fetch/error_page``). After the last retry a broken answer
+    goes on to its callback, which counts what it cannot read as an input error.
 
     The wait is the server's Retry-After when given (up to RETRY_AFTER_MAX; longer gives up), else
-    an exponential backoff from RETRY_BACKOFF_BASE capped at RETRY_BACKOFF_MAX.
+    RETRY_BACKOFF_BASE * 2**n capped at RETRY_BACKOFF_MAX: with the defaults a request is tried for
+    about four minutes. A wait ends early when the crawl is stopping, and the request goes back to
+    the queue (kept in the job folder with JOBDIR, for the next run).
+
+    A host that gave no usable answer for a request's whole retry budget, while other requests to
+    it failed too, is down rather than serving one bad file: the crawl stops with the finish reason
+    ``source_unavailable`` (and ``scrapy crawl`` exits non-zero, see crawler/commands/crawl.py).
     """
 
     def __init__(self, settings):
@@ -91,30 +110,179 @@ class RetryAfterMiddleware(RetryMiddleware):
         self.backoff_base = settings.getfloat("RETRY_BACKOFF_BASE")
         self.backoff_max = settings.getfloat("RETRY_BACKOFF_MAX")
         self.retry_after_max = settings.getfloat("RETRY_AFTER_MAX")
+        self.last_usable_answer: dict[str, float] = {}  # host -> time.time() of its last usable answer
+        self.failing: dict[str, dict[str, float]] = {}  # host -> URL -> time.time() of its last failure
+        self.stopping_for_outage = False
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        middleware = super().from_crawler(crawler)
+        crawler.signals.connect(middleware.response_downloaded, signal=signals.response_downloaded)
+        return middleware
+
+    def response_downloaded(self, response, request, spider):
+        # What the host answered, before the HTTP cache may put its copy in the answer's place.
+        request.meta["network_status"] = response.status
 
     async def process_response(self, request, response):
-        if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
+        if request.meta.get("dont_retry", False):
             return response
-        retries = request.meta.get("retry_times", 0)
-        if retries >= request.meta.get("max_retry_times", self.max_retry_times):
-            return self._retry(request, response_status_message(response.status)) or response
-        retry_after = _retry_after_seconds(response.headers.get(b"Retry-After"))
-        if retry_after is not None:
-            if retry_after > self.retry_after_max:
+        problem = self.answer_problem(request, response)
+        if problem is None:
+            # A copy from the cache is news of the host only when the host said it was current (a
+            # 304), not when the cache stood in for a failure or answered without asking.
+            answered = request.meta.pop("network_status", None)
+            if "cached" not in response.flags or answered == 304:
+                host = _host(request.url)
+                self.last_usable_answer[host] = time.time()
+                self.failing.get(host, {}).pop(request.url, None)
+            return response
+        wait = None
+        if response.status not in self.retry_http_codes:
+            self.crawler.stats.inc_value(f"fetch/{problem}")
+            # The HTTP cache may hold this very answer: the retry asks afresh (crawler/cache_policy.py).
+            request.meta["broken_answer_retry"] = True
+        elif not self.retries_spent(request):
+            wait = _retry_after_seconds(response.headers.get(b"Retry-After"))
+            if wait is not None and wait > self.retry_after_max:
                 self.crawler.stats.inc_value("retry/retry_after_too_long")
                 logger.warning(
                     "Giving up %s: the server asks to wait %.0f s (more than RETRY_AFTER_MAX=%.0f s)",
-                    request.url, retry_after, self.retry_after_max,
+                    request.url, wait, self.retry_after_max,
                 )
                 return response
-            delay = retry_after
-            self.crawler.stats.inc_value("retry/retry_after_honoured")
-        else:
-            delay = min(self.backoff_base * 2**retries, self.backoff_max)
-        if delay > 0:
-            logger.info("Waiting %.1f s before retrying %s (HTTP %d)", delay, request.url, response.status)
-            await asyncio.sleep(delay)
-        return self._retry(request, response_status_message(response.status)) or response
+            if wait is not None:
+                self.crawler.stats.inc_value("retry/retry_after_honoured")
+        return await self.retry_later(request, problem, wait) or response
+
+    async def process_exception(self, request, exception):
+        if request.meta.get("dont_retry", False) or not isinstance(exception, self.exceptions_to_retry):
+            return None
+        if isinstance(exception, ResponseDataLossError):
+            self.crawler.stats.inc_value("fetch/short_body")
+        return await self.retry_later(request, exception, None)
+
+    def answer_problem(self, request, response) -> str | None:
+        """Why this answer is to be retried, or None when it is usable."""
+        if response.status in self.retry_http_codes:
+            return response_status_message(response.status)
+        if "undecodable" in response.flags:
+            return "broken_encoding"
+        shape = request.meta.get("json_shape")
+        if response.status == 200 and shape and not _is_json_of_shape(response, shape):
+            return "error_page"
+        return None
+
+    def host_is_down(self, host: str, request) -> bool:
+        """No usable answer from ``host`` since ``request`` began failing, and other URLs failed too."""
+        since = request.meta["failing_since"]
+        return self.last_usable_answer.get(host, 0.0) < since and any(
+            url != request.url and when >= since for url, when in self.failing[host].items())
+
+    def retries_spent(self, request) -> bool:
+        return request.meta.get("retry_times", 0) >= request.meta.get("max_retry_times", self.max_retry_times)
+
+    async def retry_later(self, request, reason, wait: float | None):
+        """The retry of ``request``, sent after the wait; None when its retries are spent."""
+        host = _host(request.url)
+        self.failing.setdefault(host, {})[request.url] = time.time()
+        request.meta.setdefault("failing_since", time.time())
+        if self.retries_spent(request):
+            if self.host_is_down(host, request):
+                self.stop_for_outage(host, request)
+                return self.for_a_later_run(request)
+            del self.failing[host][request.url]
+            return self._retry(request, reason)  # None: counts (retry/max_reached) and logs the give-up
+        if wait is None:
+            wait = min(self.backoff_base * 2 ** request.meta.get("retry_times", 0), self.backoff_max)
+        if wait > 0:
+            logger.info("Waiting %.1f s before retrying %s (%s)", wait, request.url, reason)
+            await self.pause(wait)
+        if self.crawl_stopping():
+            return self.for_a_later_run(request)
+        return self._retry(request, reason)
+
+    async def pause(self, seconds: float) -> None:
+        """Sleeps ``seconds``, or less when the crawl starts stopping: a stop need not wait it out."""
+        deadline = time.monotonic() + seconds
+        while not self.crawl_stopping() and (left := deadline - time.monotonic()) > 0:
+            await asyncio.sleep(min(left, 0.5))
+
+    def crawl_stopping(self) -> bool:
+        return self.stopping_for_outage or not self.crawler.engine.running
+
+    @staticmethod
+    def for_a_later_run(request):
+        """The request as new, for the queue: with JOBDIR a resumed crawl sends it again."""
+        again = request.replace(dont_filter=True)
+        again.meta.pop("failing_since", None)
+        again.meta["retry_times"] = 0
+        return again
+
+    def stop_for_outage(self, host: str, request) -> None:
+        if self.stopping_for_outage:
+            return
+        self.stopping_for_outage = True
+        self.crawler.stats.inc_value("fetch/source_unavailable")
+        logger.error(
+            "%s gave no usable answer for %.0f s (every retry of %s failed): stopping the crawl "
+            "(source_unavailable). Run it again later; with -s JOBDIR=... it carries on where it stopped.",
+            host, time.time() - request.meta["failing_since"], request.url,
+        )
+        # Not awaited: closing waits for the requests in flight, this one included.
+        asyncio.ensure_future(self.crawler.engine.close_spider_async(reason="source_unavailable"))
+
+
+def _is_json_of_shape(response, shape: str) -> bool:
+    try:
+        value = json.loads(response.text)
+    except (ValueError, AttributeError):  # AttributeError: a binary answer has no text
+        return False
+    return isinstance(value, {"list": list, "dict": dict}[shape])
+
+
+class TolerantHttpCompressionMiddleware(HttpCompressionMiddleware):
+    """Scrapy's decompression, except that a body that cannot be decoded (a broken gzip) goes on
+    undecoded with the flag "undecodable", for RetryAfterMiddleware to retry, instead of failing
+    its request at once (an error raised here is never retried)."""
+
+    def process_response(self, request, response):
+        try:
+            return super().process_response(request, response)
+        except IgnoreRequest:  # larger than DOWNLOAD_MAXSIZE once decoded
+            raise
+        except Exception as error:  # gzip, zlib, brotli and zstd each raise errors of their own
+            logger.warning("Cannot decode the %s body of %s: %s",
+                           response.headers.get(b"Content-Encoding", b"").decode("latin-1"), request.url, error)
+            return response.replace(flags=[*response.flags, "undecodable"])
+
+
+class RedirectLoop(IgnoreRequest):
+    """A redirect back to a URL the request already went through."""
+
+
+class RedirectLoopMiddleware:
+    """Sees a redirect before RedirectMiddleware does: one back to a URL of its own chain is a loop,
+    counted (``fetch/redirect_loop``) and failed with RedirectLoop for the errback to count, where
+    Scrapy would drop it in its duplicate filter without a word."""
+
+    def __init__(self, crawler):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def process_response(self, request, response):
+        location = response.headers.get(b"Location")
+        if response.status not in (301, 302, 303, 307, 308) or not location or request.meta.get("dont_redirect"):
+            return response
+        target = urljoin(request.url, safe_url_string(location))
+        chain = [*request.meta.get("redirect_urls", []), request.url]
+        if target not in chain:
+            return response
+        self.crawler.stats.inc_value("fetch/redirect_loop")
+        raise RedirectLoop(f"redirect loop: {' -> '.join([*chain[chain.index(target):], target])}")
 
 
 class HostTokenMiddleware:

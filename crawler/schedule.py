@@ -1,8 +1,8 @@
 """``python -m crawler.schedule``: run every spider, each in its own ``scrapy crawl`` process with a
 hard timeout and a JSON stats file, then the synthesis. For cron and other schedulers.
 
-Prints one line per spider (items, input errors, duration, outcome) and exits non-zero when any
-spider failed, timed out or did not finish cleanly.
+Prints one line per spider (outcome, records, input errors, fetch problems, duration, feed) and
+exits non-zero when any spider failed, timed out or did not finish cleanly.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from scrapy.spiderloader import SpiderLoader
@@ -24,22 +24,41 @@ from scrapy.utils.project import get_project_settings
 # and this long to finish before it is killed.
 GRACE_SECONDS = 30
 
+# Fetch problems a crawl counts (crawler/middlewares.py), as the summary line names one and more.
+FETCH_PROBLEMS = {
+    "fetch/error_page": ("error page", "error pages"),
+    "fetch/broken_encoding": ("undecodable body", "undecodable bodies"),
+    "fetch/short_body": ("short body", "short bodies"),
+    "fetch/redirect_loop": ("redirect loop", "redirect loops"),
+    "retry/max_reached": ("request given up", "requests given up"),
+}
+
+
+def counted(count: int, one: str, more: str) -> str:
+    return f"{count} {one if count == 1 else more}"
+
 
 @dataclass
 class SpiderRun:
     name: str
-    outcome: str  # "finished", a Scrapy finish reason, "timed out" or "failed (exit N)"
+    outcome: str  # "finished", a finish reason (+ " (exit N)" if not 0), "timed out" or "failed (...)"
     items: int
     errors: int
     seconds: float
     feed: Path | None
+    retries: int = 0
+    fetch_problems: dict[str, int] = field(default_factory=dict)  # stat -> count, the non-zero ones
 
     @property
     def ok(self) -> bool:
         return self.outcome == "finished"
 
     def summary(self) -> str:
-        return (f"{self.name}: {self.outcome}, {self.items} records, {self.errors} input errors counted, "
+        fetched = f", {counted(self.retries, 'retry', 'retries')}" if self.retries else ""
+        if self.fetch_problems:
+            fetched += " (" + ", ".join(counted(count, *FETCH_PROBLEMS[stat])
+                                        for stat, count in self.fetch_problems.items()) + ")"
+        return (f"{self.name}: {self.outcome}, {self.items} records, {self.errors} input errors counted{fetched}, "
                 f"{self.seconds:.1f} s -> {self.feed}")
 
 
@@ -73,15 +92,18 @@ def run_spider(name: str, output_dir: Path, *, timeout: float, env: dict, argume
             returncode = process.wait()
     stats_file = newest(stats_dir, f"{name}-*.json")
     stats = json.loads(stats_file.read_text()) if stats_file and stats_file.stat().st_mtime >= started else {}
+    reason = stats.get("finish_reason")
     if timed_out:
         outcome = "timed out"
-    elif returncode:
-        outcome = f"failed (exit {returncode})"
+    elif reason is None:
+        outcome = f"failed (exit {returncode})" if returncode else "failed (no stats)"
     else:
-        outcome = stats.get("finish_reason", "failed (no stats)")
+        outcome = f"{reason} (exit {returncode})" if returncode else reason
     return SpiderRun(name=name, outcome=outcome, items=int(stats.get("measurement/valid", 0)),
                      errors=sum(v for k, v in stats.items() if k.startswith("extract/error/")),
-                     seconds=time.time() - started, feed=newest(output_dir / name, "*.jsonl"))
+                     seconds=time.time() - started, feed=newest(output_dir / name, "*.jsonl"),
+                     retries=int(stats.get("retry/count", 0)),
+                     fetch_problems={stat: stats[stat] for stat in FETCH_PROBLEMS if stats.get(stat)})
 
 
 def run_all(output_dir: Path, *, spiders: list[str] | None = None, timeout: float = 3600, env: dict | None = None,

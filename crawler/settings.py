@@ -41,13 +41,19 @@ AUTOTHROTTLE_START_DELAY = 1.0
 AUTOTHROTTLE_MAX_DELAY = 60.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 8.0
 
-# --- Retries: 429 and 5xx, with Retry-After honoured, else exponential backoff ------------------
+# --- Retries: 429, 5xx, network errors and broken answers, with Retry-After honoured, else -------
+# exponential backoff (crawler.middlewares.RetryAfterMiddleware). 8 retries waiting 2, 4, 8, 16,
+# 32, 60, 60 and 60 s try a request for about four minutes: a source down for longer than that
+# stops the crawl (finish reason source_unavailable, a non-zero exit).
 RETRY_ENABLED = True
-RETRY_TIMES = 3
+RETRY_TIMES = 8
 RETRY_HTTP_CODES = [429, 500, 502, 503, 504, 522, 524, 408]
 RETRY_BACKOFF_BASE = 2.0  # seconds before the first retry; doubles each time
 RETRY_BACKOFF_MAX = 60.0
 RETRY_AFTER_MAX = 300.0  # a Retry-After longer than this gives up instead of stalling the crawl
+# Finish reasons after which `scrapy crawl` exits non-zero (crawler/commands/crawl.py).
+CRAWL_FAILURE_REASONS = ["source_unavailable", "live_request_blocked"]
+COMMANDS_MODULE = "crawler.commands"
 
 # --- Sizes: a huge file is cancelled and counted, never loaded ---------------------------------
 DOWNLOAD_MAXSIZE = 200 * 1024 * 1024
@@ -63,7 +69,8 @@ DOWNLOAD_TIMEOUT = 120
 # against the rate limit. Stored under .scrapy/httpcache; tokens are never stored (see
 # HostTokenMiddleware).
 HTTPCACHE_ENABLED = True
-HTTPCACHE_POLICY = "scrapy.extensions.httpcache.RFC2616Policy"
+# RFC 2616, except that the retry of a broken answer does not revalidate it (crawler/cache_policy.py).
+HTTPCACHE_POLICY = "crawler.cache_policy.RetryAwareRFC2616Policy"
 HTTPCACHE_STORAGE = "scrapy.extensions.httpcache.FilesystemCacheStorage"
 HTTPCACHE_DIR = os.environ.get("CRAWLER_HTTPCACHE_DIR", "httpcache")
 HTTPCACHE_GZIP = True
@@ -72,6 +79,11 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.OfflineGuardMiddleware": 50,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.RetryAfterMiddleware": 550,
+    # Scrapy's own, except that an undecodable body is retried instead of failing at once.
+    "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
+    "crawler.middlewares.TolerantHttpCompressionMiddleware": 590,
+    # Sees redirects before RedirectMiddleware (600) does, to count loops.
+    "crawler.middlewares.RedirectLoopMiddleware": 610,
     # Sees GitHub's 403/429 before the retry middleware does (process_response runs high to low).
     "crawler.middlewares.GitHubRateLimitMiddleware": 560,
     # After the HTTP cache (900) so a token never lands in cached request headers.
@@ -89,6 +101,8 @@ ITEM_PIPELINES = {
     # Stable id from source + document + figure.
     "crawler.pipelines.stable_id.StableIdPipeline": 400,
     "crawler.pipelines.deduplicate.DeduplicatePipeline": 500,
+    # With JOBDIR: what an earlier, killed run of the job wrote is not written again.
+    "crawler.resume.SkipWrittenRecordsPipeline": 550,
     # Last: what leaves the crawler matches the JSON Schema.
     "crawler.pipelines.validate_schema.ValidateSchemaPipeline": 600,
 }
@@ -113,6 +127,8 @@ DEFAULT_DISCUSSION_FEED = {
     },
 }
 FEED_EXPORT_ENCODING = "utf-8"
+# Local feed files are written unbuffered, and with JOBDIR named in the job folder (crawler/resume.py).
+FEED_STORAGES = {"": "crawler.resume.DurableFileFeedStorage", "file": "crawler.resume.DurableFileFeedStorage"}
 # %(worker)s: empty, or ".<host>-<pid>" for a worker of a distributed crawl (see below).
 FEED_URI_PARAMS = "crawler.distributed.feed_uri_params"
 
@@ -122,6 +138,8 @@ GITHUB_RATE_LIMIT_MAX_WAIT = float(os.environ.get("GITHUB_RATE_LIMIT_MAX_WAIT", 
 
 EXTENSIONS = {
     "crawler.extensions.StatsJsonDump": 500,
+    # With JOBDIR: a crawl killed outright (SIGKILL) is started over cleanly by the next one.
+    "crawler.resume.HardKillRecovery": 0,
 }
 # Where StatsJsonDump writes the crawl stats as JSON at close ("" = nowhere). %(name)s and
 # %(time)s (and %(worker)s) are filled in as in FEEDS.

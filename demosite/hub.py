@@ -76,6 +76,8 @@ class MockHub:
         self.served_counts: dict[str, int] = {}
         # (kind, repo id, path) -> new content, for tests of what a repeated crawl picks up
         self.changed_files: dict[tuple[str, str, str], bytes] = {}
+        # repo id -> fields that replace the API's, for tests of entries of unexpected shapes
+        self.entry_overrides: dict[str, dict] = {}
         self.lock = threading.Lock()
 
     # --- repo contents -----------------------------------------------------------------------
@@ -148,6 +150,7 @@ class MockHub:
                 item["cardData"] = data
         if full:
             item["siblings"] = [{"rfilename": path} for path in self.siblings(kind, repo_id)]
+        item.update(self.entry_overrides.get(repo_id, {}))
         return item
 
     # --- routes ------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ so tests can check that a token sent to the Hub host never follows a redirect el
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import sys
 import threading
@@ -15,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from importlib import resources
 
+from .faults import HOP_PARAMETER, Faults
 from .github import MockGitHub
 from .hub import MockHub, Reply, split_query
 
@@ -50,6 +52,7 @@ class MockSite:
         self.hub = MockHub(page_size=page_size, generated_models=generated_models)
         self.github = MockGitHub()
         self.requests: list[LoggedRequest] = []
+        self.faults = Faults()
         self._server = _QuietServer(("127.0.0.1", port), self._handler_class())
         # The GitHub API answers on a host of its own, so tests can tell where each token went.
         self._github_server = _QuietServer(("127.0.0.2", 0), self._handler_class())
@@ -114,6 +117,21 @@ class MockSite:
         reply = self.hub.handle(path, query, self.hub_url, self.cdn_url, authorized)
         return reply or Reply(404, b'{"error": "Not found"}')
 
+    def faulty_reply(self, fault: str | None, raw_path: str) -> Reply | None:
+        """The answer a fault gives instead of the real one (None: the real one, maybe mangled later)."""
+        if fault == "unavailable":
+            return Reply(503, b'{"error": "Service Unavailable"}')
+        if fault == "html_page":
+            return Reply(200, b"<html><body><h1>502 Bad Gateway</h1>nginx</body></html>",
+                         content_type="text/html")
+        if fault == "empty_body":
+            return Reply(200, b"")
+        if fault == "redirect_loop":
+            hop = ("&" if "?" in raw_path else "?") + HOP_PARAMETER
+            location = raw_path.replace(hop, "") if hop in raw_path else raw_path + hop
+            return Reply(302, b"", {"Location": f"{self.hub_url}{location}"}, "text/plain")
+        return None
+
     def _handler_class(self):
         site = self
 
@@ -127,7 +145,13 @@ class MockSite:
                 host = (self.headers.get("Host") or "").split(":")[0]
                 if site.latency:
                     time.sleep(site.latency)
-                reply = site.route(self.path, authorized=bool(self.headers.get("Authorization")), host=host)
+                fault = site.faults.take(self.path)
+                if fault == "dropped":
+                    site.requests.append(LoggedRequest(host, self.path, self.headers.get("Authorization"), 0))
+                    self.close_connection = True
+                    return
+                reply = site.faulty_reply(fault, self.path) or site.route(
+                    self.path, authorized=bool(self.headers.get("Authorization")), host=host)
                 headers = dict(reply.headers or {})
                 status, body = reply.status, reply.body
                 if status == 200 and reply.chunks is None:
@@ -136,6 +160,15 @@ class MockSite:
                     headers.setdefault("ETag", '"' + hashlib.sha1(body).hexdigest() + '"')
                     if self.headers.get("If-None-Match") == headers["ETag"]:
                         status, body = 304, b""
+                length = reply.length if reply.chunks is not None else len(body)
+                if fault == "broken_gzip":
+                    compressed = gzip.compress(body)
+                    body = compressed[:10] + bytes(byte ^ 0xFF for byte in compressed[10:])  # header, then garble
+                    length = len(body)
+                    headers["Content-Encoding"] = "gzip"
+                elif fault == "short_body":
+                    length += 1000
+                    self.close_connection = True  # the rest never comes: the client sees the connection end
                 site.requests.append(LoggedRequest(
                     host=host,
                     path=self.path,
@@ -144,7 +177,6 @@ class MockSite:
                 ))
                 self.send_response(status)
                 self.send_header("Content-Type", reply.content_type)
-                length = reply.length if reply.chunks is not None else len(body)
                 self.send_header("Content-Length", str(length))
                 for name, value in headers.items():
                     self.send_header(name, value)

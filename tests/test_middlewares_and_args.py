@@ -101,10 +101,23 @@ def retry_middleware(monkeypatch):
                                                  "RETRY_AFTER_MAX": 60.0, "RETRY_TIMES": 3})
     crawler.spider = crawler._create_spider("test")
     crawler.stats.open_spider()
+    crawler.engine = RunningEngine()
     sleeps = RecordedSleeps()
-    monkeypatch.setattr(middlewares.asyncio, "sleep", sleeps)
     middleware = middlewares.RetryAfterMiddleware.from_crawler(crawler)
+    monkeypatch.setattr(middleware, "pause", sleeps)
     return middleware, sleeps, crawler, asyncio.run
+
+
+class RunningEngine:
+    """The engine as the retry middleware sees it: running, and asked to close for a reason."""
+
+    running = True
+
+    def __init__(self):
+        self.closed_for = []
+
+    async def close_spider_async(self, reason):
+        self.closed_for.append(reason)
 
 
 def respond(status, retry_times=0, **headers):
@@ -177,3 +190,151 @@ def test_json_of_the_wrong_shape_or_not_json_is_counted_and_skipped():
     assert spider.json_or_none(answer(b"<html>502</html>", b"text/html"), dict) is None
     assert crawler.stats.get_value("extract/error/unexpected_api_shape") == 1
     assert crawler.stats.get_value("extract/error/invalid_api_json") == 1
+
+
+def json_request(retry_times=0, search="a", **meta):
+    return Request(f"https://huggingface.co/api/models?search={search}",
+                   meta={"json_shape": "list", "retry_times": retry_times, **meta})
+
+
+def answer(request, body, status=200, content_type=b"application/json"):
+    from scrapy.http import TextResponse
+
+    return TextResponse(request.url, status=status, body=body, headers={"Content-Type": content_type})
+
+
+def test_an_error_page_where_json_is_expected_is_retried_then_passed_on(retry_middleware):
+    middleware, sleeps, crawler, run = retry_middleware
+    request = json_request()
+    for body in (b"<html><h1>502 Bad Gateway</h1></html>", b"", b'{"error": "not a list"}', b'[{"id": "x"'):
+        retried = run(middleware.process_response(request, answer(request, body)))
+        assert isinstance(retried, Request) and retried.meta["retry_times"] == 1, body
+    assert sleeps.delays == [2.0] * 4 and crawler.stats.get_value("fetch/error_page") == 4
+    spent = json_request(retry_times=3)
+    html = answer(spent, b"<html>502</html>", content_type=b"text/html")
+    assert run(middleware.process_response(spent, html)) is html  # the callback counts it
+    listing = answer(request, b'[{"id": "x"}]')
+    assert run(middleware.process_response(request, listing)) is listing
+    assert crawler.engine.closed_for == []
+
+
+def test_a_short_body_is_counted_and_retried_after_a_wait(retry_middleware):
+    from scrapy.exceptions import ResponseDataLossError
+
+    middleware, sleeps, crawler, run = retry_middleware
+    retried = run(middleware.process_exception(json_request(retry_times=1), ResponseDataLossError()))
+    assert isinstance(retried, Request) and retried.meta["retry_times"] == 2
+    assert sleeps.delays == [4.0] and crawler.stats.get_value("fetch/short_body") == 1
+    assert run(middleware.process_exception(json_request(retry_times=3), ResponseDataLossError())) is None
+
+
+def test_a_host_with_no_usable_answer_for_a_whole_retry_budget_stops_the_crawl(retry_middleware):
+    import asyncio
+    import time
+
+    middleware, _, crawler, run = retry_middleware
+
+    async def outage():
+        # Failing for four minutes (its retries are spent), while another URL fails too.
+        first = json_request(retry_times=3, failing_since=time.time() - 240)
+        other = json_request(retry_times=1, search="b")
+        assert isinstance(await middleware.process_response(other, answer(other, b"", 503)), Request)
+        kept = await middleware.process_response(first, answer(first, b"", 503))
+        await asyncio.sleep(0)  # the close the middleware asked for
+        return kept
+
+    kept = run(outage())
+    assert crawler.engine.closed_for == ["source_unavailable"]
+    assert crawler.stats.get_value("fetch/source_unavailable") == 1
+    # Not given up: back to the queue as new, for a resumed crawl (JOBDIR) to send again.
+    assert isinstance(kept, Request) and kept.meta["retry_times"] == 0 and kept.dont_filter
+
+
+def test_one_url_failing_while_its_host_answers_is_given_up_alone(retry_middleware):
+    import time
+
+    middleware, _, crawler, run = retry_middleware
+
+    async def one_bad_url():
+        bad = json_request(retry_times=3, failing_since=time.time() - 240)
+        other = json_request(retry_times=1, search="b")
+        await middleware.process_response(other, answer(other, b"", 503))
+        good = json_request(search="c")
+        await middleware.process_response(good, answer(good, b"[]"))
+        last = answer(bad, b"", 503)
+        return last, await middleware.process_response(bad, last)
+
+    last, result = run(one_bad_url())
+    assert result is last and crawler.engine.closed_for == []
+    assert crawler.stats.get_value("retry/max_reached") == 1
+
+
+def test_a_stopping_crawl_does_not_wait_and_keeps_the_request_for_later(retry_middleware):
+    middleware, _, crawler, run = retry_middleware
+    crawler.engine.running = False  # Ctrl-C: the engine is stopping
+    request = json_request(retry_times=1)
+    kept = run(middleware.process_response(request, answer(request, b"", 503)))
+    assert isinstance(kept, Request) and kept.meta["retry_times"] == 0 and kept.dont_filter
+
+
+def test_a_redirect_back_into_its_own_chain_is_a_counted_loop():
+    from scrapy import Spider
+    from scrapy.http import Response
+
+    from crawler.middlewares import RedirectLoop, RedirectLoopMiddleware
+
+    crawler = get_crawler(Spider)
+    crawler.stats.open_spider()
+    middleware = RedirectLoopMiddleware.from_crawler(crawler)
+    start = "https://huggingface.co/api/models?search=a"
+    request = Request(f"{start}&hop=1", meta={"redirect_urls": [start]})
+    onward = Response(request.url, status=302, headers={"Location": "https://cdn-lfs.huggingface.co/x"})
+    assert middleware.process_response(request, onward) is onward
+    back = Response(request.url, status=302, headers={"Location": "/api/models?search=a"})
+    with pytest.raises(RedirectLoop, match=r"search=a -> .*search=a&hop=1 -> .*search=a$"):
+        middleware.process_response(request, back)
+    itself = Request(start)
+    with pytest.raises(RedirectLoop):
+        middleware.process_response(itself, Response(start, status=301, headers={"Location": start}))
+    assert crawler.stats.get_value("fetch/redirect_loop") == 2
+
+
+def test_an_undecodable_body_goes_on_flagged_for_a_retry():
+    import gzip
+
+    from scrapy import Spider
+    from scrapy.http import Response
+
+    from crawler.middlewares import TolerantHttpCompressionMiddleware
+
+    crawler = get_crawler(Spider)
+    crawler.spider = crawler._create_spider("test")
+    crawler.stats.open_spider()
+    middleware = TolerantHttpCompressionMiddleware.from_crawler(crawler)
+    request = Request("https://huggingface.co/api/models")
+    zipped = gzip.compress(b'[{"id": "x"}]')
+    broken = Response(request.url, body=zipped[:10] + b"\xff" * 20, headers={"Content-Encoding": "gzip"})
+    kept = middleware.process_response(request, broken)
+    assert "undecodable" in kept.flags and kept.body == broken.body
+    whole = Response(request.url, body=zipped, headers={"Content-Encoding": "gzip"})
+    assert middleware.process_response(request, whole).body == b'[{"id": "x"}]'
+
+
+@pytest.mark.parametrize("network_status, host_down", [(304, False), (503, True)])
+def test_a_cached_copy_is_news_of_the_host_only_after_a_304(retry_middleware, network_status, host_down):
+    import time
+
+    middleware, _, crawler, run = retry_middleware
+
+    async def cached_copy_meanwhile():
+        first = json_request(retry_times=3, failing_since=time.time() - 240)
+        other = json_request(retry_times=1, search="b")
+        await middleware.process_response(other, answer(other, b"", 503))
+        cached = json_request(search="c")
+        copy = answer(cached, b"[]").replace(flags=["cached"])
+        middleware.response_downloaded(answer(cached, b"", network_status), cached, None)
+        await middleware.process_response(cached, copy)
+        return await middleware.process_response(first, answer(first, b"", 503))
+
+    run(cached_copy_meanwhile())
+    assert crawler.engine.closed_for == (["source_unavailable"] if host_down else [])

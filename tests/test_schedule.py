@@ -35,3 +35,14 @@ def test_a_spider_past_its_timeout_is_stopped_and_the_run_fails(tmp_path):
     assert completed.returncode == 1
     assert completed.stdout.splitlines()[0].startswith("hub_datasets: timed out")
     assert not (tmp_path / "output" / "report").exists()
+
+
+def test_the_summary_line_names_retries_and_fetch_problems():
+    from crawler.schedule import SpiderRun
+
+    run = SpiderRun(name="hub_models", outcome="finished", items=25, errors=2, seconds=3.0, feed=None, retries=3,
+                    fetch_problems={"fetch/error_page": 2, "fetch/redirect_loop": 1})
+    assert run.summary() == ("hub_models: finished, 25 records, 2 input errors counted, 3 retries "
+                             "(2 error pages, 1 redirect loop), 3.0 s -> None")
+    quiet = SpiderRun(name="hub_models", outcome="finished", items=25, errors=0, seconds=3.0, feed=None, retries=1)
+    assert quiet.summary() == "hub_models: finished, 25 records, 0 input errors counted, 1 retry, 3.0 s -> None"

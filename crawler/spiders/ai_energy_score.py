@@ -16,7 +16,7 @@ from crawler.extract.ai_energy_score import (DOCUMENTED_FACTS, benchmark_report_
 from crawler.items import Measurement
 
 from .arguments import list_argument
-from .base import utc_now
+from .base import contained, utc_now
 from .hub import HubSpider
 
 ALL_FACTS = ("hardware", "batch_size", "unit", "runs", "tool")
@@ -67,7 +67,11 @@ class AIEnergyScoreSpider(HubSpider):
                              errback=self.methodology_unreadable)
 
     def parse_methodology(self, response):
-        self.facts = methodology_facts(page_text(response.text))
+        facts = None
+        with self.failures_contained(response.url):
+            facts = methodology_facts(page_text(response.text))
+        # A page that cannot be read is as one that states nothing: the documented values stand.
+        self.facts = facts if facts is not None else replace(DOCUMENTED_FACTS, missing=ALL_FACTS)
         if self.facts.missing:
             self.count("methodology_fallback")
             self.logger.warning("The methodology page no longer states %s: using the documented values",
@@ -87,7 +91,7 @@ class AIEnergyScoreSpider(HubSpider):
         else:
             yield scrapy.Request(
                 self.api_url(f"spaces/{self.space}/tree/main/data/energy"), callback=self.parse_task_listing,
-                errback=self.task_listing_unavailable, meta={"dont_obey_robotstxt": True})
+                errback=self.task_listing_unavailable, meta={"dont_obey_robotstxt": True, "json_shape": "list"})
         for report in self.reports:
             yield self.api_request(self.report_url(report), self.parse_report, cb_kwargs={"report": report})
 
@@ -106,10 +110,12 @@ class AIEnergyScoreSpider(HubSpider):
         kind, owner, name, path = report.split("/", 3)
         return self.file_url(f"{owner}/{name}", path, repo_type=kind)
 
+    @contained
     def parse_task_listing(self, response):
         listing = self.json_or_none(response, list)
         files = [entry["path"] for entry in listing or [] if isinstance(entry, dict)
-                 and entry.get("type") == "file" and str(entry.get("path", "")).endswith(".csv")]
+                 and entry.get("type") == "file" and isinstance(entry.get("path"), str)
+                 and entry["path"].endswith(".csv")]
         if not files:
             yield from self.task_listing_unavailable(None, reason=f"no task files in {response.url}")
             return
@@ -128,6 +134,7 @@ class AIEnergyScoreSpider(HubSpider):
                             reason or failure.getErrorMessage())
         yield self.render_request()
 
+    @contained
     def parse_task_file(self, response, task, path):
         where = f"{self.space}/{path}"
         table = self.read_table(response, path, where)
@@ -137,6 +144,7 @@ class AIEnergyScoreSpider(HubSpider):
         self.report_problems(where, extraction.problems)
         yield from self.measurements(extraction.records, self.leaderboard_page)
 
+    @contained
     def parse_rendered(self, response):
         tables, problems = rendered_leaderboard_rows(response.text)
         self.report_problems(response.url, problems)
@@ -144,12 +152,14 @@ class AIEnergyScoreSpider(HubSpider):
         for task, rows in tables:
             if self.tasks and task not in self.tasks:
                 continue
-            extraction = leaderboard_records(rows, task or "unknown", self.facts, "rendered leaderboard")
-            self.report_problems(f"rendered {task}", extraction.problems)
-            for record in extraction.records:
-                record["extractor"] = "aienergyscore.rendered_leaderboard"
-            yield from self.measurements(extraction.records, self.leaderboard_page)
+            with self.failures_contained(f"{response.url} (table {task})"):
+                extraction = leaderboard_records(rows, task or "unknown", self.facts, "rendered leaderboard")
+                self.report_problems(f"rendered {task}", extraction.problems)
+                for record in extraction.records:
+                    record["extractor"] = "aienergyscore.rendered_leaderboard"
+                yield from self.measurements(extraction.records, self.leaderboard_page)
 
+    @contained
     def parse_report(self, response, report):
         try:
             value = json.loads(response.text)

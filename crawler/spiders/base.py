@@ -1,14 +1,20 @@
-"""The base of every spider in the project: default feeds, counting skipped input, Link pages."""
+"""The base of every spider in the project: default feeds, counting skipped input, containing
+failures of extraction, Link pages."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import re
+import traceback
 from datetime import datetime, timezone
 
 import scrapy
+from scrapy.exceptions import CloseSpider, ResponseDataLossError
 
 from crawler.distributed import SharedSeenSets, is_distributed
+from crawler.middlewares import RedirectLoop
 
 _NEXT_LINK_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?', re.IGNORECASE)
 
@@ -24,6 +30,39 @@ def next_link(link_header: bytes | str | None) -> str | None:
 
 def utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def failed_rule(error: BaseException) -> str:
+    """The function that failed: the extraction rule a spider called (the outermost function of
+    crawler.extract in the traceback), else the innermost spider function."""
+    names = [(frame.f_globals.get("__name__", ""), frame.f_code.co_name)
+             for frame, _ in traceback.walk_tb(error.__traceback__)]
+    for module, function in names:
+        if module.startswith("crawler.extract"):
+            return function
+    spider_functions = [function for module, function in names if module.startswith("crawler.spiders")]
+    return spider_functions[-1] if spider_functions else names[-1][1]
+
+
+def contained(callback):
+    """Decorator of a spider callback that reads a document: whatever the callback raises is
+    contained by ``failures_contained(response.url)``, and what it yielded before is kept."""
+
+    @functools.wraps(callback)
+    def reading(self, response, *args, **kwargs):
+        with self.failures_contained(response.url):
+            yield from callback(self, response, *args, **kwargs)
+
+    return reading
+
+
+def download_failure_kind(failure) -> str:
+    """The input error a failed download is counted as, for what has no better name (not HTTP)."""
+    if failure.check(RedirectLoop):
+        return "redirect_loop"
+    if failure.check(ResponseDataLossError):
+        return "short_body"
+    return "download_failed"
 
 
 class MeasurementSpider(scrapy.Spider):
@@ -52,6 +91,34 @@ class MeasurementSpider(scrapy.Spider):
         self.crawler.stats.inc_value(f"extract/{'error' if error else 'skipped'}/{kind}", amount)
         (self.logger.warning if error else self.logger.info)("%s: %s", kind, detail)
 
+    @contextlib.contextmanager
+    def failures_contained(self, document: str):
+        """Reads one document, or one entry of a listing, inside: an exception goes no further.
+
+        It is counted as an input error, ``extract/error/<rule>/<exception class>``, and logged in
+        one line that names the document and the rule; what was yielded before it is kept, and
+        the caller goes on with the next entry or page. (CloseSpider still closes the spider.)
+        """
+        try:
+            yield
+        except CloseSpider:
+            raise
+        except Exception as error:
+            rule = failed_rule(error)
+            message = str(error)
+            self.count_problem(f"{rule}/{type(error).__name__}",
+                               f"{document}: {message[:300]}{'...' if len(message) > 300 else ''}")
+            self.logger.debug("Traceback of the failure above", exc_info=error)
+
+    def listed(self, entry: dict, field: str, where: str) -> list:
+        """``entry[field]`` when it is a list; missing or null is an empty list, and so is any other
+        value (a number, a string, an object), counted as unexpected_api_shape."""
+        value = entry.get(field)
+        if value is None or isinstance(value, list):
+            return value or []
+        self.count_problem("unexpected_api_shape", f"{where}: {field} is a {type(value).__name__}, not a list")
+        return []
+
     def report_problems(self, where: str, problems) -> None:
         """Count every problem met in one document; log each kind once, with how many there were."""
         by_kind: dict[tuple[str, bool], list] = {}
@@ -74,8 +141,8 @@ class MeasurementSpider(scrapy.Spider):
         try:
             value = json.loads(response.text)
         except (ValueError, AttributeError):
-            self.count_problem("invalid_api_json",
-                               f"{response.url}: not JSON ({response.headers.get('Content-Type')})")
+            content_type = (response.headers.get(b"Content-Type") or b"no Content-Type").decode("latin-1")
+            self.count_problem("invalid_api_json", f"{response.url}: not JSON ({content_type})")
             return None
         if not isinstance(value, shape):
             self.count_problem("unexpected_api_shape", f"{response.url}: expected a JSON {shape.__name__}")

@@ -14,7 +14,7 @@ from crawler.items import Discussion, Measurement
 from crawler.pipelines.stable_id import measurement_id
 
 from .arguments import list_argument, positive_int_argument
-from .base import MeasurementSpider, next_link, utc_now
+from .base import MeasurementSpider, contained, download_failure_kind, next_link, utc_now
 
 API_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
 SEARCH_CAP = 1000  # GitHub returns at most 1,000 results per search
@@ -73,25 +73,36 @@ class GitHubIssuesSpider(MeasurementSpider):
     def api(self) -> str:
         return self.settings["GITHUB_API_URL"].rstrip("/")
 
-    def api_request(self, url, callback, **kwargs) -> scrapy.Request:
+    def api_request(self, url, callback, json_shape: str, **kwargs) -> scrapy.Request:
+        """A request of the API, whose answer must be JSON of ``json_shape`` ("list" or "dict"):
+        an error page in its place is retried (RetryAfterMiddleware)."""
         return scrapy.Request(url, callback=callback, headers=API_HEADERS,
-                              meta={"dont_obey_robotstxt": True}, **kwargs)
+                              meta={"dont_obey_robotstxt": True, "json_shape": json_shape}, **kwargs)
 
     async def start(self):
         for repo, number in self.issue_refs:
-            yield self.api_request(f"{self.api}/repos/{repo}/issues/{number}", self.parse_issue,
+            yield self.api_request(f"{self.api}/repos/{repo}/issues/{number}", self.parse_issue, "dict",
                                    errback=self.request_failed)
         for query in self.queries:
             url = f"{self.api}/search/issues?{urlencode({'q': query, 'per_page': self.per_page})}"
-            yield self.api_request(url, self.parse_search, errback=self.request_failed,
-                                   cb_kwargs={"query": query, "page": 1})
+            yield self.search_request(url, query, 1)
+
+    def search_request(self, url: str, query: str, page: int) -> scrapy.Request:
+        return self.api_request(url, self.parse_search, "dict", errback=self.request_failed,
+                                cb_kwargs={"query": query, "page": page})
 
     def request_failed(self, failure):
         status = getattr(getattr(failure.value, "response", None), "status", None)
-        kind = f"http_{status}" if status else "download_failed"
+        kind = f"http_{status}" if status else download_failure_kind(failure)
         self.count_problem(kind, f"{failure.request.url}: {failure.getErrorMessage()}")
 
+    @contained
     def parse_search(self, response, query, page):
+        """A page of search results: the next page (Link) is asked for first, then each issue is
+        read on its own: one that cannot be read costs no other issue or page."""
+        following = next_link(response.headers.get(b"Link"))
+        if following and (self.max_pages is None or page < self.max_pages):
+            yield self.search_request(following, query, page + 1)
         result = self.json_or_none(response, dict)
         if result is None or not isinstance(result.get("items"), list):
             if result is not None:
@@ -108,18 +119,16 @@ class GitHubIssuesSpider(MeasurementSpider):
                                     "Narrow the query (-a q=...) to read the rest.", query, total, SEARCH_CAP)
         if result.get("incomplete_results"):
             self.logger.warning("Search %r: GitHub says the results are incomplete (it timed out)", query)
-        for issue in result["items"]:
+        for position, issue in enumerate(result["items"]):
             if not isinstance(issue, dict):
                 self.count_problem("unexpected_api_shape", f"{response.url}: an item is not an object")
             elif "pull_request" in issue:
                 self.count_problem("pull_request", f"{issue.get('html_url')}", error=False)
             else:
-                yield from self.read_issue(issue)
-        following = next_link(response.headers.get(b"Link"))
-        if following and (self.max_pages is None or page < self.max_pages):
-            yield self.api_request(following, self.parse_search, errback=self.request_failed,
-                                   cb_kwargs={"query": query, "page": page + 1})
+                with self.failures_contained(f"{response.url} (item {position}, {issue.get('html_url')})"):
+                    yield from self.read_issue(issue)
 
+    @contained
     def parse_issue(self, response):
         issue = self.json_or_none(response, dict)
         if issue is not None:
@@ -136,27 +145,33 @@ class GitHubIssuesSpider(MeasurementSpider):
         repo_match = _REPO_IN_URL_RE.search(url)  # issues and pull requests alike
         repo = repo_match[1] if repo_match else ""
         state = IssueState(issue=issue, repo=repo)
-        state.mention(tools_mentioned(str(issue.get("title") or "")))
+        with self.failures_contained(f"{url} (title)"):
+            state.mention(tools_mentioned(str(issue.get("title") or "")))
         yield from self.read_post(state, issue, url, f"{repo}#{issue['number']}")
         separator = "&" if "?" in comments_url else "?"
-        yield self.api_request(f"{comments_url}{separator}per_page={self.per_page}", self.parse_comments,
-                               errback=self.comments_failed, cb_kwargs={"state": state})
+        yield self.comments_request(f"{comments_url}{separator}per_page={self.per_page}", state)
+
+    def comments_request(self, url: str, state: IssueState) -> scrapy.Request:
+        return self.api_request(url, self.parse_comments, "list", errback=self.comments_failed,
+                                cb_kwargs={"state": state})
 
     def read_post(self, state: IssueState, post: dict, url: str, where: str):
+        """The records of one post; a post that cannot be read costs no other post."""
         body = post.get("body")
         if not isinstance(body, str) or not body.strip():
             self.count_problem("empty_body", where, error=False)
             return
-        state.mention(tools_mentioned(body))
-        extraction = comment_records(body, locator_prefix=where, reply=post is not state.issue,
-                                     title=str(state.issue.get("title") or ""))
-        self.report_problems(where, extraction.problems)
-        self.report_skipped(where, extraction.skipped)
-        retrieved_at = utc_now()
-        for record in extraction.records:
-            state.measurements += 1
-            self.count("records_found")
-            yield Measurement(source=self.name, url=url, retrieved_at=retrieved_at, **record)
+        with self.failures_contained(url):
+            state.mention(tools_mentioned(body))
+            extraction = comment_records(body, locator_prefix=where, reply=post is not state.issue,
+                                         title=str(state.issue.get("title") or ""))
+            self.report_problems(where, extraction.problems)
+            self.report_skipped(where, extraction.skipped)
+            retrieved_at = utc_now()
+            for record in extraction.records:
+                state.measurements += 1
+                self.count("records_found")
+                yield Measurement(source=self.name, url=url, retrieved_at=retrieved_at, **record)
 
     def parse_comments(self, response, state: IssueState):
         comments = self.json_or_none(response, list)
@@ -173,10 +188,10 @@ class GitHubIssuesSpider(MeasurementSpider):
                 self.count("comments_by_deleted_users")
             yield from self.read_post(state, comment, comment["html_url"],
                                       f"{state.repo}#{state.issue['number']}/{comment.get('id')}")
+        # The next page after this one's comments: the last page's callback sums up the issue.
         following = next_link(response.headers.get(b"Link"))
         if following:
-            yield self.api_request(following, self.parse_comments, errback=self.comments_failed,
-                                   cb_kwargs={"state": state})
+            yield self.comments_request(following, state)
         else:
             yield self.discussion(state)
 

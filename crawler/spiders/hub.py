@@ -11,7 +11,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from crawler.extract.datafiles import DataFileError, TableRead, read_rows
 
 from .arguments import list_argument, positive_int_argument
-from .base import MeasurementSpider, next_link
+from .base import MeasurementSpider, contained, download_failure_kind, next_link
 
 class HubSpider(MeasurementSpider):
     """Base of the spiders that read the Hugging Face Hub: URLs, requests, problem counting.
@@ -52,8 +52,12 @@ class HubSpider(MeasurementSpider):
         base = self._repo_base(repo_id, repo_type)
         return f"{base}/blob/main/{quote(path)}" if path else base
 
-    def api_request(self, url: str, callback, **kwargs) -> scrapy.Request:
+    def api_request(self, url: str, callback, json_shape: str | None = None, **kwargs) -> scrapy.Request:
+        """A request of the API or of a file; ``json_shape`` ("list" or "dict") when the answer must
+        be JSON of that shape, so that an error page in its place is retried (RetryAfterMiddleware)."""
         meta = {"dont_obey_robotstxt": True, **kwargs.pop("meta", {})}
+        if json_shape:
+            meta["json_shape"] = json_shape
         return scrapy.Request(url, callback=callback, errback=self.request_failed, meta=meta, **kwargs)
 
     def read_table(self, response, path: str, where: str) -> TableRead | None:
@@ -80,7 +84,7 @@ class HubSpider(MeasurementSpider):
         elif failure.check(DownloadCancelledError):
             self.count_problem("oversized", f"{request.url} is larger than the download bound")
         else:
-            self.count_problem("download_failed", f"{request.url}: {failure.getErrorMessage()}")
+            self.count_problem(download_failure_kind(failure), f"{request.url}: {failure.getErrorMessage()}")
 
 
 class HubListingSpider(HubSpider):
@@ -103,34 +107,63 @@ class HubListingSpider(HubSpider):
     def pages_left(self, page: int) -> bool:
         return self.max_pages is None or page < self.max_pages
 
+    def listing_request(self, url: str, page: int, **context) -> scrapy.Request:
+        return self.api_request(url, self.parse_listing, json_shape="list", cb_kwargs={"page": page, **context})
+
+    def repo_request(self, repo_id: str, **context) -> scrapy.Request:
+        return self.api_request(self.repo_url(repo_id), self.parse_repo, json_shape="dict", cb_kwargs=context)
+
+    @contained
     def parse_listing(self, response, page, **context):
-        """A page of a Hub listing: each repo goes to ``repo_entry``; the next page follows Link.
+        """A page of a Hub listing: the next page (Link) is asked for first, then each repo goes to
+        ``repo_entry``, one at a time: an entry that cannot be read costs no other entry or page.
 
         ``context`` (keyword arguments of the first page's request) is passed on to ``repo_entry``
         and to the next pages.
         """
+        following = next_link(response.headers.get(b"Link"))
+        if following and self.pages_left(page):
+            yield self.listing_request(following, page + 1, **context)
+        elif following:
+            self.logger.info("Stopped after %d pages (max_pages) at %s", page, response.url)
         listing = self.json_or_none(response, list)
         if listing is None:
             return
         self.count("listing_pages")
-        for entry in listing:
-            if isinstance(entry, dict) and entry.get("id"):
-                yield from self.repo_entry(entry, **context)
-        following = next_link(response.headers.get(b"Link"))
-        if following and self.pages_left(page):
-            yield self.api_request(following, self.parse_listing,
-                                   cb_kwargs={"page": page + 1, **context})
-        elif following:
-            self.logger.info("Stopped after %d pages (max_pages) at %s", page, response.url)
+        for position, entry in enumerate(listing):
+            where = f"{response.url} (entry {position})"
+            if not isinstance(entry, dict) or not isinstance(entry.get("id"), str) or not entry["id"]:
+                self.count_problem("unexpected_api_shape", f"{where}: not a repo with an id")
+                continue
+            with self.failures_contained(f"{where}, {entry['id']}"):
+                yield from self.repo_entry(self.checked_entry(entry, entry["id"]), **context)
 
+    @contained
     def parse_repo(self, response, **context):
         """One repo from the repo API (for ``-a ids``)."""
         entry = self.json_or_none(response, dict)
-        if entry is not None and entry.get("id"):
-            yield from self.repo_entry(entry, **context)
+        if entry is not None and isinstance(entry.get("id"), str) and entry["id"]:
+            yield from self.repo_entry(self.checked_entry(entry, entry["id"]), **context)
         elif entry is not None:
             self.count_problem("unexpected_api_shape", f"{response.url}: a repo without an id")
 
+    def checked_entry(self, entry: dict, repo_id: str) -> dict:
+        """The entry with the fields the spiders read in the shapes they read them: ``tags`` a list,
+        ``siblings`` a list of files with a name, ``cardData`` an object or absent. Anything else is
+        counted (unexpected_api_shape) and read as empty, so the rest of the entry is still read."""
+        checked = {**entry, "tags": self.listed(entry, "tags", repo_id)}
+        if "siblings" in entry:
+            siblings = self.listed(entry, "siblings", repo_id)
+            checked["siblings"] = [s for s in siblings if isinstance(s, dict) and isinstance(s.get("rfilename"), str)]
+            if len(checked["siblings"]) < len(siblings):
+                self.count_problem("unexpected_api_shape", f"{repo_id}: a file of siblings without a name")
+        card_data = entry.get("cardData")
+        if card_data is not None and not isinstance(card_data, dict):
+            self.count_problem("unexpected_api_shape", f"{repo_id}: cardData is a {type(card_data).__name__}")
+            del checked["cardData"]
+        return checked
+
     def repo_entry(self, entry: dict, **context):
-        """Requests and items for one repo of a listing; subclasses say what to read."""
+        """Requests and items for one repo of a listing, as ``checked_entry`` returns it; subclasses
+        say what to read."""
         raise NotImplementedError

@@ -7,7 +7,7 @@ from crawler.extract.datafiles import is_data_file
 from crawler.items import Measurement
 
 from .arguments import positive_int_argument
-from .base import utc_now
+from .base import contained, utc_now
 from .hub import HubListingSpider
 
 
@@ -29,15 +29,15 @@ class HubDatasetsSpider(HubListingSpider):
 
     async def start(self):
         for repo_id in self.ids:
-            yield self.api_request(self.repo_url(repo_id), self.parse_repo)
+            yield self.repo_request(repo_id)
         for term in self.searches:
-            yield self.api_request(self.listing_url(search=term), self.parse_listing, cb_kwargs={"page": 1})
+            yield self.listing_request(self.listing_url(search=term), 1)
 
     def repo_entry(self, entry: dict):
         repo_id = entry["id"]
         if "siblings" not in entry:
             # Listings made without full=true carry no file list: ask for the repo itself.
-            yield self.api_request(self.repo_url(repo_id), self.parse_repo)
+            yield self.repo_request(repo_id)
             return
         if not self.first_time("datasets_seen", repo_id):
             return
@@ -52,7 +52,7 @@ class HubDatasetsSpider(HubListingSpider):
         if len(data_files) > self.max_files:
             self.logger.info("Dataset %s: reading %d of %d data files (max_files)",
                              repo_id, self.max_files, len(data_files))
-        context = " ".join([repo_id, *map(str, entry.get("tags") or [])])
+        context = " ".join([repo_id, *map(str, entry["tags"])])
         for path in data_files[: self.max_files]:
             yield self.api_request(
                 self.file_url(repo_id, path),
@@ -61,6 +61,7 @@ class HubDatasetsSpider(HubListingSpider):
                 meta={"download_maxsize": self.settings.getint("HUB_MAX_FILE_BYTES")},
             )
 
+    @contained
     def parse_data_file(self, response, repo_id, path, context):
         self.count("files_fetched")
         where = f"{repo_id}/{path}"

@@ -10,7 +10,7 @@ from crawler.extract.model_cards import co2_eq_emissions_records, decode_card, e
 from crawler.items import Measurement
 
 from .arguments import list_argument
-from .base import utc_now
+from .base import contained, utc_now
 from .hub import HubListingSpider
 
 CARBON_TAG = "co2_eq_emissions"
@@ -52,13 +52,11 @@ class HubModelsSpider(HubListingSpider):
 
     async def start(self):
         for repo_id in self.ids:
-            yield self.api_request(self.repo_url(repo_id), self.parse_repo, cb_kwargs={"from_listing": "ids"})
+            yield self.repo_request(repo_id, from_listing="ids")
         for term in self.searches:
-            yield self.api_request(self.listing_url(search=term), self.parse_listing,
-                                   cb_kwargs={"page": 1, "from_listing": "search"})
+            yield self.listing_request(self.listing_url(search=term), 1, from_listing="search")
         for tag in self.filters:
-            yield self.api_request(self.listing_url(filter=tag), self.parse_listing,
-                                   cb_kwargs={"page": 1, "from_listing": "filter"})
+            yield self.listing_request(self.listing_url(filter=tag), 1, from_listing="filter")
 
     def repo_entry(self, entry: dict, from_listing: str = "search"):
         repo_id = entry["id"]
@@ -68,7 +66,9 @@ class HubModelsSpider(HubListingSpider):
         card_data = entry.get("cardData")
         has_card_data = isinstance(card_data, dict)
         if has_card_data:
-            yield from self.measurements(co2_eq_emissions_records(card_data), repo_id)
+            # Contained on its own: metadata that cannot be read still leaves the card to read.
+            with self.failures_contained(f"{self.human_url(repo_id)} (cardData in the listing)"):
+                yield from self.measurements(co2_eq_emissions_records(card_data), repo_id)
         reason = candidate_reason(entry, from_listing)
         if reason is None:
             self.count("models_not_candidates")
@@ -88,10 +88,11 @@ class HubModelsSpider(HubListingSpider):
                 yield self.api_request(
                     self.file_url(repo_id, path), self.parse_emissions,
                     cb_kwargs={"repo_id": repo_id, "path": path,
-                               "context": " ".join([repo_id, *map(str, entry.get("tags") or [])])},
+                               "context": " ".join([repo_id, *map(str, entry["tags"])])},
                     meta={"download_maxsize": self.settings.getint("HUB_MAX_FILE_BYTES")},
                 )
 
+    @contained
     def parse_card(self, response, repo_id, with_metadata):
         try:
             content = decode_card(response.body)
@@ -104,6 +105,7 @@ class HubModelsSpider(HubListingSpider):
         self.report_skipped(repo_id, extraction.skipped)
         yield from self.measurements(extraction.records, repo_id)
 
+    @contained
     def parse_emissions(self, response, repo_id, path, context):
         table = self.read_table(response, path, f"{repo_id}/{path}")
         if table is None:
