@@ -256,3 +256,11 @@ def test_tpus_are_named_by_generation_and_have_no_board_power():
 def test_more_cards_posts_name(raw, canonical, tdp):
     match = normalise_gpu(raw)
     assert (match.canonical, match.spec.tdp_w) == (canonical, tdp)
+
+
+def test_mentions_are_found_anywhere_in_a_long_text():
+    # The full patterns run only around model numbers and digitless names: none may be missed.
+    filler = "Throughput was measured over many prompts with the same settings. " * 80
+    text = (filler + "We ran 8x NVIDIA A100-SXM4-80GB. " + filler + "Then a Jetson AGX Orin, " + filler
+            + "a Titan V and my 4090.")
+    assert [m.match.canonical for m in find_gpus(text)] == ["A100 SXM", "Jetson AGX Orin", "Titan V", "RTX 4090"]

@@ -86,3 +86,9 @@ def test_a_very_long_line_is_read_in_bounded_pieces():
     pieces = sentences(text)
     assert all(len(piece) <= MAX_SENTENCE_CHARS for _, piece in pieces)
     assert "".join(piece for _, piece in pieces) == text
+
+
+def test_text_the_parser_panics_on_is_parsed_without_its_square_brackets():
+    # markdown-it-pyrs 0.4 panics on a "[" before an unclosed code span.
+    (block,) = parse_blocks("See [the `x docs: on an H100 it draws 300 W.\n", line_breaks=True)
+    assert block.kind == "paragraph" and block.text == "See [the x docs: on an H100 it draws 300 W."

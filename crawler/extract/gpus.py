@@ -236,23 +236,57 @@ class GpuMention:
     end: int
 
 
-# Every mention holds a model number: letters then digits ("A100", "RTX 4090", "TPUv3", "MI300X",
-# "Gaudi 2"), or four digits ("my 5090"), or is one of the few names without ("Titan V", "Jetson
-# AGX Orin", "TPUs"). Text with none of these skips the full patterns.
-_MODEL_NUMBER_RE = re.compile(r"[A-Za-z][\s_-]?\d|\d{4}|tpu|titan|jetson|orin|xavier", re.IGNORECASE)
+# Every mention holds a model number: a letter then a digit, perhaps with a space or dash between
+# ("A100", "RTX 4090", "TPUv3", "MI300X", "Gaudi 2"), or is one of the few names without one
+# ("Titan V", "Jetson AGX Orin", "TPUs"); a bare GeForce number is four digits ("my 5090"). The
+# full patterns (case-blind alternations, a few MB/s) run only in windows around those anchors:
+# a mention starts at most MENTION_LEAD characters before its model number (a count and three
+# maker words) and ends at most MENTION_TAIL after it (six suffixes and a count).
+_MODEL_DIGIT_RE = re.compile(r"[0-9](?<=[A-Za-z][0-9])|[0-9](?<=[A-Za-z][\s_-][0-9])")
+_NAMES_WITHOUT_DIGITS = ("tpu", "titan", "jetson", "orin", "xavier", "agx")
+_FOUR_DIGITS_RE = re.compile(r"[0-9]{4}")
+MENTION_LEAD, MENTION_TAIL = 80, 200
+
+
+def _mention_windows(text: str) -> list[tuple[int, int]]:
+    """Merged (start, end) spans of the text that can hold a mention, in order."""
+    lowered = text.lower()
+    if len(lowered) != len(text):  # lower() changed the length ("İ"): positions would be off
+        return [(0, len(text))]
+    anchors = [m.start() for m in _MODEL_DIGIT_RE.finditer(text)]
+    for name in _NAMES_WITHOUT_DIGITS:
+        found = lowered.find(name)
+        while found >= 0:
+            anchors.append(found)
+            found = lowered.find(name, found + 1)
+    windows: list[tuple[int, int]] = []
+    for anchor in sorted(anchors):
+        start, end = max(0, anchor - MENTION_LEAD), anchor + MENTION_TAIL
+        if windows and start <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], end)
+        else:
+            windows.append((start, end))
+    return windows
+
+
+def _mentions_in_windows(text: str):
+    """What _GPU_MENTION_RE.finditer(text) gives, searched only in the windows that can hold one."""
+    searched_to = 0
+    for start, end in _mention_windows(text):
+        for found in _GPU_MENTION_RE.finditer(text, max(start, searched_to), min(end, len(text))):
+            searched_to = found.end()
+            yield found
 
 
 def find_gpus(text: str) -> list[GpuMention]:
     """Every known GPU, and every TPU, named in free text, in order ("on an H100 PCIe",
     "8x A100-SXM4-80GB", "my 4090"). A TPU mention has spec None (see the module docstring)."""
-    if not _MODEL_NUMBER_RE.search(text):
-        return []
     mentions = []
-    for found in _GPU_MENTION_RE.finditer(text):
+    for found in _mentions_in_windows(text):
         match = normalise_gpu(found.group(0).strip())
         if match.spec is not None or found["tpu"]:
             mentions.append(GpuMention(match, found.start(), found.end()))
-    for found in _BARE_GEFORCE_RE.finditer(text):
+    for found in _BARE_GEFORCE_RE.finditer(text) if _FOUR_DIGITS_RE.search(text) else ():
         if not (found["article"] or found["count"] or found["suffix"]):
             continue
         if any(m.start < found.end("gpu") and found.start("gpu") < m.end for m in mentions):

@@ -31,12 +31,35 @@ _DEEP_CONTAINERS_RE = re.compile(r"(?m)^[ \t]*(?:(?:>|[-+*]|\d{1,9}[.)])[ \t]*){
 _NESTING_SIGNS = (">>", "> >", "- -", "* *", "+ +", ". 1", ") 1", ". -", "> -", "> 1", "- >")
 
 
+# markdown-it-pyrs 0.4 panics on a "[" before an unclosed code span ("see [the `x"): the inline
+# parser indexes past its bracket stack. Without square brackets it does not.
+_BRACKETS_AS_PARENTHESES = str.maketrans("[]", "()")
+
+
 def _parse(source: str):
     """The parser's tree of ``source``, with container marks past MAX_CONTAINER_DEPTH on a line
-    blanked out (same length, so every source offset stays true): the line is then plain text."""
+    blanked out (same length, so every source offset stays true): the line is then plain text.
+
+    When the parser panics, the source is parsed again with its square brackets as parentheses
+    (same length again): links are lost, which the plain text drops anyway, and the rest stands.
+    """
     if any(sign in source for sign in _NESTING_SIGNS):  # most documents: no line could be that deep
         source = _DEEP_CONTAINERS_RE.sub(lambda deep: " " * len(deep[0]), source)
-    return _PARSER.tree(source)
+    try:
+        return _PARSER.tree(source)
+    except BaseException as exc:  # a Rust panic arrives as pyo3's PanicException, a BaseException
+        if type(exc).__name__ != "PanicException":
+            raise
+        try:
+            return _PARSER.tree(source.translate(_BRACKETS_AS_PARENTHESES))
+        except BaseException as again:
+            if type(again).__name__ != "PanicException":
+                raise
+            raise MarkdownParserPanic(f"the Markdown parser failed on this text: {again}") from None
+
+
+class MarkdownParserPanic(ValueError):
+    """The Markdown parser crashed on a text even with its brackets replaced."""
 
 
 # Markdown structure inside an unclosed fence: a heading or a bold-label bullet.
