@@ -96,6 +96,20 @@ def test_a_co2_figure_past_a_float_is_no_record():
     assert co2_eq_emissions_records({"co2_eq_emissions": "9" * 400}) == []
 
 
+def test_numbers_past_pythons_conversion_limits_are_input_problems():
+    card = "---\nco2_eq_emissions: " + "9" * 5000 + "\n---\nThe H100 draws 300 W during inference.\n"
+    extraction = extract_card(card)
+    assert [p.kind for p in extraction.problems] == ["broken_yaml"]
+    assert [record["power_w"] for record in extraction.records] == [300]
+    (problem,) = extract_card("---\nco2_eq_emissions:\n  emissions: " + "9" * 400 + "\n---\n").problems
+    assert problem.kind == "unreadable_co2_eq_emissions"
+    with pytest.raises(DataFileError) as raised:
+        read_rows(b'[{"gpu": "H100", "power_w": ' + b"9" * 5000 + b"}]", "runs.json")
+    assert raised.value.kind == "invalid_json"
+    table = read_rows(b'{"power_w": ' + b"9" * 5000 + b'}\n{"gpu": "H100", "power_w": 300}\n', "runs.jsonl")
+    assert table.rows == [{"gpu": "H100", "power_w": 300}] and [p.kind for p in table.problems] == ["invalid_json_line"]
+
+
 def test_a_template_value_with_approx_is_read():
     card = "## Environmental Impact\n- **Hardware Type:** A100\n- **Hours used:** approx. 10\n"
     (record,) = extract_card(card).records

@@ -95,8 +95,8 @@ def _read_json(text: str) -> TableRead:
     try:
         value = json.loads(text)
         rows = _rows_from_json_value(value)
-    except json.JSONDecodeError as exc:
-        raise DataFileError("invalid_json", f"invalid JSON: {exc}") from exc
+    except ValueError as exc:  # JSONDecodeError, or an integer past the 4,300-digit conversion limit
+        raise DataFileError("invalid_json", f"invalid JSON: {str(exc)[:200]}") from exc
     except RecursionError as exc:  # "[[[[..." thousands deep: no table anyone publishes
         raise DataFileError("nested_too_deep", "JSON nested deeper than Python's recursion limit") from exc
     if isinstance(value, dict):
@@ -115,8 +115,8 @@ def _read_jsonl(text: str) -> TableRead:
             continue
         try:
             value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            result.problems.append(Problem("invalid_json_line", f"line {number}: {exc}"))
+        except ValueError as exc:  # JSONDecodeError, or an integer past the conversion limit
+            result.problems.append(Problem("invalid_json_line", f"line {number}: {str(exc)[:200]}"))
             continue
         except RecursionError:
             result.problems.append(Problem("invalid_json_line", f"line {number}: nested too deep to read"))

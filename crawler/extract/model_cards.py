@@ -61,6 +61,16 @@ def _grams(value) -> float | None:
     return number * _MASS_TO_KG[(match[2] or "g").lower()] * 1000
 
 
+def _unreadable_emissions(metadata: dict) -> str | None:
+    """The card's stated emissions as written when they are no number of grams ("lots", 400
+    digits, infinity), else None (no emissions stated, or readable ones)."""
+    entry = metadata.get("co2_eq_emissions")
+    value = entry.get("emissions") if isinstance(entry, dict) else entry
+    if value is None or _grams(value) is not None:
+        return None
+    return f"{type(value).__name__} {value!r:.80}" if not isinstance(value, int) else "an integer past a float"
+
+
 def _workload_from_training_type(value) -> str:
     text = str(value or "").lower()
     if "fine" in text:
@@ -343,9 +353,11 @@ def split_front_matter(content: str) -> tuple[dict, str, list[Problem]]:
     body = content[match.end():]
     try:
         metadata = yaml.load(match.group(1) or "", Loader=_YAML_LOADER)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:
+        # ValueError: an integer past Python's 4,300-digit conversion limit; RecursionError: nesting
+        # deeper than the constructor's recursion allows.
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return {}, body, [Problem("broken_yaml", f"unreadable card metadata: {first_line}")]
+        return {}, body, [Problem("broken_yaml", f"unreadable card metadata: {first_line[:200]}")]
     if metadata is None:
         metadata = {}
     if not isinstance(metadata, dict):
@@ -385,6 +397,9 @@ def extract_card(content: str, *, with_metadata: bool = True) -> CardExtraction:
     result.metadata, body, problems = split_front_matter(without_surrogates(content))
     result.problems += problems
     metadata_records = co2_eq_emissions_records(result.metadata)
+    if not metadata_records and (unreadable := _unreadable_emissions(result.metadata)) is not None:
+        result.problems.append(Problem("unreadable_co2_eq_emissions",
+                                       f"co2_eq_emissions holds no number of grams: {truncate(unreadable, 80)}"))
     if with_metadata:
         result.records += metadata_records
     plan = reading_plan(body)
