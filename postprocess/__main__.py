@@ -3,19 +3,34 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from importlib import resources
 from pathlib import Path
 
+import orjson
 import yaml
 
-from .load import load_output
+from .load import Loaded, load_output
+from .publish import OutputError, staged_output
 from .report import write_report
 from .spreadsheets import tool_counts, write_spreadsheets
 from .synthesis import synthesise
 
 EXAMPLE_ASSUMPTIONS = resources.files(__package__).joinpath("assumptions.example.yaml")
+PROBLEMS_PRINTED = 20
+SYNTHESIS_JSON = orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
+def _print_input_problems(loaded: Loaded) -> None:
+    problems = loaded.problems
+    for problem in problems.listed[:PROBLEMS_PRINTED]:
+        print(problem, file=sys.stderr)
+    if problems.count > PROBLEMS_PRINTED:
+        print(f"... and {problems.count - PROBLEMS_PRINTED} more input problems (synthesis.json lists "
+              f"{len(problems.listed)} of {problems.count})", file=sys.stderr)
+    if loaded.disagreeing:
+        print(f"{loaded.disagreeing} ids were read more than once with different figures; the latest "
+              "retrieved_at is kept (synthesis.json: input.disagreeing_duplicates)", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,20 +53,23 @@ def main(argv: list[str] | None = None) -> int:
     except yaml.YAMLError as exc:
         print(f"error: the assumptions file is not valid YAML: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
-    loaded = load_output(args.output_dir)
-    for problem in loaded.problems:
-        print(f"skipped {problem}", file=sys.stderr)
-    synthesis = synthesise(loaded.measurements, assumptions)
-    tools = tool_counts(loaded.discussions)
-    synthesis["community_tools"] = tools
-    synthesis["input"] = {"files": loaded.files, "measurements": int(len(loaded.measurements)),
-                          "discussions": int(len(loaded.discussions)),
-                          "skipped_lines": [str(p) for p in loaded.problems]}
-    write_spreadsheets(loaded.measurements, loaded.discussions, out)
-    (out / "synthesis.json").write_text(json.dumps(synthesis, indent=1, default=str), "utf-8")
-    markdown, page = write_report(loaded.measurements, synthesis, tools, [str(p) for p in loaded.problems], out)
+    try:
+        with staged_output(out) as staging:
+            loaded = load_output(args.output_dir)
+            _print_input_problems(loaded)
+            synthesis = synthesise(loaded.measurements, assumptions)
+            tools = tool_counts(loaded.discussions)
+            synthesis["community_tools"] = tools
+            synthesis["input"] = loaded.summary()
+            write_spreadsheets(loaded.measurements, loaded.discussions, staging)
+            # orjson writes NaN and infinities as null: the file stays strict JSON whatever the figures.
+            (staging / "synthesis.json").write_bytes(orjson.dumps(synthesis, default=str, option=SYNTHESIS_JSON))
+            write_report(loaded.measurements, synthesis, tools, staging)
+    except OutputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     print(f"{len(loaded.measurements)} measurements from {loaded.files} files -> {out}/ "
-          f"(report: {page}, {markdown})")
+          f"(report: {out / 'report.html'}, {out / 'report.md'})")
     return 0
 
 

@@ -1,17 +1,58 @@
-"""Loading crawl output: every JSONL under a folder, merged across crawls, one row per id."""
+"""Loading crawl output: every JSONL under a folder, checked against the record schemas, merged
+across crawls, one row per id.
+
+Input is untrusted. A line that is not JSON (strict JSON: NaN and Infinity are not numbers there), a
+record that breaks its schema or whose ``retrieved_at`` is not an ISO 8601 date-time, and a record of
+another kind than its file holds are left out and counted as input problems, with file, line and a
+reason that quotes at most a little of the offending value. Records of one id that disagree on
+their figures are kept apart from plain re-crawls and reported.
+"""
 
 from __future__ import annotations
 
+import gc
+import json
+import math
+import re
+from collections import Counter
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import itemgetter
 from pathlib import Path
 
-import jsonlines
 import orjson
 import pandas as pd
 
-from crawler.items import DISCUSSION_FIELDS, MEASUREMENT_FIELDS
+from crawler.items import discussion_schema, measurement_schema
+
+from .schema_check import REASON_CHARS, SchemaCheck, shorten, show
 
 DISCUSSION_SUFFIX = ".discussions.jsonl"
+UTF8_BOM = b"\xef\xbb\xbf"  # an editor's mark at the start of a file, not part of the first record
+MEASUREMENT_CHECK = SchemaCheck(measurement_schema())
+DISCUSSION_CHECK = SchemaCheck(discussion_schema())
+CHECKS = (MEASUREMENT_CHECK, DISCUSSION_CHECK)
+# Fields of one kind of record and of no other: what tells a Discussion found among Measurements.
+OWN_FIELDS = {check: check.field_set.difference(*(other.field_set for other in CHECKS if other is not check))
+              for check in CHECKS}
+# The quantities a Measurement reports. Its id hashes where the figure stands (source, url, extractor,
+# locator), so one id read again with other quantities means the source changed or two crawls disagree.
+FIGURES = ("power_w", "energy_j", "energy_per_token_j", "energy_per_query_j", "duration_s", "gpu_hours", "co2_kg",
+           "throughput_tokens_per_s", "energy_score")
+# RFC 3339 (an ISO 8601 profile), the crawler's format; pandas then rejects impossible dates.
+TIMESTAMP_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
+# Records are turned into DataFrames this many at a time: a million dicts at once would need
+# several GB, the frames a fraction of that.
+CHUNK = 100_000
+LISTED_PROBLEMS = 1000
+LISTED_DISAGREEMENTS = 100
+
+NOT_JSON = "not JSON"
+NON_FINITE = "non-finite number"
+NOT_OBJECT = "not a JSON object"
+OTHER_KIND = "another kind of record"
+SCHEMA = "breaks the schema"
+TIMESTAMP = "retrieved_at not ISO 8601"
 
 
 @dataclass
@@ -25,65 +66,209 @@ class LoadProblem:
 
 
 @dataclass
+class InputProblems:
+    """Every line left out, counted by kind (and by field for schema breaks); the first
+    ``LISTED_PROBLEMS`` kept with file, line and reason."""
+
+    count: int = 0
+    by_kind: Counter = field(default_factory=Counter)
+    by_field: Counter = field(default_factory=Counter)
+    listed: list[LoadProblem] = field(default_factory=list)
+
+    def add(self, path: Path, line: int, kind: str, reason: str, field_name: str | None = None) -> None:
+        self.count += 1
+        self.by_kind[kind] += 1
+        if field_name:
+            self.by_field[field_name] += 1
+        if len(self.listed) < LISTED_PROBLEMS:
+            self.listed.append(LoadProblem(str(path), line, shorten(reason, REASON_CHARS)))
+
+    def summary(self) -> dict:
+        return {"count": self.count, "by_kind": dict(sorted(self.by_kind.items())),
+                "by_field": dict(sorted(self.by_field.items())), "listed_limit": LISTED_PROBLEMS,
+                "listed": [{"file": p.path, "line": p.line, "reason": p.reason} for p in self.listed]}
+
+
+@dataclass
 class Loaded:
     measurements: pd.DataFrame
     discussions: pd.DataFrame
-    problems: list[LoadProblem] = field(default_factory=list)
+    problems: InputProblems = field(default_factory=InputProblems)
+    disagreeing: int = 0  # ids read more than once with different figures
+    disagreeing_listed: list[dict] = field(default_factory=list)
     files: int = 0
 
+    def summary(self) -> dict:
+        """What was read and what was left out, for synthesis.json and the report."""
+        return {"files": self.files, "measurements": int(len(self.measurements)),
+                "discussions": int(len(self.discussions)), "problems": self.problems.summary(),
+                "disagreeing_duplicates": {"count": self.disagreeing, "listed_limit": LISTED_DISAGREEMENTS,
+                                           "listed": self.disagreeing_listed}}
 
-# Records are turned into DataFrames this many at a time: a million dicts at once would need
-# several GB, the frames a fraction of that.
-CHUNK = 100_000
+
+class _NonFinite(ValueError):
+    pass
 
 
-def _read_file(path: Path, problems: list[LoadProblem], columns: tuple[str, ...]) -> list[pd.DataFrame]:
-    frames, records = [], []
+def _refuse_constant(name: str):
+    raise _NonFinite(name)
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise _NonFinite(text)
+    return number
+
+
+def _not_json(line: bytes, error: orjson.JSONDecodeError) -> tuple[str, str]:
+    """(kind, reason) for a line orjson refused: NaN, Infinity or a number beyond a double in
+    otherwise valid JSON is named as such (Python's json would read it), anything else gets orjson's
+    message."""
+    try:
+        json.loads(line, parse_constant=_refuse_constant, parse_float=_finite, parse_int=_finite)
+    except _NonFinite as exc:
+        return NON_FINITE, f"skipped: {shorten(str(exc), 40)} is not a finite JSON number"
+    except (ValueError, RecursionError):
+        pass
+    return NOT_JSON, f"skipped: not JSON: {str(error).splitlines()[0][:120]}"
+
+
+def _timestamps(values: list) -> pd.Series:
+    """ISO 8601 date-times as UTC datetimes; anything else NaT."""
+    texts = [v if type(v) is str and TIMESTAMP_RE.fullmatch(v) else None for v in values]
+    return pd.Series(pd.to_datetime(texts, format="ISO8601", utc=True, errors="coerce"))
+
+
+def _frame(records: list[dict], lines: list[int], check: SchemaCheck, path: Path,
+           problems: InputProblems) -> pd.DataFrame:
+    """A chunk's records as a frame, without those that break the schema or have no readable
+    retrieved_at (each an input problem)."""
+    columns = dict(zip(check.fields, map(list, zip(*map(itemgetter(*check.fields), records)))))
+    failures = {index: (SCHEMA, field_name, reason) for index, (field_name, reason) in check.failures(columns).items()}
+    retrieved = _timestamps(columns["retrieved_at"])
+    for index in retrieved.index[retrieved.isna()]:
+        failures.setdefault(index, (TIMESTAMP, "retrieved_at", f"retrieved_at: {show(columns['retrieved_at'][index])} "
+                                                               "is not an ISO 8601 date-time"))
+    for index, (kind, field_name, reason) in sorted(failures.items()):
+        problems.add(path, lines[index], kind, f"skipped: {reason}", field_name)
+    if failures:
+        keep = [index not in failures for index in range(len(records))]
+        columns = {name: list(compress(values, keep)) for name, values in columns.items()}
+        retrieved = retrieved[keep].reset_index(drop=True)
+    frame = pd.DataFrame(columns)
+    frame["retrieved_at"] = retrieved
+    return frame
+
+
+def _other_kind(record: dict, check: SchemaCheck) -> SchemaCheck | None:
+    """The kind a record is of when it has none of the fields only ``check``'s kind has and some
+    that only that other kind has."""
+    if not OWN_FIELDS[check].isdisjoint(record):
+        return None
+    return next((other for other in CHECKS if other is not check and not OWN_FIELDS[other].isdisjoint(record)), None)
+
+
+def _read_file(path: Path, check: SchemaCheck, problems: InputProblems) -> list[pd.DataFrame]:
+    frames, records, lines = [], [], []
     with path.open("rb") as handle:
-        reader = jsonlines.Reader(handle, loads=orjson.loads)
-        line = 0
-        while True:
-            line += 1
+        # A binary file's lines end at b"\n" only: U+2028, U+2029 and the like inside a string are
+        # data (str.splitlines would cut a record there).
+        for number, line in enumerate(handle, start=1):
+            if number == 1:
+                line = line.removeprefix(UTF8_BOM)
             try:
-                value = reader.read(allow_none=False)
-            except EOFError:
-                break
-            except jsonlines.InvalidLineError as exc:
-                problems.append(LoadProblem(str(path), line, f"skipped: {exc.__class__.__name__}: "
-                                            f"{str(exc).splitlines()[0][:120]}"))
+                value = orjson.loads(line)
+            except orjson.JSONDecodeError as error:
+                kind, reason = _not_json(line, error)
+                problems.add(path, number, kind, reason)
                 continue
-            if isinstance(value, dict):
-                records.append(value)
-                if len(records) == CHUNK:
-                    frames.append(pd.DataFrame.from_records(records, columns=list(columns)))
-                    records = []
-            else:
-                problems.append(LoadProblem(str(path), line, "skipped: not a JSON object"))
+            if not isinstance(value, dict):
+                problems.add(path, number, NOT_OBJECT, "skipped: not a JSON object")
+                continue
+            if value.keys() != check.field_set:
+                other = _other_kind(value, check)
+                if other:
+                    problems.add(path, number, OTHER_KIND, f"skipped: a {other.title} record where {check.title} "
+                                                           "records are read")
+                    continue
+                wrong = check.problem_with_fields(value)
+                if wrong:
+                    problems.add(path, number, SCHEMA, f"skipped: {wrong[1]}", wrong[0])
+                    continue
+                value = dict.fromkeys(check.fields) | value  # fields it lacks (from older crawls) as null
+            records.append(value)
+            lines.append(number)
+            if len(records) == CHUNK:
+                frames.append(_frame(records, lines, check, path, problems))
+                records, lines = [], []
     if records:
-        frames.append(pd.DataFrame.from_records(records, columns=list(columns)))
+        frames.append(_frame(records, lines, check, path, problems))
     return frames
 
 
-def _merge(frames: list[pd.DataFrame], columns: tuple[str, ...]) -> pd.DataFrame:
-    """One row per id: the latest retrieved_at wins; first_seen/last_seen span every crawl."""
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(columns))
+def _disagreeing(frame: pd.DataFrame) -> tuple[int, list[dict]]:
+    """How many ids were read more than once with different figures, and the first
+    ``LISTED_DISAGREEMENTS`` of them with their versions, oldest first."""
+    repeated = frame[frame["id"].duplicated(keep=False)]
+    if repeated.empty:
+        return 0, []
+    differing = repeated.groupby("id")[list(FIGURES)].nunique(dropna=False) > 1
+    differing = differing[differing.any(axis=1)]
+    listed = []
+    for record_id, fields in differing.iloc[:LISTED_DISAGREEMENTS].iterrows():
+        names = [name for name in FIGURES if fields[name]]
+        versions = repeated[repeated["id"] == record_id].sort_values("retrieved_at", kind="stable")
+        listed.append({"id": record_id, "url": versions["url"].iloc[-1], "fields": names,
+                       "versions": [{"retrieved_at": row.retrieved_at.isoformat(),
+                                     **{name: _plain(getattr(row, name)) for name in names}}
+                                    for row in versions.itertuples()],
+                       "kept": versions["retrieved_at"].iloc[-1].isoformat()})
+    return len(differing), listed
+
+
+def _plain(value):
+    """A figure as JSON writes it: NaN (a null figure) as None, numpy scalars as Python numbers."""
+    return None if pd.isna(value) else value.item() if hasattr(value, "item") else value
+
+
+def _merge(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per id: the latest retrieved_at wins (of equal ones, the last read); first_seen and
+    last_seen span every crawl."""
     if frame.empty:
-        return frame.assign(first_seen=pd.Series(dtype=object), last_seen=pd.Series(dtype=object))
-    frame = frame[frame["id"].notna()]
+        return frame.assign(first_seen=frame["retrieved_at"], last_seen=frame["retrieved_at"])
     seen = frame.groupby("id")["retrieved_at"].agg(first_seen="min", last_seen="max")
     latest = frame.sort_values("retrieved_at", kind="stable").drop_duplicates("id", keep="last")
     return latest.join(seen, on="id").sort_values(["source", "id"], kind="stable").reset_index(drop=True)
 
 
+def _concat(frames: list[pd.DataFrame], check: SchemaCheck) -> pd.DataFrame:
+    if frames:
+        return pd.concat(frames, ignore_index=True)
+    return pd.DataFrame(columns=list(check.fields)).astype({"retrieved_at": "datetime64[us, UTC]"})
+
+
 def load_output(folder: Path) -> Loaded:
-    """Every ``*.jsonl`` under ``folder`` (the report folder excluded), tolerating bad lines."""
-    problems: list[LoadProblem] = []
+    """Every ``*.jsonl`` under ``folder``, tolerating bad lines and bad records."""
+    # JSON makes no reference cycles, so the cyclic collector's passes over the millions of objects
+    # read here find nothing and take a third of the loading time.
+    gc.disable()
+    try:
+        return _load_output(folder)
+    finally:
+        gc.enable()
+
+
+def _load_output(folder: Path) -> Loaded:
+    problems = InputProblems()
     measurements, discussions, files = [], [], 0
     for path in sorted(folder.rglob("*.jsonl")):
         files += 1
         if path.name.endswith(DISCUSSION_SUFFIX):
-            discussions += _read_file(path, problems, DISCUSSION_FIELDS)
+            discussions += _read_file(path, DISCUSSION_CHECK, problems)
         else:
-            measurements += _read_file(path, problems, MEASUREMENT_FIELDS)
-    return Loaded(measurements=_merge(measurements, MEASUREMENT_FIELDS),
-                  discussions=_merge(discussions, DISCUSSION_FIELDS), problems=problems, files=files)
+            measurements += _read_file(path, MEASUREMENT_CHECK, problems)
+    every_measurement = _concat(measurements, MEASUREMENT_CHECK)
+    disagreeing, listed = _disagreeing(every_measurement)
+    return Loaded(measurements=_merge(every_measurement), discussions=_merge(_concat(discussions, DISCUSSION_CHECK)),
+                  problems=problems, disagreeing=disagreeing, disagreeing_listed=listed, files=files)

@@ -1,7 +1,8 @@
 """The report, in Markdown and in self-contained HTML (plots embedded), from the synthesis.
 
-Both are rendered from one list of sections. Every piece of scraped text is escaped in HTML and
-links are only ever http(s) URLs.
+Both are rendered from one list of sections. Every piece of scraped text is escaped, in HTML and
+in Markdown (where it can neither open a tag nor form a link), shortened for display (a GPU name may
+be a megabyte long), and links are only ever http(s) URLs.
 """
 
 from __future__ import annotations
@@ -9,8 +10,10 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import matplotlib
 
@@ -20,7 +23,13 @@ import pandas as pd  # noqa: E402
 
 from crawler.extract.gpus import spec_for  # noqa: E402
 
+from .schema_check import shorten  # noqa: E402
 from .synthesis import measured_power  # noqa: E402
+
+# Scraped text shown in a cell or paragraph, and in a plot's labels, is cut to this many characters.
+DISPLAY_CHARS = 200
+LABEL_CHARS = 40
+PROBLEMS_SHOWN = 50
 
 
 @dataclass
@@ -48,7 +57,15 @@ def _fmt(value) -> str:
         return "–"
     if isinstance(value, float):
         return f"{value:.4g}"
-    return str(value)
+    return shorten(str(value), DISPLAY_CHARS)
+
+
+def _label(text, limit: int = LABEL_CHARS) -> str:
+    """Scraped text as a plot label: short, and with "$" escaped (matplotlib would parse $...$ as
+    math, and a malformed formula stops the drawing)."""
+    text = str(text)
+    text = text if len(text) <= limit else text[:limit - 1] + "…"
+    return text.replace("$", r"\$")
 
 
 def _links(urls, limit=3) -> list[Link]:
@@ -66,63 +83,78 @@ def _png(figure) -> bytes:
     return buffer.getvalue()
 
 
-def make_plots(frame: pd.DataFrame, synthesis: dict) -> dict[str, bytes]:
-    plots = {}
+def _drawn(draw, *data) -> bytes:
+    """A plot as PNG; if matplotlib cannot draw it (a valid figure of 1e308 J overflows the ticks),
+    a plot that says so, and the report goes on."""
+    figure, axes = plt.subplots(figsize=(8, 4))
+    try:
+        draw(axes, *data)
+        return _png(figure)
+    except (ValueError, OverflowError) as error:
+        plt.close(figure)
+        figure, axes = plt.subplots(figsize=(8, 4))
+        axes.text(0.5, 0.5, _label(f"this plot could not be drawn: {error}", 80), ha="center", va="center")
+        return _png(figure)
+
+
+def _draw_power(axes, frame: pd.DataFrame) -> None:
     measured = measured_power(frame)
     measured = measured[measured["gpu"].notna()]
-    figure, axes = plt.subplots(figsize=(8, 4))
     if measured.empty:
         axes.text(0.5, 0.5, "no measured steady-state inference power", ha="center", va="center")
-    else:
-        gpus = sorted(measured["gpu"].unique())
-        groups = [measured.loc[measured["gpu"] == gpu, "power_w"].to_numpy(dtype=float) for gpu in gpus]
-        axes.boxplot(groups, positions=range(len(gpus)), widths=0.5, showfliers=True)
-        for position, gpu in enumerate(gpus):
-            spec = spec_for(gpu)
-            if spec and (spec.tdp_w or spec.power_ceiling_w):
-                axes.hlines(spec.tdp_w or spec.power_ceiling_w, position - 0.35, position + 0.35, colors="tab:red")
-        axes.set_xticks(range(len(gpus)), gpus, rotation=30, ha="right")
-        axes.set_ylabel("average power per GPU (W)")
-        axes.set_title("Measured inference power by GPU (red: TDP)")
-    plots["power_by_gpu"] = _png(figure)
+        return
+    gpus = sorted(measured["gpu"].unique())
+    groups = [measured.loc[measured["gpu"] == gpu, "power_w"].to_numpy(dtype=float) for gpu in gpus]
+    axes.boxplot(groups, positions=range(len(gpus)), widths=0.5, showfliers=True)
+    for position, gpu in enumerate(gpus):
+        spec = spec_for(gpu)
+        if spec and (spec.tdp_w or spec.power_ceiling_w):
+            axes.hlines(spec.tdp_w or spec.power_ceiling_w, position - 0.35, position + 0.35, colors="tab:red")
+    axes.set_xticks(range(len(gpus)), [_label(gpu) for gpu in gpus], rotation=30, ha="right")
+    axes.set_ylabel("average power per GPU (W)")
+    axes.set_title("Measured inference power by GPU (red: TDP)")
 
-    figure, axes = plt.subplots(figsize=(8, 4))
+
+def _draw_energy_per_token(axes, frame: pd.DataFrame) -> None:
     tokens = frame[frame["energy_per_token_j"].notna() & frame["model_params_b"].notna()]
     if tokens.empty:
         axes.text(0.5, 0.5, "no energy-per-token figures with a model size", ha="center", va="center")
-    else:
-        # One point per GPU and model size (the median), so a million records draw as fast as ten.
-        medians = tokens.groupby([tokens["gpu"].fillna("unknown"), "model_params_b"])["energy_per_token_j"].median()
-        for gpu, group in medians.groupby(level=0):
-            axes.plot(group.index.get_level_values(1), group.to_numpy(), marker="o", linestyle="", label=gpu)
-        axes.set_xscale("log")
-        axes.set_xlabel("model size (billions of parameters)")
-        axes.set_ylabel("median energy per token (J)")
-        axes.legend(fontsize=7, loc="upper left")
-        axes.set_title("Energy per token against model size")
-    plots["energy_per_token"] = _png(figure)
+        return
+    # One point per GPU and model size (the median), so a million records draw as fast as ten.
+    medians = tokens.groupby([tokens["gpu"].fillna("unknown"), "model_params_b"])["energy_per_token_j"].median()
+    for gpu, group in medians.groupby(level=0):
+        axes.plot(group.index.get_level_values(1), group.to_numpy(), marker="o", linestyle="", label=_label(gpu))
+    axes.set_xscale("log")
+    axes.set_xlabel("model size (billions of parameters)")
+    axes.set_ylabel("median energy per token (J)")
+    axes.legend(fontsize=7, loc="upper left")
+    axes.set_title("Energy per token against model size")
 
-    figure, axes = plt.subplots(figsize=(8, 4))
-    batches = synthesis["batch_effects"]
+
+def _draw_batch_effect(axes, batches: list[dict]) -> None:
     if not batches:
         axes.text(0.5, 0.5, "no GPU and model with three or more batch sizes", ha="center", va="center")
-    else:
-        shown = batches[:BATCH_LINES_SHOWN]
-        for entry in shown:
-            axes.plot(entry["batch_sizes"], entry["values"], marker="o",
-                      label=f"{entry['gpu']} · {entry['model']} · {entry['quantity']} (r={_fmt(entry['pearson_r'])})")
-        axes.set_xlabel("batch size")
-        axes.legend(fontsize=7, loc="upper left")
-        if len(batches) > len(shown):
-            axes.set_title(f"Batch-size effect (first {len(shown)} of {len(batches)}; all in the table)")
-        axes.set_title("Batch-size effect")
-    plots["batch_effect"] = _png(figure)
-    return plots
+        return
+    shown = batches[:BATCH_LINES_SHOWN]
+    for entry in shown:
+        axes.plot(entry["batch_sizes"], entry["values"], marker="o",
+                  label=f"{_label(entry['gpu'])} · {_label(entry['model'])} · {entry['quantity']} "
+                        f"(r={_fmt(entry['pearson_r'])})")
+    axes.set_xlabel("batch size")
+    axes.legend(fontsize=7, loc="upper left")
+    axes.set_title(f"Batch-size effect (first {len(shown)} of {len(batches)}; all in the table)"
+                   if len(batches) > len(shown) else "Batch-size effect")
+
+
+def make_plots(frame: pd.DataFrame, synthesis: dict) -> dict[str, bytes]:
+    return {"power_by_gpu": _drawn(_draw_power, frame),
+            "energy_per_token": _drawn(_draw_energy_per_token, frame),
+            "batch_effect": _drawn(_draw_batch_effect, synthesis["batch_effects"])}
 
 
 # --- content --------------------------------------------------------------------------------------
 
-def build_sections(synthesis: dict, tools: list[dict], load_problems: list[str]) -> list[Section]:
+def build_sections(synthesis: dict, tools: list[dict]) -> list[Section]:
     estimate = synthesis["h100_pcie_estimate"]
     coverage = synthesis["coverage"]
     criteria = synthesis["success_criteria"]
@@ -189,26 +221,76 @@ def build_sections(synthesis: dict, tools: list[dict], load_problems: list[str])
     sections.append(Section("Community: tools and practices", tables=[
         Table(["tool or practice", "discussions", "posts", "links"],
               [[t["tool"], t["discussions"], t["posts"], _links(t["links"])] for t in tools])]))
-    if load_problems:
-        sections.append(Section("Input problems", [f"{len(load_problems)} lines skipped while loading:"] + load_problems[:50]))
+    sections += _input_sections(synthesis["input"])
+    return sections
+
+
+def _input_sections(read: dict) -> list[Section]:
+    """What was left out of the input, and ids whose crawls disagree."""
+    sections = []
+    problems = read["problems"]
+    if problems["count"]:
+        kinds = ", ".join(f"{count} {kind}" for kind, count in problems["by_kind"].items())
+        fields = ", ".join(f"{name} {count}" for name, count in problems["by_field"].items())
+        shown = problems["listed"][:PROBLEMS_SHOWN]
+        sections.append(Section("Input problems", [
+            f"{problems['count']} lines or records left out ({kinds})."
+            + (f" Fields at fault: {fields}." if fields else ""),
+            f"The first {len(shown)} follow; synthesis.json lists up to {problems['listed_limit']}."],
+            [Table(["file", "line", "reason"], [[p["file"], p["line"], p["reason"]] for p in shown])]))
+    disagreeing = read["disagreeing_duplicates"]
+    if disagreeing["count"]:
+        sections.append(Section("Duplicates that disagree", [
+            f"{disagreeing['count']} ids were read more than once with different figures; the latest "
+            "retrieved_at is kept. The first follow (oldest value first)."],
+            [Table(["id", "field", "values", "kept", "source"],
+                   [[d["id"], name, " → ".join(_fmt(v[name]) for v in d["versions"]), d["kept"],
+                     Link("source", d["url"])]
+                    for d in disagreeing["listed"][:PROBLEMS_SHOWN] for name in d["fields"]])]))
     return sections
 
 
 # --- rendering ------------------------------------------------------------------------------------
 
+# Markdown escaping, for scraped text. CommonMark lets any ASCII punctuation be backslash-escaped;
+# these are the characters that open HTML (tags, entities), links, code, emphasis, strikethrough or
+# end a table cell. The others only mean something at the start of a paragraph (_MD_BLOCK_START).
+_MD_INLINE = re.compile(r"([\\`*_\[\]<>&|~])")
+# Anything a renderer (or str.splitlines) takes for a line break would end a table row or paragraph.
+_MD_BREAKS = re.compile(r"[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]")
+# What would make a paragraph a heading, quote, list item, rule or setext underline.
+_MD_BLOCK_START = re.compile(r"^(\d*)([#>+\-=.)])")
+
+
+def _md_text(text: str) -> str:
+    return _MD_INLINE.sub(r"\\\1", _MD_BREAKS.sub(" ", text))
+
+
+def _md_paragraph(text: str) -> str:
+    # Leading spaces would make an indented code block.
+    return _MD_BLOCK_START.sub(r"\1\\\2", _md_text(text).lstrip())
+
+
+def _md_url(url: str) -> str:
+    """A link destination that cannot leave its <...>: spaces, brackets, pipes, line breaks and any
+    non-ASCII character percent-encoded."""
+    return quote(url, safe="!#$%&'()*+,/:;=?@[]~-._")
+
+
 def _md_cell(value) -> str:
     if isinstance(value, list):
         return " ".join(_md_cell(v) for v in value)
     if isinstance(value, Link):
-        return f"[{value.text}](<{value.url}>)" if value.url.startswith(("http://", "https://")) else value.text
-    return _fmt(value).replace("|", "\\|").replace("\n", " ")
+        text = _md_text(value.text)
+        return f"[{text}](<{_md_url(value.url)}>)" if value.url.startswith(("http://", "https://")) else text
+    return _md_text(_fmt(value))
 
 
 def render_markdown(sections: list[Section], plot_files: dict[str, str]) -> str:
     lines = ["# GPU power evidence: synthesis report", ""]
     for section in sections:
-        lines += [f"## {section.title}", ""]
-        lines += [f"{p}\n" for p in section.paragraphs]
+        lines += [f"## {_md_text(section.title)}", ""]
+        lines += [f"{_md_paragraph(p)}\n" for p in section.paragraphs]
         for table in section.tables:
             if not table.rows:
                 lines += ["(none)", ""]
@@ -218,7 +300,7 @@ def render_markdown(sections: list[Section], plot_files: dict[str, str]) -> str:
             lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in table.rows]
             lines.append("")
         if section.plot:
-            lines += [f"![{section.title}]({plot_files[section.plot]})", ""]
+            lines += [f"![{_md_text(section.title)}]({plot_files[section.plot]})", ""]
     return "\n".join(lines)
 
 
@@ -259,8 +341,7 @@ def render_html(sections: list[Section], plots: dict[str, bytes]) -> str:
     return "\n".join(parts)
 
 
-def write_report(frame: pd.DataFrame, synthesis: dict, tools: list[dict], load_problems: list[str],
-                 out: Path) -> tuple[Path, Path]:
+def write_report(frame: pd.DataFrame, synthesis: dict, tools: list[dict], out: Path) -> tuple[Path, Path]:
     plots = make_plots(frame, synthesis)
     plot_dir = out / "plots"
     plot_dir.mkdir(parents=True, exist_ok=True)
@@ -268,7 +349,7 @@ def write_report(frame: pd.DataFrame, synthesis: dict, tools: list[dict], load_p
     for name, png in plots.items():
         (plot_dir / f"{name}.png").write_bytes(png)
         plot_files[name] = f"plots/{name}.png"
-    sections = build_sections(synthesis, tools, load_problems)
+    sections = build_sections(synthesis, tools)
     markdown, page = out / "report.md", out / "report.html"
     markdown.write_text(render_markdown(sections, plot_files), "utf-8")
     page.write_text(render_html(sections, plots), "utf-8")

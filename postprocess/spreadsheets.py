@@ -32,7 +32,8 @@ def safe_table(frame: pd.DataFrame) -> pd.DataFrame:
     table = frame.copy()
     for column in table.columns:
         series = table[column]
-        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+        if (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
+                or pd.api.types.is_datetime64_any_dtype(series)):
             continue
         present = series.dropna()
         if not present.empty and isinstance(present.iloc[0], (list, tuple, np.ndarray, dict)):

@@ -41,25 +41,26 @@ ASSUMPTIONS = {"gpu": "H100 PCIe", "workload": "inference", "assumptions": [
 
 def h100_records():
     # Steady H100 PCIe inference power 250, 270, 290, 310 W (NVML): median 280, quartiles 265 / 295.
-    steady = [record(id=f"h{i}", gpu="H100 PCIe", gpu_tdp_w=350.0, power_w=watts, power_kind="measured",
+    steady = [record(id=f"{i + 1:020x}", gpu="H100 PCIe", gpu_tdp_w=350.0, power_w=watts, power_kind="measured",
                      method="nvml", scope="gpu", url=H100_PCIE, model_id="m/llama-7b", batch_size=batch)
               for i, (watts, batch) in enumerate([(250, 1), (270, 2), (290, 4), (310, 8)])]
-    idle = record(id="idle", gpu="H100 PCIe", power_w=50.0, power_kind="measured", phase="idle", method="nvml",
+    idle = record(id="1d1e" * 5, gpu="H100 PCIe", power_w=50.0, power_kind="measured", phase="idle", method="nvml",
                   url=H100_PCIE)
     return steady + [idle]
 
 
 def test_load_merges_crawls_and_reports_bad_lines(tmp_path):
-    first = record(id="a", power_w=100.0, retrieved_at="2026-01-01T00:00:00Z")
-    later = record(id="a", power_w=110.0, retrieved_at="2026-02-01T00:00:00Z")
-    write_jsonl(tmp_path / "hub_models" / "1.jsonl", [first, record(id="b", power_w=5.0)])
+    first = record(id="a" * 20, power_w=100.0, retrieved_at="2026-01-01T00:00:00Z")
+    later = record(id="a" * 20, power_w=110.0, retrieved_at="2026-02-01T00:00:00Z")
+    write_jsonl(tmp_path / "hub_models" / "1.jsonl", [first, record(id="b" * 20, power_w=5.0)])
     write_jsonl(tmp_path / "hub_models" / "2.jsonl", [later], tail='{"id": "c", "sou')
     loaded = load_output(tmp_path)
     frame = loaded.measurements.set_index("id")
-    assert list(frame.index) == ["a", "b"]
-    assert frame.loc["a", "power_w"] == 110.0  # the latest retrieved_at wins
-    assert (frame.loc["a", "first_seen"], frame.loc["a", "last_seen"]) == ("2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z")
-    problem, = loaded.problems
+    assert list(frame.index) == ["a" * 20, "b" * 20]
+    assert frame.loc["a" * 20, "power_w"] == 110.0  # the latest retrieved_at wins
+    assert (frame.loc["a" * 20, "first_seen"], frame.loc["a" * 20, "last_seen"]) == (
+        pd.Timestamp("2026-01-01T00:00:00Z"), pd.Timestamp("2026-02-01T00:00:00Z"))
+    problem, = loaded.problems.listed
     assert problem.path.endswith("2.jsonl") and problem.line == 2
 
 
@@ -153,10 +154,11 @@ SCRIPT = "<script>window.reportScriptRan = true</script>"
 
 @pytest.fixture
 def report_dir(tmp_path):
-    records = h100_records() + [record(id="evil", gpu="A10", power_w=120.0, power_kind="measured",
+    records = h100_records() + [record(id="e" * 20, gpu="A10", power_w=120.0, power_kind="measured",
                                        flags=["exceeds_tdp"],  # so the validation list shows it
-                                       model_name=SCRIPT, url="javascript:alert(1)", excerpt=SCRIPT,
-                                       notes="=cmd|' /C calc'!A0")]
+                                       model_name=SCRIPT, url="https://example.org/evil", excerpt=SCRIPT,
+                                       notes="=cmd|' /C calc'!A0"),
+                                record(id="f" * 20, gpu="A10", power_w=1.0, url="javascript:alert(1)")]
     write_jsonl(tmp_path / "output" / "hub_models" / "x.jsonl", records)
     completed = subprocess.run([sys.executable, "-m", "postprocess", str(tmp_path / "output"), "--out",
                                 str(tmp_path / "report")], capture_output=True, text=True, timeout=300)
@@ -173,8 +175,11 @@ def test_command_writes_every_output(report_dir):
     with (report_dir / "model_cards.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 6 and all(not (r["model"] or "x").startswith("=") for r in rows)
+    # The record whose url is javascript: breaks the schema: left out, and listed with its line.
+    problem, = synthesis["input"]["problems"]["listed"]
+    assert problem["line"] == 7 and problem["reason"].startswith("skipped: url: 'javascript:alert(1)'")
     page = (report_dir / "report.html").read_text()
-    assert SCRIPT not in page and "javascript:" not in page
+    assert SCRIPT not in page and 'href="javascript:' not in page
     assert pd.read_parquet(report_dir / "measurements.parquet").shape[0] == 6
 
 
