@@ -64,9 +64,6 @@ _CANDIDATE_FOLD = bytes.maketrans(b"0123456789\tABCDEFGHIJKLMNOPQRSTUVWXYZ", b"0
 _FOLDED_NUMBER_UNIT_RE = re.compile(rb"0 *[kmg]?[wj](?:h|atts?|oules?)?(?![a-z])")
 _FOLDED_BRACKET_UNIT_RE = re.compile(rb"[(\[][km]?[wj]")
 _FOLDED_CANDIDATE_WORDS = (b"co0", "co₂".encode(), b"hour", b"gpu_energy", b"j/tok", b"j/out", b"per token", b"wh/")
-# The same number-and-unit test on a line of text, for code lines counted as skipped.
-_NUMBER_THEN_UNIT_LETTER_RE = re.compile(r"[0-9][ \t]*[kKmMgG]?[wWjJ]")
-_UNIT_END_RE = re.compile(r"(?:[hH]|atts?|oules?)?(?![a-zA-Z])")
 # "uJ (1e-6J)": a power of ten in scientific notation says what a unit is, it measures nothing.
 _UNIT_SCALE_RE = re.compile(r"1(?:\.0+)?[eE][-+]?\d")
 # "38/140W": a draw over its cap, the unit written once.
@@ -153,9 +150,13 @@ def _sentence_key(sentence: str) -> str:
     return hashlib.sha1(sentence.encode("utf-8")).hexdigest()[:12]
 
 
+def _folded(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass").translate(_CANDIDATE_FOLD)
+
+
 def candidate_lines(text: str) -> list[int]:
     """The numbers (from 0) of the lines that may hold a figure, in order, from one scan of the text."""
-    folded = text.encode("utf-8", "surrogatepass").translate(_CANDIDATE_FOLD)
+    folded = _folded(text)
     positions = [m.start() for m in _FOLDED_NUMBER_UNIT_RE.finditer(folded)]
     positions += [m.start() for m in _FOLDED_BRACKET_UNIT_RE.finditer(folded)]
     for word in _FOLDED_CANDIDATE_WORDS:
@@ -648,7 +649,7 @@ def document_records(text: str, *, table_extractor: str, locator_prefix: str, ti
     for number in plan.code_lines:
         if not any(start <= number <= end for start, end in tool_lines):
             line = plan.text_lines[number]
-            figures = sum(1 for m in _NUMBER_THEN_UNIT_LETTER_RE.finditer(line) if _UNIT_END_RE.match(line, m.end()))
+            figures = len(_FOLDED_NUMBER_UNIT_RE.findall(_folded(line)))
             if figures:
                 reader.skip("code", figures)
     tables, html_until = 0, -1

@@ -36,6 +36,10 @@ _NESTING_SIGNS = (">>", "> >", "- -", "* *", "+ +", ". 1", ") 1", ". -", "> -", 
 _BRACKETS_AS_PARENTHESES = str.maketrans("[]", "()")
 
 
+class MarkdownParserPanic(ValueError):
+    """The Markdown parser crashed on a text even with its brackets replaced."""
+
+
 def _parse(source: str):
     """The parser's tree of ``source``, with container marks past MAX_CONTAINER_DEPTH on a line
     blanked out (same length, so every source offset stays true): the line is then plain text.
@@ -45,21 +49,13 @@ def _parse(source: str):
     """
     if any(sign in source for sign in _NESTING_SIGNS):  # most documents: no line could be that deep
         source = _DEEP_CONTAINERS_RE.sub(lambda deep: " " * len(deep[0]), source)
-    try:
-        return _PARSER.tree(source)
-    except BaseException as exc:  # a Rust panic arrives as pyo3's PanicException, a BaseException
-        if type(exc).__name__ != "PanicException":
-            raise
+    for brackets_replaced in (False, True):
         try:
-            return _PARSER.tree(source.translate(_BRACKETS_AS_PARENTHESES))
-        except BaseException as again:
-            if type(again).__name__ != "PanicException":
+            return _PARSER.tree(source.translate(_BRACKETS_AS_PARENTHESES) if brackets_replaced else source)
+        except BaseException as exc:  # a Rust panic arrives as pyo3's PanicException, a BaseException
+            if type(exc).__name__ != "PanicException":
                 raise
-            raise MarkdownParserPanic(f"the Markdown parser failed on this text: {again}") from None
-
-
-class MarkdownParserPanic(ValueError):
-    """The Markdown parser crashed on a text even with its brackets replaced."""
+    raise MarkdownParserPanic("the Markdown parser failed on this text, with its brackets replaced too")
 
 
 # Markdown structure inside an unclosed fence: a heading or a bold-label bullet.
