@@ -331,3 +331,21 @@ def test_time_grows_linearly_with_hostile_input(name):
         # 10x the input: ~10x the time when linear, 100x when quadratic. The floor keeps timer
         # resolution and fixed costs from making a tiny "small" time look like growth.
         assert large <= 25 * max(small, 0.002), f"{name}: {small:.4f}s -> {large:.4f}s for 10x the input"
+
+
+FIGURE_RULE_CASES = {
+    "a run of digits": lambda n: "1" * n,
+    "digits and commas": lambda n: "1," * (n // 2),
+    "digits and spaces": lambda n: "1 " * (n // 2),
+}
+
+
+@pytest.mark.parametrize("name", list(FIGURE_RULE_CASES))
+@pytest.mark.parametrize("rule", [find_figures, find_carbon, find_gpu_hours])
+def test_figure_patterns_grow_linearly(rule, name):
+    # Documents reach these patterns a sentence piece at a time (1,000 characters), which hides
+    # a quadratic pattern from the document-level checks above: it is timed here on its own.
+    make = FIGURE_RULE_CASES[name]
+    small, large = cost(rule, make(500)), cost(rule, make(5_000))
+    assert large <= 25 * max(small, 0.002), f"{rule.__name__} on {name}: {small:.4f}s -> {large:.4f}s"
+
