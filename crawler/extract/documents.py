@@ -57,13 +57,14 @@ FIGURE_FIELDS = {"power": "power_w", "energy": "energy_j", "energy_per_token": "
 _NEEDS_GPU_TIE = {"power", "energy", "energy_per_token", "energy_per_query"}
 # A line with none of these holds no figure: a number with a unit after it, a unit in brackets
 # (a table header's "(W)"), carbon, hours, CodeCarbon's columns, a per-token unit. Looked for in
-# the document's UTF-8 bytes with every digit made "0", tabs spaces and letters lower case: the
+# the document's UTF-8 bytes with every digit made "0", tabs spaces, "[" "(" and letters lower case: the
 # number pattern then starts with one literal byte, which the regex engine finds at memchr speed
 # (3x the scan of the text itself), and line numbers are the same in bytes as in characters.
-_CANDIDATE_FOLD = bytes.maketrans(b"0123456789\tABCDEFGHIJKLMNOPQRSTUVWXYZ", b"0000000000 abcdefghijklmnopqrstuvwxyz")
+_CANDIDATE_FOLD = bytes.maketrans(b"0123456789\t[ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"0000000000 (abcdefghijklmnopqrstuvwxyz")
 _FOLDED_NUMBER_UNIT_RE = re.compile(rb"0 *[kmg]?[wj](?:h|atts?|oules?)?(?![a-z])")
-_FOLDED_BRACKET_UNIT_RE = re.compile(rb"[(\[][km]?[wj]")
-_FOLDED_CANDIDATE_WORDS = (b"co0", "co₂".encode(), b"hour", b"gpu_energy", b"j/tok", b"j/out", b"per token", b"wh/")
+# Units in brackets ("[" is folded to "(") are literal words, found at memchr speed like the rest.
+_FOLDED_CANDIDATE_WORDS = (b"(w", b"(kw", b"(mw", b"(j", b"(kj", b"(mj", b"co0", "co₂".encode(), b"hour",
+                           b"gpu_energy", b"j/tok", b"j/out", b"per token", b"wh/")
 # "uJ (1e-6J)": a power of ten in scientific notation says what a unit is, it measures nothing.
 _UNIT_SCALE_RE = re.compile(r"1(?:\.0+)?[eE][-+]?\d")
 # "38/140W": a draw over its cap, the unit written once.
@@ -158,7 +159,6 @@ def candidate_lines(text: str) -> list[int]:
     """The numbers (from 0) of the lines that may hold a figure, in order, from one scan of the text."""
     folded = _folded(text)
     positions = [m.start() for m in _FOLDED_NUMBER_UNIT_RE.finditer(folded)]
-    positions += [m.start() for m in _FOLDED_BRACKET_UNIT_RE.finditer(folded)]
     for word in _FOLDED_CANDIDATE_WORDS:
         found = folded.find(word)
         while found >= 0:

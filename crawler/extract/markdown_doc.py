@@ -138,6 +138,7 @@ _TAG_RE = re.compile(r"</?[A-Za-z][^<>\n]{0,500}>")
 # a literal ("180 * 0.5"), as CommonMark reads it.
 _MARK_RE = re.compile(r"\*{1,3}(?=\S)|(?<=\S)\*{1,3}|(?<![A-Za-z0-9])_{1,3}(?=\S)|(?<=\S)_{1,3}(?![A-Za-z0-9])"
                       r"|`+|\\(?=[!-/:-@\[-`{-~])")
+_MARK_CHARACTERS = ("*", "_", "`", "\\")
 _LINE_START_RE = re.compile(r"^[ \t]*(?:>[ \t]?)*[ \t]*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+(?:\[[ xX]\][ \t]+)?)?",
                             re.MULTILINE)
 _HEADING_MARKS_RE = re.compile(r"^[ \t]*#{1,6}[ \t]*|(?<![ \t])[ \t]+#+[ \t]*$|\n[=-]+[ \t]*$", re.MULTILINE)
@@ -155,7 +156,10 @@ def _plain(source: str, heading: bool = False, line_breaks: bool = False) -> str
         text = _LINK_RE.sub(r"\1", _IMAGE_RE.sub("", text))
     if "<" in text:
         text = _TAG_RE.sub("", text)
-    text = _MARK_RE.sub("", _HARD_BREAK_RE.sub("\x00", text))
+    if "\n" in text:
+        text = _HARD_BREAK_RE.sub("\x00", text)
+    if any(mark in text for mark in _MARK_CHARACTERS):  # most sentences hold no markup at all
+        text = _MARK_RE.sub("", text)
     if line_breaks:  # a line that goes on in lower case is a wrapped sentence ("comes to\n~695W.")
         return _WRAPPED_LINE_RE.sub(" ", text).replace("\x00", "\n").strip()
     return " ".join(text.split("\n")).replace("\x00", "\n").strip()
