@@ -57,14 +57,16 @@ FIGURE_FIELDS = {"power": "power_w", "energy": "energy_j", "energy_per_token": "
 _NEEDS_GPU_TIE = {"power", "energy", "energy_per_token", "energy_per_query"}
 # A line with none of these holds no figure: a number with a unit after it, a unit in brackets
 # (a table header's "(W)"), carbon, hours, CodeCarbon's columns, a per-token unit. Looked for in
-# the document's UTF-8 bytes with every digit made "0", tabs spaces, "[" "(" and letters lower case: the
-# number pattern then starts with one literal byte, which the regex engine finds at memchr speed
-# (3x the scan of the text itself), and line numbers are the same in bytes as in characters.
+# the document's UTF-8 bytes with every digit made "0", tabs spaces, "[" "(" and letters lower
+# case, so that every pattern starts with a literal: the regex engine finds a literal at memchr
+# speed, where a pattern starting with a character class or an alternation of different first
+# letters is tried at every position (ten times slower). Line numbers are the same in bytes as
+# in characters.
 _CANDIDATE_FOLD = bytes.maketrans(b"0123456789\t[ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"0000000000 (abcdefghijklmnopqrstuvwxyz")
 _FOLDED_NUMBER_UNIT_RE = re.compile(rb"0 *[kmg]?[wj](?:h|atts?|oules?)?(?![a-z])")
-# Units in brackets ("[" is folded to "(") are literal words, found at memchr speed like the rest.
-_FOLDED_CANDIDATE_WORDS = (b"(w", b"(kw", b"(mw", b"(j", b"(kj", b"(mj", b"co0", "co₂".encode(), b"hour",
-                           b"gpu_energy", b"j/tok", b"j/out", b"per token", b"wh/")
+_FOLDED_CANDIDATE_RES = (_FOLDED_NUMBER_UNIT_RE, re.compile(rb"\([km]?[wj]"), re.compile("co(?:0|₂)".encode()),
+                         re.compile(rb"hour"), re.compile(rb"gpu_energy"), re.compile(rb"j/(?:tok|out)"),
+                         re.compile(rb"per token"), re.compile(rb"wh/"))
 # "uJ (1e-6J)": a power of ten in scientific notation says what a unit is, it measures nothing.
 _UNIT_SCALE_RE = re.compile(r"1(?:\.0+)?[eE][-+]?\d")
 # "38/140W": a draw over its cap, the unit written once.
@@ -156,14 +158,9 @@ def _folded(text: str) -> bytes:
 
 
 def candidate_lines(text: str) -> list[int]:
-    """The numbers (from 0) of the lines that may hold a figure, in order, from one scan of the text."""
+    """The numbers (from 0) of the lines that may hold a figure, in order (see _FOLDED_CANDIDATE_RES)."""
     folded = _folded(text)
-    positions = [m.start() for m in _FOLDED_NUMBER_UNIT_RE.finditer(folded)]
-    for word in _FOLDED_CANDIDATE_WORDS:
-        found = folded.find(word)
-        while found >= 0:
-            positions.append(found)
-            found = folded.find(word, found + 1)
+    positions = [match.start() for pattern in _FOLDED_CANDIDATE_RES for match in pattern.finditer(folded)]
     lines, line, counted_to = [], 0, 0
     for position in sorted(positions):
         line += folded.count(b"\n", counted_to, position)
