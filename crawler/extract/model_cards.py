@@ -159,8 +159,10 @@ _TEMPLATE_LABEL_WORDS = ("hardware", "gpu", "hours", "training", "time", "carbon
 
 
 def _may_hold_a_template_label(source: str) -> bool:
+    if ":" not in source:  # most blocks: decided without lower-casing them
+        return False
     lowered = source.lower()
-    return ":" in lowered and any(word in lowered for word in _TEMPLATE_LABEL_WORDS)
+    return any(word in lowered for word in _TEMPLATE_LABEL_WORDS)
 
 
 def _template_fields(text: str) -> tuple[str, str] | None:
