@@ -92,11 +92,24 @@ EXPECTED = {
          "throughput_tokens_per_s": 32.5, "method": "codecarbon", "gpu_count": 1},
     ("csv.llm_perf", "google/gemma-2b", "NVIDIA A100-SXM4-80GB", 1):
         {"energy_per_token_j": 1.5, "scope": "gpu+cpu+ram", "throughput_tokens_per_s": 41.6},
+    # ML.ENERGY leaderboard CSV (CRLF line ends): energy is J per response, throughput token/s,
+    # as the leaderboard documents; the GPU from the file name A100_chat_benchmark.csv.
+    ("csv.mlenergy_legacy", "lmsys/vicuna-7B", "A100", 2):
+        {"energy_per_query_j": 1142.25, "throughput_tokens_per_s": 34.5, "gpu_count": 1,
+         "scope": "gpu", "method": "zeus", "model_params_b": 7.0},
+    ("csv.mlenergy_legacy", "lmsys/vicuna-7B", "A100", 1): {"energy_per_query_j": 1482.5},
+    ("csv.mlenergy_legacy", "metaai/llama-13B", "A100", 1):
+        {"energy_per_query_j": 638.0, "model_params_b": 13.0},
+    # ML.ENERGY per-configuration JSON objects: energy per request (per image) as written.
+    ("json.mlenergy_config", "meta-llama/Llama-2-7b-chat-hf", "NVIDIA A100-SXM4-40GB", None):
+        {"gpu": "A100 SXM", "gpu_count": 1, "energy_per_query_j": 512.5, "method": "zeus"},
+    ("json.mlenergy_config", "segmind/SSD-1B", "NVIDIA A100-SXM4-40GB", 4):
+        {"gpu": "A100 SXM", "gpu_count": None, "energy_per_query_j": 800.0},
 }
 
 
 def test_exactly_the_expected_records(crawl):
-    assert len(crawl.items) == len(EXPECTED) == 21
+    assert len(crawl.items) == len(EXPECTED) == 26
     assert_expected_fields(by_key(crawl.items), EXPECTED)
 
 
@@ -110,22 +123,22 @@ def test_common_fields_of_each_rule(crawl):
             assert "derived" in item["flags"]
         if item["extractor"] == "csv.codecarbon":
             assert (item["method"], item["scope"], item["workload"]) == ("codecarbon", "gpu", "inference")
-    assert len({item["id"] for item in crawl.items}) == 21
+    assert len({item["id"] for item in crawl.items}) == 26
 
 
 def test_crawl_stats(crawl):
     expected = {
-        "hub_datasets/listing_pages": 4,  # energy: 5 matches at 3 a page = 2 pages; power; GPU
-        "hub_datasets/datasets_listed": 9,
+        "hub_datasets/listing_pages": 5,  # energy: 7 matches at 3 a page = 3 pages; power; GPU
+        "hub_datasets/datasets_listed": 10,
         "hub_datasets/datasets_without_data_files": 1,
-        "hub_datasets/datasets_with_data_files": 8,
+        "hub_datasets/datasets_with_data_files": 9,
         # ml-energy/benchmark-v3 is gated and this crawl has no HF_TOKEN: counted, not asked for.
         "hub_datasets/datasets_gated": 1,
         "hub_datasets/datasets_gated_without_token": 1,
-        "hub_datasets/datasets_with_readable_files": 7,
-        "hub_datasets/datasets_with_measurements": 5,
-        "hub_datasets/files_fetched": 14,  # 16 data files less the 404 and the oversized one
-        "hub_datasets/files_read": 12,     # less the latin-1 CSV and the broken JSON
+        "hub_datasets/datasets_with_readable_files": 8,
+        "hub_datasets/datasets_with_measurements": 6,
+        "hub_datasets/files_fetched": 17,  # 19 data files less the 404 and the oversized one
+        "hub_datasets/files_read": 15,     # less the latin-1 CSV and the broken JSON
         "extract/error/not_found": 1,
         "extract/error/oversized": 1,
         "extract/error/not_utf8": 1,
@@ -141,9 +154,9 @@ def test_crawl_stats(crawl):
         "measurement/flag/zero_not_measured": 1,
         "measurement/flag/per_gpu_from_total": 1,
         "measurement/flag/derived": 5,
-        "measurement/valid": 21,
+        "measurement/valid": 26,
         "retry/retry_after_honoured": 1,
-        "item_scraped_count": 21,
+        "item_scraped_count": 26,
     }
     assert {key: crawl.stat(key) for key in expected} == expected
     assert crawl.stats["finish_reason"] == "finished"
