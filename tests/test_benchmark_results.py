@@ -66,6 +66,12 @@ def test_mlenergy_legacy_csv_reads_the_documented_units_and_the_gpu_of_the_file_
     assert [problem.kind for problem in result.problems] == ["non_numeric_cell"]
 
 
+def test_mlenergy_legacy_csv_of_the_first_leaderboard_has_no_batch_column():
+    text = "model,throughput,response_length,latency,energy\r\nBAIR/koala-7b,22.5,261.8,11.9,2632.75\r\n"
+    [record] = extract(text, "V100_chat_benchmark.csv").records
+    assert (record["energy_per_query_j"], record["gpu_raw"], record["batch_size"]) == (2632.75, "V100", None)
+
+
 def test_mlenergy_legacy_csv_is_recognised_by_its_columns_not_its_name():
     result = extract(LEGACY_CSV, "results/run.csv")
     assert result.extractor == "csv.mlenergy_legacy"

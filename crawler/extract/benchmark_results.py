@@ -6,7 +6,7 @@ Each rule is recognised by the columns or keys its tool writes, never by the fil
   "GPU model", "#GPUs", "Energy per request (J)"; diffusion files "Energy per image (J)" beside
   "Batch size"). Energy per request is Zeus's GPU energy of all the run's GPUs over the run,
   divided by the requests completed.
-* ``csv.mlenergy_legacy``: the ML.ENERGY leaderboard's per-GPU CSVs (``model, batch_size,
+* ``csv.mlenergy_legacy``: the ML.ENERGY leaderboard's per-GPU CSVs (``model, [batch_size,]
   throughput, response_length, latency, energy``). The file gives no units; the leaderboard
   documents its columns: ``energy`` (J) is the average GPU energy to generate one response,
   ``throughput`` (token/s). The GPU stands only in the file's name (``A100_chat_benchmark.csv``).
@@ -97,8 +97,8 @@ def extract_mlenergy_config(rows: list[dict], file_path: str) -> TableExtraction
 
 # --- ML.ENERGY leaderboard CSVs (one per GPU and task) -------------------------------------------
 
-MLENERGY_LEGACY_COLUMNS = frozenset({"model", "batch_size", "throughput", "response_length",
-                                     "latency", "energy"})
+# The first leaderboard files have no batch_size column (one batch size per file); later ones do.
+MLENERGY_LEGACY_COLUMNS = frozenset({"model", "throughput", "response_length", "latency", "energy"})
 
 
 def _gpu_from_file_name(file_path: str) -> str | None:
