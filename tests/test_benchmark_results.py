@@ -62,6 +62,7 @@ def test_mlenergy_legacy_csv_reads_the_documented_units_and_the_gpu_of_the_file_
     assert (record["gpu_raw"], record["gpu_count"], record["batch_size"]) == ("A100", 1, 2)
     assert record["model_params_b"] == 7.0 and record["scope"] == "gpu"
     assert "GPU A100 from the file name" in record["notes"]
+    assert record["locator"] == "data/A100_chat_benchmark.csv#model=lmsys/vicuna-7B&batch=2"
     # The "n/a" energy is counted, not read as a figure.
     assert [problem.kind for problem in result.problems] == ["non_numeric_cell"]
 
@@ -157,6 +158,8 @@ def test_llm_perf_tokens_per_kwh_become_joules_per_token_of_cpu_ram_and_gpu():
     assert (record["scope"], record["method"], record["phase"]) == ("gpu+cpu+ram", "codecarbon", "decode")
     assert (record["gpu_raw"], record["gpu_count"], record["batch_size"]) == ("NVIDIA A100-SXM4-80GB", 1, 1)
     assert record["throughput_tokens_per_s"] == 32.5 and record["model_params_b"] == 7.0
+    assert record["locator"] == ("perf-df-pytorch-cuda-unquantized-1xA100.csv"
+                                 "#model=mistralai/Mistral-7B-v0.1&config=pytorch+cuda+float16+sdpa")
     assert result.problems == []
 
 
@@ -179,3 +182,10 @@ def test_json_object_holding_a_list_of_records_is_still_read_as_one_run():
     result = extract_data_file(table, "run.json")
     assert result.extractor == "json.mlenergy_config"
     assert [r["energy_per_query_j"] for r in result.records] == [321.0]
+
+
+def test_rows_measuring_the_same_thing_twice_are_told_apart_by_row_number():
+    text = LEGACY_CSV.replace("metaai/llama-13B,1,25.0,73.8,2.7,n/a", "lmsys/vicuna-7B,2,30.0,200.0,13.0,1100.0")
+    first, second = extract(text, "data/A100_chat_benchmark.csv").records
+    assert first["locator"] == "data/A100_chat_benchmark.csv#model=lmsys/vicuna-7B&batch=2"
+    assert second["locator"] == first["locator"] + "&row=2"

@@ -40,6 +40,17 @@ def _whole(value) -> int | None:
     return int(number) if number and number >= 1 and number == int(number) else None
 
 
+def _locator(file_path: str, parts: dict, index: int, taken: set[str]) -> str:
+    """Where a row stands by what it measures (stable while rows are added), its row number only
+    when that is not enough to tell it from an earlier row."""
+    named = "&".join(f"{name}={value}" for name, value in parts.items() if value is not None)
+    locator = f"{file_path}#{named}" if named else f"{file_path}#row={index}"
+    if locator in taken:
+        locator += f"&row={index}"
+    taken.add(locator)
+    return locator
+
+
 def _model_fields(model: str | None, params_b: float | None = None) -> dict:
     return {"model_id": model if model and "/" in model else None, "model_name": model,
             "model_params_b": params_b if params_b and params_b > 0 else params_from_name(model)}
@@ -112,6 +123,7 @@ def extract_mlenergy_legacy(rows: list[dict], file_path: str) -> TableExtraction
     gpu = _gpu_from_file_name(file_path)
     gpu_note = (f"GPU {gpu} from the file name, as the leaderboard names its files" if gpu
                 else "the file name names no GPU the taxonomy knows")
+    taken: set[str] = set()
     for index, row in enumerate(rows, start=1):
         energy = number_or_none(row.get("energy"))
         if energy is None:
@@ -121,7 +133,7 @@ def extract_mlenergy_legacy(rows: list[dict], file_path: str) -> TableExtraction
         batch = _whole(row.get("batch_size"))
         result.records.append({
             "extractor": result.extractor,
-            "locator": f"{file_path}#model={model}&batch={batch}&row={index}",
+            "locator": _locator(file_path, {"model": model, "batch": batch}, index, taken),
             "excerpt": row_excerpt(row, prefix=f"{file_path}: "),
             **_model_fields(model),
             "gpu_raw": gpu,
@@ -236,6 +248,7 @@ def _first_listed(text: str | None) -> str | None:
 
 def extract_llm_perf(rows: list[dict], file_path: str) -> TableExtraction:
     result = TableExtraction("csv.llm_perf")
+    taken: set[str] = set()
     for index, row in enumerate(rows, start=1):
         efficiency = number_or_none(row.get("report.decode.efficiency.value"))
         unit = text_or_none(row.get("report.decode.efficiency.unit")) or "tokens/kWh"
@@ -260,7 +273,8 @@ def extract_llm_perf(rows: list[dict], file_path: str) -> TableExtraction:
             notes.append(f"config.name={text_or_none(row.get('config.name'))}")
         result.records.append({
             "extractor": result.extractor,
-            "locator": f"{file_path}#{text_or_none(row.get('config.name')) or 'row'}&row={index}",
+            "locator": _locator(file_path, {"model": model, "config": text_or_none(row.get("config.name"))},
+                                index, taken),
             "excerpt": row_excerpt(row, _LLM_PERF_EXCERPT, prefix=f"{file_path}: "),
             **_model_fields(model),
             "gpu_raw": gpu,
