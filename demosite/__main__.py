@@ -13,6 +13,7 @@ from pathlib import Path
 
 from crawler.schedule import run_all, spider_names
 
+from .hub import DEMO_HF_TOKEN
 from .server import MockSite
 
 # Local site, so no need to wait between requests; the bound on file size makes the demo's
@@ -62,6 +63,9 @@ def run_demo(output_dir: Path) -> int:
     with demo_site() as site:
         print(f"Demo site serving the mock sources at {site.hub_url}", flush=True)
         environment = crawl_environment(site, output_dir.resolve())
+        # The mock's gated dataset opens with the token the mock grants; a real HF_TOKEN of the
+        # caller has no business going to the mock.
+        environment["HF_TOKEN"] = DEMO_HF_TOKEN
         arguments = {name: [*DEMO_ARGUMENTS.get(name, []),
                             *[option for key, value in DEMO_SETTINGS.items() for option in ("-s", f"{key}={value}")]]
                      for name in spider_names()}

@@ -49,6 +49,9 @@ def _generated_chunks(size: int, file_path: str):
 
 
 REPO_TYPES = ("datasets", "models", "spaces")
+# The token whose owner the mock has granted access to the gated repos marked
+# "granted_to_demo_token" (a made-up value: the mock knows no real token).
+DEMO_HF_TOKEN = "hf_demo_granted_access"
 _FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\n(.*?\n)?---[ \t]*\n", re.DOTALL)
 
 
@@ -155,7 +158,7 @@ class MockHub:
 
     # --- routes ------------------------------------------------------------------------------
     def handle(self, path: str, query: dict, base_url: str, cdn_url: str,
-               authorized: bool) -> Reply | None:
+               authorization: str | None) -> Reply | None:
         for kind in REPO_TYPES:
             if path == f"/api/{kind}":
                 return self.listing(kind, query, base_url)
@@ -176,7 +179,7 @@ class MockHub:
             repo_part, file_path = path.split("/resolve/main/", 1)
             kind = next((k for k in ("datasets", "spaces") if repo_part.startswith(f"/{k}/")), "models")
             repo_id = repo_part[1:] if kind == "models" else repo_part[len(kind) + 2:]
-            return self.resolve(kind, repo_id, unquote(file_path), cdn_url, authorized)
+            return self.resolve(kind, repo_id, unquote(file_path), cdn_url, authorization)
         return None
 
     def tree(self, kind: str, repo_id: str, folder: str) -> Reply:
@@ -225,12 +228,14 @@ class MockHub:
         return json_reply(page, headers=headers)
 
     def resolve(self, kind: str, repo_id: str, file_path: str, cdn_url: str,
-                authorized: bool) -> Reply:
+                authorization: str | None) -> Reply:
         if repo_id not in self.repos[kind]:
             return json_reply({"error": "Repository not found"}, 404, {"X-Error-Code": "RepoNotFound"})
-        if self.repos[kind][repo_id].get("gated"):
+        entry = self.repos[kind][repo_id]
+        granted = entry.get("granted_to_demo_token") and authorization == f"Bearer {DEMO_HF_TOKEN}"
+        if entry.get("gated") and not granted:
             # Gated repos: 401 without a token, 403 with one whose owner has not been granted access.
-            status = 403 if authorized else 401
+            status = 403 if authorization else 401
             return json_reply({"error": "Access to this repo is restricted"}, status,
                               {"X-Error-Code": "GatedRepo"})
         quirks = self.repos[kind][repo_id].get("files", {}).get(file_path, {})

@@ -104,7 +104,7 @@ class MockSite:
     def __exit__(self, *exc):
         self.stop()
 
-    def route(self, raw_path: str, authorized: bool, host: str) -> Reply:
+    def route(self, raw_path: str, authorization: str | None, host: str) -> Reply:
         path, query = split_query(raw_path)
         if host == "127.0.0.2":
             return self.github.handle(path, query, self.github_url) or Reply(404, b'{"message": "Not Found"}')
@@ -114,7 +114,7 @@ class MockSite:
         if page is not None:
             return Reply(200, FIXTURES.joinpath("pages", page).read_bytes(),
                          content_type="text/html; charset=utf-8")
-        reply = self.hub.handle(path, query, self.hub_url, self.cdn_url, authorized)
+        reply = self.hub.handle(path, query, self.hub_url, self.cdn_url, authorization)
         return reply or Reply(404, b'{"error": "Not found"}')
 
     def faulty_reply(self, fault: str | None, raw_path: str) -> Reply | None:
@@ -151,7 +151,7 @@ class MockSite:
                     self.close_connection = True
                     return
                 reply = site.faulty_reply(fault, self.path) or site.route(
-                    self.path, authorized=bool(self.headers.get("Authorization")), host=host)
+                    self.path, authorization=self.headers.get("Authorization"), host=host)
                 headers = dict(reply.headers or {})
                 status, body = reply.status, reply.body
                 if status == 200 and reply.chunks is None:

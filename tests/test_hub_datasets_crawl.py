@@ -5,6 +5,7 @@ Expected figures are worked out by hand from the fixture files under demosite/fi
 
 import pytest
 
+from demosite.hub import DEMO_HF_TOKEN
 from demosite.server import MockSite
 from tests.conftest import assert_expected_fields, run_crawl
 
@@ -84,11 +85,31 @@ EXPECTED = {
     # The file that answered 429 first.
     ("table.generic", "meta-llama/Llama-2-13b-hf", "NVIDIA RTX A6000", None):
         {"gpu": "RTX A6000", "power_w": 290.0, "energy_per_token_j": 0.9},
+    # LLM-Perf (a default id): 3.6e6 J/kWh / 1,800,000 tokens/kWh = 2.0 J per token of CPU + RAM +
+    # GPU; 3.6e6 / 2,400,000 = 1.5 J per token. llm-df.csv (no energy) is not read.
+    ("csv.llm_perf", "mistralai/Mistral-7B-v0.1", "NVIDIA A100-SXM4-80GB", 1):
+        {"gpu": "A100 SXM", "energy_per_token_j": 2.0, "scope": "gpu+cpu+ram", "phase": "decode",
+         "throughput_tokens_per_s": 32.5, "method": "codecarbon", "gpu_count": 1},
+    ("csv.llm_perf", "google/gemma-2b", "NVIDIA A100-SXM4-80GB", 1):
+        {"energy_per_token_j": 1.5, "scope": "gpu+cpu+ram", "throughput_tokens_per_s": 41.6},
+    # ML.ENERGY leaderboard CSV (CRLF line ends): energy is J per response, throughput token/s,
+    # as the leaderboard documents; the GPU from the file name A100_chat_benchmark.csv.
+    ("csv.mlenergy_legacy", "lmsys/vicuna-7B", "A100", 2):
+        {"energy_per_query_j": 1142.25, "throughput_tokens_per_s": 34.5, "gpu_count": 1,
+         "scope": "gpu", "method": "zeus", "model_params_b": 7.0},
+    ("csv.mlenergy_legacy", "lmsys/vicuna-7B", "A100", 1): {"energy_per_query_j": 1482.5},
+    ("csv.mlenergy_legacy", "metaai/llama-13B", "A100", 1):
+        {"energy_per_query_j": 638.0, "model_params_b": 13.0},
+    # ML.ENERGY per-configuration JSON objects: energy per request (per image) as written.
+    ("json.mlenergy_config", "meta-llama/Llama-2-7b-chat-hf", "NVIDIA A100-SXM4-40GB", None):
+        {"gpu": "A100 SXM", "gpu_count": 1, "energy_per_query_j": 512.5, "method": "zeus"},
+    ("json.mlenergy_config", "segmind/SSD-1B", "NVIDIA A100-SXM4-40GB", 4):
+        {"gpu": "A100 SXM", "gpu_count": None, "energy_per_query_j": 800.0},
 }
 
 
 def test_exactly_the_expected_records(crawl):
-    assert len(crawl.items) == len(EXPECTED) == 19
+    assert len(crawl.items) == len(EXPECTED) == 26
     assert_expected_fields(by_key(crawl.items), EXPECTED)
 
 
@@ -102,19 +123,22 @@ def test_common_fields_of_each_rule(crawl):
             assert "derived" in item["flags"]
         if item["extractor"] == "csv.codecarbon":
             assert (item["method"], item["scope"], item["workload"]) == ("codecarbon", "gpu", "inference")
-    assert len({item["id"] for item in crawl.items}) == 19
+    assert len({item["id"] for item in crawl.items}) == 26
 
 
 def test_crawl_stats(crawl):
     expected = {
-        "hub_datasets/listing_pages": 4,  # energy: 5 matches at 3 a page = 2 pages; power; GPU
-        "hub_datasets/datasets_listed": 7,
+        "hub_datasets/listing_pages": 5,  # energy: 7 matches at 3 a page = 3 pages; power; GPU
+        "hub_datasets/datasets_listed": 10,
         "hub_datasets/datasets_without_data_files": 1,
-        "hub_datasets/datasets_with_data_files": 6,
-        "hub_datasets/datasets_with_readable_files": 6,
-        "hub_datasets/datasets_with_measurements": 4,
-        "hub_datasets/files_fetched": 13,  # 15 data files less the 404 and the oversized one
-        "hub_datasets/files_read": 11,     # less the latin-1 CSV and the broken JSON
+        "hub_datasets/datasets_with_data_files": 9,
+        # ml-energy/benchmark-v3 is gated and this crawl has no HF_TOKEN: counted, not asked for.
+        "hub_datasets/datasets_gated": 1,
+        "hub_datasets/datasets_gated_without_token": 1,
+        "hub_datasets/datasets_with_readable_files": 8,
+        "hub_datasets/datasets_with_measurements": 6,
+        "hub_datasets/files_fetched": 17,  # 19 data files less the 404 and the oversized one
+        "hub_datasets/files_read": 15,     # less the latin-1 CSV and the broken JSON
         "extract/error/not_found": 1,
         "extract/error/oversized": 1,
         "extract/error/not_utf8": 1,
@@ -130,14 +154,53 @@ def test_crawl_stats(crawl):
         "measurement/flag/zero_not_measured": 1,
         "measurement/flag/per_gpu_from_total": 1,
         "measurement/flag/derived": 5,
-        "measurement/valid": 19,
+        "measurement/valid": 26,
         "retry/retry_after_honoured": 1,
-        "item_scraped_count": 19,
+        "item_scraped_count": 26,
     }
     assert {key: crawl.stat(key) for key in expected} == expected
     assert crawl.stats["finish_reason"] == "finished"
     assert crawl.stat("offline_guard/blocked") == 0
     assert crawl.stat("measurement/invalid") == 0 and crawl.stat("item_dropped_count") == 0
+
+
+def test_gated_dataset_without_a_token_is_never_asked_for(crawl):
+    assert not [r for r in crawl.requests if "benchmark-v3/resolve" in r.path]
+    assert "Skipping gated dataset ml-energy/benchmark-v3: set HF_TOKEN" in crawl.log
+
+
+def test_gated_mlenergy_runs_open_with_hf_token(mock_site, tmp_path):
+    result = run_crawl(mock_site, "hub_datasets", tmp_path, "-a", "ids=ml-energy/benchmark-v3",
+                       "-a", "search=", env={"HF_TOKEN": DEMO_HF_TOKEN})
+    runs = {(i["model_id"], i["gpu_raw"]): i for i in result.items}
+    assert {i["extractor"] for i in result.items} == {"parquet.mlenergy_v3"} and len(runs) == 4
+    # Only the run summaries are read, not the raw results.json or model_info.json beside them.
+    fetched = {r.path.split("/resolve/main/")[1] for r in mock_site.requests if "/resolve/main/" in r.path}
+    assert fetched == {"runs/llm.parquet", "runs/diffusion.parquet"}
+    # 2,000 W summed over 4 H100s -> 500 W each; max_num_seqs 256 is no batch size.
+    seventy = runs[("meta-llama/Llama-3.1-70B-Instruct", "H100")]
+    assert seventy["power_w"] == 500.0 and seventy["gpu_count"] == 4 and seventy["batch_size"] is None
+    assert seventy["energy_per_token_j"] == 0.4 and seventy["energy_per_query_j"] == 160.0
+    assert seventy["energy_j"] == 100_000.0 and seventy["duration_s"] == 50.0
+    assert "per_gpu_from_total" in seventy["flags"] and "max_num_seqs=256" in seventy["notes"]
+    # One H100: 24,000 J over 40 s = 600 W, as avg_power_watts says.
+    assert runs[("meta-llama/Llama-3.1-8B-Instruct", "H100")]["power_w"] == 600.0
+    # The unstable B200 run is kept and flagged.
+    qwen = runs[("Qwen/Qwen3-8B", "B200")]
+    assert qwen["gpu"] == "B200" and qwen["power_w"] == 800.0 and "unstable_run" in qwen["flags"]
+    assert "low_batch_utilization:0.500000" in qwen["notes"]
+    # Diffusion: 1,000 W over 2 GPUs -> 500 W each; 1,800 J per image; batch 4.
+    image = runs[("stabilityai/stable-diffusion-3.5-large", "H100")]
+    assert (image["power_w"], image["energy_per_query_j"], image["batch_size"]) == (500.0, 1800.0, 4)
+    assert result.stat("hub_datasets/datasets_gated") == 1
+    assert result.stat("hub_datasets/datasets_gated_without_token") == 0
+    assert result.stat("measurement/flag/unstable_run") == 1
+
+
+def test_gated_dataset_refusing_the_token_is_counted_as_gated(mock_site, tmp_path):
+    result = run_crawl(mock_site, "hub_datasets", tmp_path, "-a", "ids=ml-energy/benchmark-v3",
+                       "-a", "search=", env={"HF_TOKEN": "hf_no_access_granted"})
+    assert result.items == [] and result.stat("extract/error/gated") == 2
 
 
 def test_429_with_retry_after_is_waited_out_and_costs_no_record(crawl):

@@ -21,8 +21,8 @@ def test_runs_each_spider_then_the_synthesis(tmp_path):
     assert completed.returncode == 0, completed.stderr[-2000:]
     lines = completed.stdout.splitlines()
     assert lines[0].startswith("ai_energy_score: finished, 8 records, 5 input errors counted")
-    assert lines[1].startswith("hub_datasets: finished, 19 records, 7 input errors counted")
-    assert "27 measurements from 2 files" in lines[-1]
+    assert lines[1].startswith("hub_datasets: finished, 26 records, 7 input errors counted")
+    assert "34 measurements from 2 files" in lines[-1]
     assert sorted(p.name.split("-")[0] for p in (tmp_path / "output" / "stats").iterdir()) == [
         "ai_energy_score", "hub_datasets"]
     assert (tmp_path / "output" / "report" / "report.html").exists()

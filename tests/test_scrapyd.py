@@ -93,7 +93,7 @@ def test_deploy_and_schedule_through_scrapyd(tmp_path, scrapyd):
             pytest.fail("the scrapyd job did not finish in 2 minutes")
     feeds = list((run / "output" / "hub_datasets").glob("*.jsonl"))
     records = [json.loads(line) for feed in feeds for line in feed.read_text().splitlines()]
-    assert len(records) == 19
+    assert len(records) == 26
     for record in records:
         assert_valid_record(record)
     log = next((run / "logs" / "crawler" / "hub_datasets").glob("*.log")).read_text()

@@ -19,7 +19,7 @@ def test_token_only_to_the_hub_host_and_never_written(mock_site, tmp_path):
     assert {r.authorization for r in hub} == {f"Bearer {TOKEN}"}
     assert {r.authorization for r in cdn} == {None}
     # -O works as usual: the records go to the named file and not to the default feed.
-    assert len(out.read_text().splitlines()) == 19
+    assert len(out.read_text().splitlines()) == 26
     assert not (result.output_dir / "hub_datasets").exists()
     cached_requests = list(cache.rglob("request_headers"))
     assert cached_requests  # the HTTP cache stores request headers: none may hold the token

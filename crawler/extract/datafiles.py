@@ -35,6 +35,15 @@ class TableRead:
     document: dict | None = None  # the top-level object of a JSON file
 
 
+@dataclass
+class TableExtraction:
+    """What a rule read from a table: its name, the measurement dicts and the problems met."""
+
+    extractor: str | None
+    records: list[dict] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
 class DataFileError(ValueError):
     """The file cannot be read as a table at all."""
 

@@ -1,10 +1,11 @@
 """Tables from Hub dataset files -> measurement dicts.
 
-Three rules, tried in order on a table's columns:
+Rules, tried in order on a table's columns:
 
 * ``table.ohdoking``: the per-prompt benchmark schema of
   ohdoking/energy_consumption_by_model_and_gpu, aggregated to one record per (model, GPU).
 * ``csv.codecarbon``: CodeCarbon ``emissions.csv``, one record per run row.
+* the measurement tools' benchmark results (ML.ENERGY, LLM-Perf), in ``benchmark_results``.
 * ``table.generic``: any table whose column names carry power or energy with a unit
   (``avg_power_w``, ``energy_kwh``, ``energy_per_token_j``...) next to a GPU and a model column.
 
@@ -16,22 +17,16 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from .context import classify_method, classify_phase, classify_workload
-from .datafiles import Problem, TableRead
+from .benchmark_results import extract_benchmark_result
+from .datafiles import Problem, TableExtraction, TableRead
 from .gpus import normalise_gpu
 from .models import params_from_count, params_from_name
 from .records import number_or_none, row_excerpt, text_or_none
 from .units import parse_figure, symbol_kind_and_factor, to_canonical
-
-
-@dataclass
-class TableExtraction:
-    extractor: str | None
-    records: list[dict] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
 
 
 # --- ohdoking per-prompt benchmark files ---------------------------------------------------------
@@ -354,6 +349,9 @@ def extract_table(rows: list[dict], file_path: str, context: str = "") -> TableE
         return extract_ohdoking(rows, file_path)
     if CODECARBON_COLUMNS <= columns:
         return extract_codecarbon(rows, file_path, context)
+    benchmark = extract_benchmark_result(rows, file_path)
+    if benchmark is not None:
+        return benchmark
     mapping = map_generic_columns(list(rows[0]) if rows else [])
     if not mapping.figures:
         return TableExtraction(None, problems=[Problem(
@@ -608,13 +606,19 @@ def extract_optimum_benchmark(document: dict, file_path: str) -> TableExtraction
 def extract_data_file(table: TableRead, file_path: str, context: str = "") -> TableExtraction:
     """Choose the rule for a data file by its shape: a report, a single run object, a table.
 
-    A JSON file that is one object is one run: its unit-named keys are read one by one (so a
-    peak or idle reading stays apart from the average); when none has a unit, the object is read
-    as a one-row table (a CodeCarbon run).
+    A JSON file that is one object is one run: a tool's result object (ML.ENERGY) by its keys;
+    else its unit-named keys are read one by one (so a peak or idle reading stays apart from the
+    average); when none has a unit, the object is read as a one-row table (a CodeCarbon run).
     """
     document = table.document
     if document is not None and is_optimum_benchmark_report(document):
         return extract_optimum_benchmark(document, file_path)
+    if document is not None:
+        # A tool's result object is one row, recognised by its own keys, even when it also holds
+        # a list of records (per-request results beside the run's own figures).
+        whole = extract_benchmark_result([document], file_path)
+        if whole is not None:
+            return whole
     summary = None
     if document is not None and table.rows == [document]:
         summary = extract_unit_keyed_summary(document, file_path, context)
