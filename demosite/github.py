@@ -26,6 +26,7 @@ class MockGitHub:
         self.results_repos = MockResultsRepos(generated_systems=generated_mlperf_systems)
         self.lock = threading.Lock()
         self.requests_served = 0
+        self.rate_limit = RATE_LIMIT  # what GitHub allows an hour without a token; 5,000 with one
         # Rate-limit scenarios a test can switch on.
         self.exhaust_after: int | None = None
         self.reset_in = 0.0
@@ -67,8 +68,8 @@ class MockGitHub:
             if self.reset_at is not None and now >= self.reset_at:
                 self.exhaust_after, self.reset_at, spent = None, None, False
             reset = int(self.reset_at if self.reset_at else now + 3600) + (1 if self.reset_at else 0)
-            remaining = 0 if spent else max(0, RATE_LIMIT - self.requests_served)
-        headers = {"x-ratelimit-limit": str(RATE_LIMIT), "x-ratelimit-remaining": str(remaining),
+            remaining = 0 if spent else max(0, self.rate_limit - self.requests_served)
+        headers = {"x-ratelimit-limit": str(self.rate_limit), "x-ratelimit-remaining": str(remaining),
                    "x-ratelimit-reset": str(reset)}
         if spent:
             body = {"message": "API rate limit exceeded", "documentation_url": "https://docs.github.com/rest"}
