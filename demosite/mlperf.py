@@ -75,6 +75,8 @@ def _generated_files(systems: int) -> dict[str, bytes]:
 class MockResultsRepos:
     def __init__(self, generated_systems: int = 0, page_size: int = 3):
         self.page_size = page_size  # of the organisation's repository listing (Link pagination)
+        # Folders (by name) whose recursive tree GitHub cuts short: half the entries, "truncated": true.
+        self.truncated_trees: set[str] = set()
         self.repos: dict[str, dict[str, bytes]] = {}
         for folder in FIXTURES.iterdir():
             files: dict[str, bytes] = {}
@@ -170,8 +172,10 @@ class MockResultsRepos:
                     entries.append({"path": relative, "mode": "040000", "type": "tree", "sha": _sha("tree", repo, path)})
                     if recursive:
                         pending.append(path)
+        entries.sort(key=lambda entry: entry["path"])
+        truncated = folder.rsplit("/", 1)[-1] in self.truncated_trees
         body = {"sha": sha, "url": f"{api_url}/repos/{ORGANISATION}/{repo}/git/trees/{sha}",
-                "tree": sorted(entries, key=lambda entry: entry["path"]), "truncated": False}
+                "tree": entries[:len(entries) // 2] if truncated else entries, "truncated": truncated}
         return Reply(200, json.dumps(body).encode(), headers)
 
     # --- raw host --------------------------------------------------------------------------------

@@ -4,7 +4,9 @@ The mock (demosite/fixtures/mlperf/) holds two rounds: v3.1 with an 8 x H100 PCI
 results (bert-99 Offline, and Server in a lower-case "server" folder, each run inside a longer
 trace) and a 1 x H100 PCIe system without; v4.0 with a 1 x L4 system whose name does not say MaxQ
 (resnet50 SingleStream with power, a retinanet trace cut short, a 3d-unet detail log without
-power_begin). The organisation also lists v2.0 (before v2.1, never read) and two other repositories.
+power_begin); and in v4.0's open division a system without a description (tiny-box), a power
+result whose run_1 lacks spl.txt (tiny-half) and a submitter folder without results/ (CodeOnly).
+The organisation also lists v2.0 (before v2.1, never read) and two other repositories.
 Figures are worked out by hand from the fixture files.
 """
 
@@ -16,6 +18,7 @@ from tests.conftest import assert_expected_fields, run_crawl
 TOKEN = "ghp_MLPERFtokenDoNotLeak123456"
 V31 = "v3.1/closed/NVIDIA/H100-PCIe-80GBx8_TRT_MaxQ/bert-99"
 L4 = "v4.0/closed/Acme/acme-l4x1/resnet50/SingleStream"
+TINY = "v4.0/open/Tiny/tiny-box/resnet50/offline"
 
 EXPECTED = {
     # spl.txt: readings 1 s apart from 12:00:00.500; power_begin 12:00:05.900, power_end 12:00:13.900
@@ -44,6 +47,11 @@ EXPECTED = {
     f"{L4}#peak": {"power_w": 170.0},
     f"{L4}#idle": {"power_w": 60.0},
     f"{L4}#per_accelerator": {"power_w": 160.0},
+    # No systems/tiny-box.json: no accelerator, so no per-accelerator estimate. Readings at 1, 2, 3 s
+    # inside 0.5..3.5 s: (200+220+240)/3 = 220.0 W; / 400 samples/s = 0.55 J; idle 100, peak 240.
+    f"{TINY}#window": {"power_w": 220.0, "energy_per_query_j": 0.55, "gpu": None, "gpu_count": None},
+    f"{TINY}#peak": {"power_w": 240.0},
+    f"{TINY}#idle": {"power_w": 100.0},
 }
 
 
@@ -58,7 +66,7 @@ def crawl(tmp_path_factory):
 
 def test_exactly_the_expected_records(crawl):
     records = {item["locator"]: item for item in crawl.items}
-    assert len(records) == len(crawl.items) == 12
+    assert len(records) == len(crawl.items) == 15
     assert_expected_fields(records, EXPECTED)
     window = records[f"{V31}/Offline#window"]
     assert window["url"] == ("https://github.com/mlcommons/inference_results_v3.1/tree/main/closed/NVIDIA/results/"
@@ -73,8 +81,11 @@ def test_counted_skips(crawl):
     expected = {"extract/skipped/system_without_power": 1,  # H100-PCIe-80GBx1_TRT
                 "extract/error/truncated_trace": 1,  # retinanet: the trace stops before power_end
                 "extract/error/malformed_detail_log": 1,  # 3d-unet-99: no power_begin / power_end
-                "mlperf_power/rounds": 2, "mlperf_power/systems_listed": 3, "mlperf_power/systems_with_power": 2,
-                "mlperf_power/power_results": 5, "mlperf_power/results_read": 3, "measurement/valid": 12}
+                "extract/skipped/no_results_folder": 1,  # open/CodeOnly
+                "extract/error/incomplete_power_result": 1,  # tiny-half: not also "without power"
+                "extract/error/missing_system_description": 1,  # tiny-box
+                "mlperf_power/rounds": 2, "mlperf_power/systems_listed": 5, "mlperf_power/systems_with_power": 3,
+                "mlperf_power/power_results": 6, "mlperf_power/results_read": 4, "measurement/valid": 15}
     assert {name: crawl.stat(name) for name in expected} == expected
 
 
@@ -85,7 +96,7 @@ def test_requests_reach_only_what_can_hold_power(crawl):
     assert not [p for p in paths if "H100-PCIe-80GBx1_TRT" in p]
     # The range-finding run beside run_1 is never read; nor are the analyzer's own logs.
     assert not [p for p in paths if "/ranging/" in p or "/power/" in p]
-    assert len([p for p in paths if "/git/trees/" in p]) == 3
+    assert len([p for p in paths if "/git/trees/" in p]) == 5
 
 
 def test_token_goes_to_the_api_host_only_and_is_never_written(crawl):
@@ -106,6 +117,18 @@ def test_arguments_narrow_the_walk(tmp_path):
     assert {item["locator"].split("#")[0] for item in result.items} == {f"{V31}/Offline", f"{V31}/server"}
     assert not [p for p in paths if "inference_results_v4.0" in p]
     assert result.stat("extract/skipped/round_not_found") == 1  # v7.7
+
+
+def test_a_cut_tree_is_counted_and_read_as_far_as_it_goes(tmp_path):
+    with MockSite() as site:
+        # acme-l4x1's tree, cut to its first half (sorted paths): 3d-unet-99 and the start of resnet50
+        # (its power folder, not its run_1 files).
+        site.github.results_repos.truncated_trees = {"acme-l4x1"}
+        result = run_crawl(site, "mlperf_power", tmp_path, "-a", "rounds=v4.0", "-a", "divisions=closed")
+    assert result.stat("extract/error/system_tree_truncated") == 1
+    assert result.stat("extract/error/malformed_detail_log") == 1  # 3d-unet-99, read from the half it had
+    assert result.stat("extract/error/incomplete_power_result") == 1  # resnet50: run_1 cut off
+    assert result.items == []
 
 
 def test_a_bad_argument_is_a_clear_error(tmp_path):

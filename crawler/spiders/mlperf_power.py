@@ -229,7 +229,7 @@ class MLPerfPowerSpider(MeasurementSpider):
             self.count_problem("system_tree_truncated", f"{where}: GitHub cut the tree short; reading what it holds")
         paths = {entry["path"]: entry.get("type") for entry in self.listed(tree, "tree", where)
                  if isinstance(entry, dict) and isinstance(entry.get("path"), str)}
-        results = []
+        results, incomplete = [], 0
         for path in sorted(paths):
             parts = path.split("/")
             if len(parts) != 4 or parts[2:] != ["performance", "power"]:
@@ -243,11 +243,13 @@ class MLPerfPowerSpider(MeasurementSpider):
                 continue
             missing = [name for name in RUN_FILES if paths.get(f"{benchmark}/{scenario_folder}/performance/run_1/{name}") != "blob"]
             if missing:
+                incomplete += 1
                 self.count_problem("incomplete_power_result", f"{result.locator}: run_1 lacks {', '.join(missing)}")
                 continue
             results.append(result)
         if not results:
-            self.count_problem("system_without_power", where, error=False)
+            if not incomplete:
+                self.count_problem("system_without_power", where, error=False)
             return
         self.count("systems_with_power")
         self.count("power_results", len(results))
