@@ -143,7 +143,8 @@ class MockResultsRepos:
                 "size": len(files[path]) if is_file else 0, "type": "file" if is_file else "dir",
                 "url": f"{api_url}/repos/{ORGANISATION}/{repo}/contents/{path}?ref={BRANCH}",
                 "html_url": f"https://github.com/{ORGANISATION}/{repo}/{'blob' if is_file else 'tree'}/{BRANCH}/{path}",
-                "download_url": f"https://raw.githubusercontent.com/{ORGANISATION}/{repo}/{BRANCH}/{path}" if is_file else None}
+                "download_url": (f"https://raw.githubusercontent.com/{ORGANISATION}/{repo}/{BRANCH}/{path}"
+                                 if is_file else None)}
 
     def contents(self, repo: str, path: str, api_url: str, headers: dict) -> Reply:
         path = path.strip("/")

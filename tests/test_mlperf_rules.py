@@ -141,7 +141,8 @@ def test_single_stream_energy_per_query_and_the_labelled_estimate():
     window = by_rule["mlperf.power_window"]
     assert (window["power_w"], window["energy_per_query_j"], window["energy_j"], window["duration_s"]) == (
         160.0, 0.2, 640.0, 4.0)
-    assert (window["scope"], window["method"], window["gpu_count"], window["phase"]) == ("system", "external-meter", 2, "steady")
+    assert (window["scope"], window["method"], window["gpu_count"], window["phase"]) == (
+        "system", "external-meter", 2, "steady")
     assert "PTDaemon" in window["notes"] and window["trace"]["readings_w"][0] == 60
     assert (by_rule["mlperf.peak"]["power_w"], by_rule["mlperf.idle"]["power_w"]) == (170, 60.0)
     estimate = by_rule["mlperf.per_accelerator_estimate"]
@@ -158,6 +159,7 @@ def test_offline_llm_energy_per_token_and_sample():
         SystemDescription("T", "NVIDIA H100-SXM-80GB", None, None))
     window = records[0]
     assert (window["power_w"], window["energy_per_token_j"], window["energy_per_query_j"]) == (6300.0, 3.0, 420.0)
-    assert (window["throughput_tokens_per_s"], window["task"], window["model_name"]) == (2100.0, "text_generation", "llama2-70b-99")
+    assert (window["throughput_tokens_per_s"], window["task"], window["model_name"]) == (
+        2100.0, "text_generation", "llama2-70b-99")
     # No accelerator count: no per-accelerator estimate.
     assert [r["extractor"] for r in records] == ["mlperf.power_window", "mlperf.peak", "mlperf.idle"]

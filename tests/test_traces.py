@@ -43,7 +43,8 @@ def test_a_trace_without_a_window():
 
 
 def test_unusable_traces_are_left_out_and_labels_escaped():
-    views = trace_views(frame(None, {"interval_s": 1.0, "readings_w": []}, {"interval_s": 1.0, "readings_w": [1.0, float("nan")]},
+    views = trace_views(frame(None, {"interval_s": 1.0, "readings_w": []},
+                              {"interval_s": 1.0, "readings_w": [1.0, float("nan")]},
                               {"interval_s": None, "readings_w": [5.0, 6.0]}))
     assert len(views) == 1 and views[0].interval_s is None
     assert "\\$x\\$ model" in views[0].label

@@ -329,7 +329,8 @@ def result_records(files: ResultFiles, system: SystemDescription) -> list[dict]:
         if summary.tokens_per_s:
             energy_per_token = mean / summary.tokens_per_s
     where = files.locator
-    system_text = f"{system.accelerators} x {system.accelerator}" if system.accelerators else (system.accelerator or "accelerator unknown")
+    system_text = (f"{system.accelerators} x {system.accelerator}" if system.accelerators
+                   else system.accelerator or "accelerator unknown")
     method_note = "whole server at the wall, external power analyzer (PTDaemon), MLPerf Inference power run"
     flags = [] if summary.valid is not False else ["result_invalid"]
     common = {

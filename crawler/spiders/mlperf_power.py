@@ -241,7 +241,8 @@ class MLPerfPowerSpider(MeasurementSpider):
             if scenario_name(scenario_folder) is None:
                 self.count_problem("unknown_scenario", f"{result.locator}: scenario folder {scenario_folder!r}")
                 continue
-            missing = [name for name in RUN_FILES if paths.get(f"{benchmark}/{scenario_folder}/performance/run_1/{name}") != "blob"]
+            run = f"{benchmark}/{scenario_folder}/performance/run_1"
+            missing = [name for name in RUN_FILES if paths.get(f"{run}/{name}") != "blob"]
             if missing:
                 incomplete += 1
                 self.count_problem("incomplete_power_result", f"{result.locator}: run_1 lacks {', '.join(missing)}")
