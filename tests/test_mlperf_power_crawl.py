@@ -11,7 +11,9 @@ Figures are worked out by hand from the fixture files.
 """
 
 import pytest
+from scrapy.exceptions import UsageError
 
+from crawler.spiders.mlperf_power import MLPerfPowerSpider
 from demosite.server import MockSite
 from tests.conftest import assert_expected_fields, run_crawl
 
@@ -139,3 +141,14 @@ def test_a_bad_argument_is_a_clear_error(tmp_path):
     with MockSite() as site:
         result = run_crawl(site, "mlperf_power", tmp_path, "-a", "divisions=closed,secret")
     assert result.returncode != 0 and "expected some of closed, open, network" in result.log
+
+
+def test_arguments_are_parsed_up_front():
+    spider = MLPerfPowerSpider(rounds="v3.1, 4.0", divisions="CLOSED", submitters="NVIDIA,Dell", benchmarks="bert-99")
+    assert (spider.rounds, spider.divisions, spider.submitters, spider.benchmarks) == (
+        {(3, 1), (4, 0)}, ("closed",), {"nvidia", "dell"}, {"bert-99"})
+    default = MLPerfPowerSpider()
+    assert (default.rounds, default.divisions, default.submitters) == (None, ("closed", "open", "network"), None)
+    for arguments in ({"rounds": "v3"}, {"rounds": "latest"}, {"divisions": "closed,secret"}, {"divisions": ""}):
+        with pytest.raises(UsageError):
+            MLPerfPowerSpider(**arguments)
