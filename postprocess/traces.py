@@ -24,6 +24,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 import pandas as pd  # noqa: E402
 
+from crawler.extract.mlperf import idle_level  # noqa: E402  (the idle level the spider records)
+
 # Plotted at most: more lines than this on one axis cannot be told apart.
 MAX_PLOTTED = 6
 LABEL_CHARS = 60
@@ -94,9 +96,10 @@ def _median(values: list[float]) -> float:
 def transition(view: TraceView) -> dict:
     """Idle level, load level, their ratio and the rise time of one trace.
 
-    With a load window: idle is the median of the readings before it, load the mean of those inside
-    it, and the rise is timed from the window's start. Without: idle is the median of the quietest
-    quarter, load the mean of the busiest quarter, and the rise is timed from the last idle-level
+    With a load window: idle is the median of the quietest quarter of the readings before it (as
+    the mlperf_power spider's idle records: before the load the trace also holds the warm-up), load
+    the mean of those inside it, and the rise is timed from the window's start. Without: idle is
+    the median of the quietest quarter, load the mean of the busiest quarter, and the rise is timed from the last idle-level
     reading before the first load-level one. A trace too short to have both is reported without them.
     """
     readings = list(view.readings_w)
@@ -108,7 +111,7 @@ def transition(view: TraceView) -> dict:
         before = [w for t, w in zip(times, readings) if t < begin]
         inside = [w for t, w in zip(times, readings) if begin <= t <= end]
         if before and inside:
-            idle, load = _median(before), sum(inside) / len(inside)
+            idle, load = idle_level(before), sum(inside) / len(inside)
             start_index = len(before)
     if idle is None and len(readings) >= 4:
         quarter = max(1, len(readings) // 4)
