@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 
 import matplotlib
 
@@ -41,6 +42,7 @@ class TraceView:
     interval_s: float | None
     readings_w: tuple[float, ...]
     load_window_s: tuple[float, float] | None
+    where: str = ""  # the last part of the record's locator
 
 
 def _label(text: str) -> str:
@@ -80,10 +82,17 @@ def trace_views(frame: pd.DataFrame) -> list[TraceView]:
         hardware = f"{int(count)} x {gpu}" if isinstance(count, (int, float)) and not pd.isna(count) and gpu else gpu
         parts = [getattr(row, "source", None), getattr(row, "model_name", None), hardware,
                  "whole server" if getattr(row, "scope", None) == "system" else None]
-        views.append(TraceView(label=_label(", ".join(str(part) for part in parts if part and not pd.isna(part))),
+        locator = getattr(row, "locator", None)
+        where = str(locator).split("#")[0].rsplit("/", 1)[-1] if isinstance(locator, str) else ""
+        views.append(TraceView(label=", ".join(str(part) for part in parts if part and not pd.isna(part)),
                                url=str(getattr(row, "url", "")), scope=getattr(row, "scope", None),
                                interval_s=_positive_or_none(trace.get("interval_s")), readings_w=readings,
-                               load_window_s=load_window))
+                               load_window_s=load_window, where=where))
+    # Two traces of one source, model and GPU (an MLPerf system's Offline and Server runs) are told
+    # apart by where they stand in their document (the scenario, for MLPerf).
+    labels = Counter(view.label for view in views)
+    views = [replace(view, label=_label(f"{view.label} ({view.where})" if labels[view.label] > 1 and view.where
+                                        else view.label)) for view in views]
     return sorted(views, key=lambda view: -len(view.readings_w))
 
 
@@ -150,7 +159,7 @@ def plot_traces(views: list[TraceView], limit: int = MAX_PLOTTED) -> bytes | Non
                 if view.load_window_s:
                     axes.axvspan(*view.load_window_s, color=line.get_color(), alpha=0.08)
             axes.set_ylabel(title)
-            axes.set_xlabel("seconds from the first reading (seconds = readings where no interval is given)")
+            axes.set_xlabel("seconds from the first reading (the reading's number where no interval is given)")
             axes.legend(fontsize=7, loc="best")
             axes.grid(alpha=0.3)
         figure.suptitle("Power traces: idle, then load (shaded: the timed run where the source states it)")

@@ -53,6 +53,15 @@ def test_unusable_traces_are_left_out_and_labels_escaped():
     assert transition(views[0])["rise_s"] is None  # two readings and no interval: nothing to time
 
 
+def test_traces_of_one_model_and_system_are_told_apart_by_their_locator():
+    same = frame(MLPERF_TRACE, MLPERF_TRACE, scopes=["system", "system"]).assign(
+        model_name="bert-99", gpu_count=8, locator=["v3.1/closed/N/s/bert-99/Offline#window",
+                                                    "v3.1/closed/N/s/bert-99/server#window"])
+    assert sorted(view.label for view in trace_views(same)) == [
+        "mlperf_power, bert-99, 8 x H100 PCIe, whole server (Offline)",
+        "mlperf_power, bert-99, 8 x H100 PCIe, whole server (server)"]
+
+
 def test_plot_draws_system_and_gpu_traces_apart():
     png = plot_traces(trace_views(frame(MLPERF_TRACE, DMON_TRACE, scopes=["system", "gpu"])))
     assert png is not None and png.startswith(b"\x89PNG")
