@@ -163,3 +163,19 @@ def test_offline_llm_energy_per_token_and_sample():
         2100.0, "text_generation", "llama2-70b-99")
     # No accelerator count: no per-accelerator estimate.
     assert [r["extractor"] for r in records] == ["mlperf.power_window", "mlperf.peak", "mlperf.idle"]
+
+
+def test_no_reading_above_zero_in_the_run_gives_no_figure():
+    with pytest.raises(MLPerfInputError) as raised:
+        window_power(parse_spl(spl([100, 0, -1, 0, 100])), parse_detail_log(detail(0.5, 3.5)))
+    assert raised.value.kind == "no_readings_in_window"
+
+
+def test_an_invalid_result_is_flagged_not_dropped():
+    records = result_records(
+        files("Offline", summary("Offline", "Samples per second: 10").replace("Result is : VALID", "Result is : INVALID"),
+              detail(0.5, 2.5), spl([50, 100, 300, 50])),
+        SystemDescription("T", "NVIDIA L4", 1, None))
+    # Readings 1 and 2 inside 0.5..2.5 s: (100 + 300) / 2 = 200.0 W.
+    assert records[0]["power_w"] == 200.0
+    assert all("result_invalid" in record["flags"] for record in records)
