@@ -14,6 +14,9 @@ NEWSPIDER_MODULE = "crawler.spiders"
 # --- Endpoints (DESIGN.md) --------------------------------------------------------------------
 HF_ENDPOINT = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
 GITHUB_API_URL = os.environ.get("GITHUB_API_URL", "https://api.github.com")
+# Raw file contents of GitHub repositories (mlperf_power's result files): no size limit, unlike the
+# contents API's 1 MB. GITHUB_TOKEN is never sent here (it goes to GITHUB_API_URL's host only).
+GITHUB_RAW_URL = os.environ.get("GITHUB_RAW_URL", "https://raw.githubusercontent.com")
 AIENERGYSCORE_SITE_URL = os.environ.get(
     "AIENERGYSCORE_SITE_URL", "https://huggingface.github.io/AIEnergyScore/"
 )

@@ -36,6 +36,7 @@ def crawl_environment(site: MockSite, output_dir: Path) -> dict:
     env.update({
         "HF_ENDPOINT": site.hub_url,
         "GITHUB_API_URL": site.github_url,
+        "GITHUB_RAW_URL": site.github_raw_url,
         "AIENERGYSCORE_SITE_URL": site.methodology_url,
         "AIENERGYSCORE_LEADERBOARD_URL": site.leaderboard_app_url,
         "CRAWLER_ALLOWED_HOSTS": ",".join(site.hosts),

@@ -1,4 +1,5 @@
-"""The mock GitHub REST API: issues, their comments, issue search, and rate-limit behaviour."""
+"""The mock GitHub REST API: issues, their comments, issue search, the MLPerf results repositories
+(demosite/mlperf.py), and rate-limit behaviour."""
 
 from __future__ import annotations
 
@@ -9,20 +10,23 @@ from importlib import resources
 from urllib.parse import urlencode
 
 from .hub import Reply
+from .mlperf import MockResultsRepos
 
 FIXTURE = resources.files(__package__).joinpath("fixtures/github/issues.json")
 RATE_LIMIT = 60
 
 
 class MockGitHub:
-    def __init__(self):
+    def __init__(self, generated_mlperf_systems: int = 0):
         data = json.loads(FIXTURE.read_text("utf-8"))
         self.page_size = data["page_size"]
         self.search_page_size = data["search_page_size"]
         self.search_totals = data["search_totals"]
         self.issues = {(issue["repo"], issue["number"]): issue for issue in data["issues"]}
+        self.results_repos = MockResultsRepos(generated_systems=generated_mlperf_systems)
         self.lock = threading.Lock()
         self.requests_served = 0
+        self.rate_limit = RATE_LIMIT  # what GitHub allows an hour without a token; 5,000 with one
         # Rate-limit scenarios a test can switch on.
         self.exhaust_after: int | None = None
         self.reset_in = 0.0
@@ -64,8 +68,8 @@ class MockGitHub:
             if self.reset_at is not None and now >= self.reset_at:
                 self.exhaust_after, self.reset_at, spent = None, None, False
             reset = int(self.reset_at if self.reset_at else now + 3600) + (1 if self.reset_at else 0)
-            remaining = 0 if spent else max(0, RATE_LIMIT - self.requests_served)
-        headers = {"x-ratelimit-limit": str(RATE_LIMIT), "x-ratelimit-remaining": str(remaining),
+            remaining = 0 if spent else max(0, self.rate_limit - self.requests_served)
+        headers = {"x-ratelimit-limit": str(self.rate_limit), "x-ratelimit-remaining": str(remaining),
                    "x-ratelimit-reset": str(reset)}
         if spent:
             body = {"message": "API rate limit exceeded", "documentation_url": "https://docs.github.com/rest"}
@@ -74,7 +78,7 @@ class MockGitHub:
 
     # --- routes --------------------------------------------------------------------------------
     def handle(self, path: str, query: dict, api_url: str) -> Reply | None:
-        if not path.startswith(("/repos/", "/search/")):
+        if not path.startswith(("/repos/", "/search/", "/orgs/")):
             return None
         headers, limited = self._limit_headers()
         if limited:
@@ -86,6 +90,9 @@ class MockGitHub:
                 return Reply(403, json.dumps(body).encode(), {**headers, "retry-after": str(seconds)})
         if path == "/search/issues":
             return self.search(query, api_url, headers)
+        results_reply = self.results_repos.handle_api(path, query, api_url, headers)
+        if results_reply is not None:
+            return results_reply
         parts = path.strip("/").split("/")
         if len(parts) in (5, 6) and parts[0] == "repos" and parts[3] == "issues":
             issue = self.issues.get((f"{parts[1]}/{parts[2]}", int(parts[4]) if parts[4].isdigit() else -1))

@@ -1,7 +1,8 @@
 """An HTTP server on 127.0.0.1 that serves the mock sources and logs every request it gets.
 
 The CDN host for LFS redirects is the same server reached as ``localhost``: a different host name,
-so tests can check that a token sent to the Hub host never follows a redirect elsewhere.
+so tests can check that a token sent to the Hub host never follows a redirect elsewhere. The GitHub
+API answers on 127.0.0.2 and GitHub's raw file host on 127.0.0.3, for the same reason.
 """
 
 from __future__ import annotations
@@ -47,15 +48,16 @@ class MockSite:
     """Start with ``start()``; ``hub_url`` is the HF_ENDPOINT to crawl; ``stop()`` when done."""
 
     def __init__(self, port: int = 0, latency: float = 0.0, page_size: int | None = None,
-                 generated_models: int = 0):
+                 generated_models: int = 0, generated_mlperf_systems: int = 0):
         self.latency = latency  # seconds added to every response, to make a crawl take time
         self.hub = MockHub(page_size=page_size, generated_models=generated_models)
-        self.github = MockGitHub()
+        self.github = MockGitHub(generated_mlperf_systems=generated_mlperf_systems)
         self.requests: list[LoggedRequest] = []
         self.faults = Faults()
         self._server = _QuietServer(("127.0.0.1", port), self._handler_class())
         # The GitHub API answers on a host of its own, so tests can tell where each token went.
         self._github_server = _QuietServer(("127.0.0.2", 0), self._handler_class())
+        self._github_raw_server = _QuietServer(("127.0.0.3", 0), self._handler_class())
         self._threads: list[threading.Thread] = []
 
     @property
@@ -75,6 +77,10 @@ class MockSite:
         return f"http://127.0.0.2:{self._github_server.server_address[1]}"
 
     @property
+    def github_raw_url(self) -> str:
+        return f"http://127.0.0.3:{self._github_raw_server.server_address[1]}"
+
+    @property
     def methodology_url(self) -> str:
         return f"{self.hub_url}/aienergyscore/"
 
@@ -84,17 +90,21 @@ class MockSite:
 
     @property
     def hosts(self) -> tuple[str, ...]:
-        return ("127.0.0.1", "localhost", "127.0.0.2")
+        return ("127.0.0.1", "localhost", "127.0.0.2", "127.0.0.3")
+
+    @property
+    def _servers(self) -> tuple[_QuietServer, ...]:
+        return (self._server, self._github_server, self._github_raw_server)
 
     def start(self) -> "MockSite":
-        for server in (self._server, self._github_server):
+        for server in self._servers:
             thread = threading.Thread(target=server.serve_forever, daemon=True)
             thread.start()
             self._threads.append(thread)
         return self
 
     def stop(self) -> None:
-        for server in (self._server, self._github_server):
+        for server in self._servers:
             server.shutdown()
             server.server_close()
 
@@ -108,6 +118,8 @@ class MockSite:
         path, query = split_query(raw_path)
         if host == "127.0.0.2":
             return self.github.handle(path, query, self.github_url) or Reply(404, b'{"message": "Not Found"}')
+        if host == "127.0.0.3":
+            return self.github.results_repos.handle_raw(path)
         if path == "/robots.txt":
             return Reply(200, b"User-agent: *\nDisallow:\n", content_type="text/plain")
         page = PAGES.get(path)
