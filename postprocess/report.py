@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +24,10 @@ import pandas as pd  # noqa: E402
 
 from crawler.extract.gpus import spec_for  # noqa: E402
 
+from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
+
 from .schema_check import shorten  # noqa: E402
-from .synthesis import measured_power  # noqa: E402
+from .synthesis import MODEL_NOT_NAMED, measured_power, on_gpus, plain_number, plural  # noqa: E402
 
 # Scraped text shown in a cell or paragraph, and in a plot's labels, is cut to this many characters.
 DISPLAY_CHARS = 200
@@ -42,6 +45,7 @@ class Link:
 class Table:
     headers: list[str]
     rows: list[list]
+    key: str | None = None  # names the table in the HTML (data-table), for readers and checks
 
 
 @dataclass
@@ -52,12 +56,46 @@ class Section:
     plot: str | None = None  # name of a plot in the plots dict
 
 
+@dataclass
+class Plot:
+    png: bytes
+    # What each drawn axes shows, read back from matplotlib after drawing: (x label, y label,
+    # x tick labels, y tick labels), so the page can say what the axes are.
+    axes: list[tuple[str, str, list[str], list[str]]] = field(default_factory=list)
+
+    def describe(self) -> str:
+        return "; ".join(f"x: {x}, y: {y}" for x, y, _, _ in self.axes) or "no data to plot"
+
+
 def _fmt(value) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return "–"
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return plain_number(value, 4)
     return shorten(str(value), DISPLAY_CHARS)
+
+
+def _stat(value) -> str:
+    """A computed figure (quartile, percentage, slope) to three significant digits."""
+    return plain_number(value, 3)
+
+
+def _median(value) -> str:
+    """A median, like the figures it is taken from, to four significant digits."""
+    return plain_number(value, 4)
+
+
+def _span(low, high, digits: int = 3) -> str:
+    """A range, or its one value when both ends agree (a single figure)."""
+    if low is None:
+        return "–"
+    low, high = plain_number(low, digits), plain_number(high, digits)
+    return low if low == high else f"{low}–{high}"
+
+
+def _extent(stats: dict) -> str:
+    """min–max of figures as the sources give them (four significant digits: 210.5 W stays 210.5)."""
+    return _span(stats["min"], stats["max"], 4)
 
 
 def _label(text, limit: int = LABEL_CHARS) -> str:
@@ -73,36 +111,79 @@ def _links(urls, limit=3) -> list[Link]:
 
 
 BATCH_LINES_SHOWN = 10
+LOAD_LABELS = {"steady": "steady load or run average", "idle": "idle", "peak": "peak", "prefill": "prefill",
+               "decode": "decode"}
+LEVEL_LABELS = {"gpu": "per GPU", "system": "whole server (at the wall)", "rated": "rated (TDP-like)",
+                "estimated": "estimated"}
+SCOPE_LABELS = {"gpu": "GPU only", "gpu+cpu+ram": "GPU + CPU + RAM", "system": "whole server", None: "not stated"}
+TASK_LABELS = {"text_generation": "text generation", "asr": "speech recognition (ASR)",
+               "image_classification": "image classification", "text_classification": "text classification",
+               "summarization": "summarisation", "image_generation": "image generation",
+               "object_detection": "object detection", "sentence_similarity": "sentence similarity",
+               "question_answering": "question answering"}
+# The figure fields, as a reader names them (with their unit).
+FIELD_LABELS = {"power_w": "power (W)", "energy_j": "energy (J)", "energy_per_token_j": "energy per token (J/token)",
+                "energy_per_query_j": "energy per query (J/query)", "duration_s": "duration (s)",
+                "gpu_hours": "GPU hours (h)", "co2_kg": "CO₂ (kg)",
+                "throughput_tokens_per_s": "throughput (tokens/s)",
+                "energy_score": "energy score (stars, 1–5)"}
+QUANTITY_UNITS = {"power_w": "W", "energy_per_token_j": "J/token"}
+COVERAGE_LABELS = {"by_source": "source", "by_gpu": "GPU", "by_workload": "workload",
+                   "by_method": "measurement method"}
+
+
+def _size_or_model(row: dict):
+    if row["model_params_b"] is not None:
+        return row["model_params_b"]
+    return f"size not stated: {row['model']}" if row["model"] != MODEL_NOT_NAMED else "not stated"
+
+
+def _task(task) -> str:
+    return "task not stated" if not task else TASK_LABELS.get(task, str(task).replace("_", " "))
+
 
 # --- plots ----------------------------------------------------------------------------------------
 
 def _png(figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(figure)
     return buffer.getvalue()
 
 
-def _drawn(draw, *data) -> bytes:
-    """A plot as PNG; if matplotlib cannot draw it (a valid figure of 1e308 J overflows the ticks),
-    a plot that says so, and the report goes on."""
-    figure, axes = plt.subplots(figsize=(8, 4))
+def _axes_text(figure) -> list[tuple[str, str, list[str], list[str]]]:
+    return [(axes.get_xlabel(), axes.get_ylabel(), [t.get_text() for t in axes.get_xticklabels()],
+             [t.get_text() for t in axes.get_yticklabels()]) for axes in figure.axes if axes.axison]
+
+
+def _drawn(draw, *data) -> Plot:
+    """A plot as PNG with what its axes show; if matplotlib cannot draw it (a valid figure of 1e308 J
+    overflows the ticks), a plot that says so, and the report goes on."""
+    figure = plt.figure(figsize=(8, 4))
     try:
-        draw(axes, *data)
-        return _png(figure)
+        draw(figure, *data)
+        return Plot(_png(figure), _axes_text(figure))
     except (ValueError, OverflowError) as error:
         plt.close(figure)
-        figure, axes = plt.subplots(figsize=(8, 4))
-        axes.text(0.5, 0.5, _label(f"this plot could not be drawn: {error}", 80), ha="center", va="center")
-        return _png(figure)
+        figure = plt.figure(figsize=(8, 4))
+        _message(figure, _label(f"this plot could not be drawn: {error}", 80))
+        return Plot(_png(figure))
+    finally:
+        plt.close(figure)
 
 
-def _draw_power(axes, frame: pd.DataFrame) -> None:
-    measured = measured_power(frame)
-    measured = measured[measured["gpu"].notna()]
+def _message(figure, text: str) -> None:
+    axes = figure.add_subplot()
+    axes.text(0.5, 0.5, text, ha="center", va="center")
+    axes.set_axis_off()
+
+
+def _draw_power(figure, frame: pd.DataFrame) -> None:
+    measured = measured_power(on_gpus(frame))
+    measured = measured[measured["scope"].ne("system")]
     if measured.empty:
-        axes.text(0.5, 0.5, "no measured steady-state inference power", ha="center", va="center")
+        _message(figure, "no measured steady-state inference power per GPU")
         return
+    axes = figure.add_subplot()
     gpus = sorted(measured["gpu"].unique())
     groups = [measured.loc[measured["gpu"] == gpu, "power_w"].to_numpy(dtype=float) for gpu in gpus]
     axes.boxplot(groups, positions=range(len(gpus)), widths=0.5, showfliers=True)
@@ -111,42 +192,55 @@ def _draw_power(axes, frame: pd.DataFrame) -> None:
         if spec and (spec.tdp_w or spec.power_ceiling_w):
             axes.hlines(spec.tdp_w or spec.power_ceiling_w, position - 0.35, position + 0.35, colors="tab:red")
     axes.set_xticks(range(len(gpus)), [_label(gpu) for gpu in gpus], rotation=30, ha="right")
+    axes.set_xlabel("GPU")
     axes.set_ylabel("average power per GPU (W)")
-    axes.set_title("Measured inference power by GPU (red: TDP)")
+    axes.set_title("Measured steady-state inference power per GPU (box: interquartile range; red: catalogue TDP)",
+                   fontsize=9)
 
 
-def _draw_energy_per_token(axes, frame: pd.DataFrame) -> None:
-    tokens = frame[frame["energy_per_token_j"].notna() & frame["model_params_b"].notna()]
+def _draw_energy_per_token(figure, frame: pd.DataFrame) -> None:
+    tokens = on_gpus(frame)
+    tokens = tokens[tokens["energy_per_token_j"].notna() & tokens["model_params_b"].notna()]
     if tokens.empty:
-        axes.text(0.5, 0.5, "no energy-per-token figures with a model size", ha="center", va="center")
+        _message(figure, "no energy-per-token figures with a model size")
         return
+    axes = figure.add_subplot()
     # One point per GPU and model size (the median), so a million records draw as fast as ten.
-    medians = tokens.groupby([tokens["gpu"].fillna("unknown"), "model_params_b"])["energy_per_token_j"].median()
+    medians = tokens.groupby(["gpu", "model_params_b"])["energy_per_token_j"].median()
     for gpu, group in medians.groupby(level=0):
         axes.plot(group.index.get_level_values(1), group.to_numpy(), marker="o", linestyle="", label=_label(gpu))
-    axes.set_xscale("log")
+    for axis, values in ((axes.xaxis, medians.index.get_level_values(1)), (axes.yaxis, medians.to_numpy())):
+        if len(values) and min(values) > 0 and max(values) / min(values) > 100:
+            (axes.set_xscale if axis is axes.xaxis else axes.set_yscale)("log")
+            axis.set_major_formatter(FuncFormatter(lambda value, _: plain_number(value, 3)))
+            axis.set_minor_formatter(NullFormatter())
     axes.set_xlabel("model size (billions of parameters)")
-    axes.set_ylabel("median energy per token (J)")
+    axes.set_ylabel("median energy per token (J/token)")
     axes.legend(fontsize=7, loc="upper left")
     axes.set_title("Energy per token against model size")
 
 
-def _draw_batch_effect(axes, batches: list[dict]) -> None:
+def _draw_batch_effect(figure, batches: list[dict]) -> None:
     if not batches:
-        axes.text(0.5, 0.5, "no GPU and model with three or more batch sizes", ha="center", va="center")
+        _message(figure, "no GPU and model with three or more batch sizes")
         return
     shown = batches[:BATCH_LINES_SHOWN]
-    for entry in shown:
-        axes.plot(entry["batch_sizes"], entry["values"], marker="o",
-                  label=f"{_label(entry['gpu'])} · {_label(entry['model'])} · {entry['quantity']} "
-                        f"(r={_fmt(entry['pearson_r'])})")
-    axes.set_xlabel("batch size")
-    axes.legend(fontsize=7, loc="upper left")
-    axes.set_title(f"Batch-size effect (first {len(shown)} of {len(batches)}; all in the table)"
-                   if len(batches) > len(shown) else "Batch-size effect")
+    quantities = [q for q in QUANTITY_UNITS if any(entry["quantity"] == q for entry in shown)]
+    names = {"power_w": "mean power per GPU", "energy_per_token_j": "mean energy per token"}
+    for position, quantity in enumerate(quantities, start=1):
+        axes = figure.add_subplot(1, len(quantities), position)
+        for entry in shown:
+            if entry["quantity"] == quantity:
+                axes.plot(entry["batch_sizes"], entry["values"], marker="o",
+                          label=f"{_label(entry['gpu'])} · {_label(entry['model'])} (r={_stat(entry['pearson_r'])})")
+        axes.set_xlabel("batch size (requests per batch)")
+        axes.set_ylabel(f"{names[quantity]} ({QUANTITY_UNITS[quantity]})")
+        axes.legend(fontsize=7, loc="upper left")
+    figure.suptitle(f"Batch-size effect (first {len(shown)} of {len(batches)}; all in the table)"
+                    if len(batches) > len(shown) else "Batch-size effect")
 
 
-def make_plots(frame: pd.DataFrame, synthesis: dict) -> dict[str, bytes]:
+def make_plots(frame: pd.DataFrame, synthesis: dict) -> dict[str, Plot]:
     return {"power_by_gpu": _drawn(_draw_power, frame),
             "energy_per_token": _drawn(_draw_energy_per_token, frame),
             "batch_effect": _drawn(_draw_batch_effect, synthesis["batch_effects"])}
@@ -154,65 +248,143 @@ def make_plots(frame: pd.DataFrame, synthesis: dict) -> dict[str, bytes]:
 
 # --- content --------------------------------------------------------------------------------------
 
-def build_sections(synthesis: dict, tools: list[dict]) -> list[Section]:
+def _assumed(result: dict) -> str:
+    expected = result["expected"]
+    if isinstance(expected, list):
+        return f"{_median(expected[0])}–{_median(expected[1])} W"
+    return f"{_median(expected)} W"
+
+
+def _evidence(result: dict) -> str:
+    stats = result["evidence_w"]
+    if result.get("kind") == "tdp":
+        if not stats["n"]:
+            return (f"no published rated figure; catalogue: {_median(result['catalogue_w'])} W (not evidence)"
+                    if result["catalogue_w"] else "no published rated figure")
+        return f"{stats['n']} published rated: {_extent(stats)} W"
+    if not stats["n"]:
+        return "no measured figure"
+    if stats["n"] == 1:
+        return f"1 measured figure: {_median(stats['median'])} W"
+    return (f"{stats['n']} measured: median {_median(stats['median'])} W, "
+            f"min–max {_extent(stats)} W")
+
+
+def _rack_plan_section(synthesis: dict) -> Section:
+    plan = synthesis["rack_plan"]
+    gpu = plan["gpu"]
     estimate = synthesis["h100_pcie_estimate"]
+    steady = plan["loads"]["steady"]
+    stats = estimate["power_w"]
+    if estimate["basis"] == "direct":
+        answer = (f"Steady-state inference power per {gpu} GPU: median {_median(stats['median'])} W; the middle half "
+                  f"of the figures (interquartile range) lies at {_span(stats['q1'], stats['q3'])} W, all of them at "
+                  f"{_extent(stats)} W. From {plural(stats['n'], 'measured figure')} in "
+                  f"{plural(steady['documents'], 'document')}. Confidence: {steady['confidence']} ({steady['why']}).")
+    elif estimate["basis"] == "inferred":
+        answer = (f"No measured {gpu} inference power was found. Inferred from other GPUs' fraction of their TDP: "
+                  f"interquartile range {_span(*estimate['band_w'])} W, median {_median(stats['median'])} W. "
+                  "Confidence: medium (another GPU's behaviour scaled).")
+    else:
+        answer = f"No evidence for the {gpu}'s steady-state inference power was found."
+    loads = Table(["load", "figures", "median (W)", "interquartile range (W)", "min–max (W)", "confidence"],
+                  [[LOAD_LABELS[phase], entry["power_w"]["n"], _median(entry["power_w"]["median"]),
+                    _span(entry["power_w"]["q1"], entry["power_w"]["q3"]),
+                    _extent(entry["power_w"]), entry["confidence"]]
+                   for phase, entry in plan["loads"].items()], key="rack_plan_loads")
+    results = synthesis["assumptions"]["results"]
+    verdicts = Table(["assumption", "assumed", "crawled evidence", "verdict", "confidence"],
+                     [[a["name"], _assumed(a), _evidence(a), a["verdict"], a["confidence"]] for a in results],
+                     key="rack_plan_assumptions")
+    missing = Table(["what the crawled evidence does not cover"], [[item] for item in plan["missing"]],
+                    key="rack_plan_missing")
+    return Section(f"{gpu} power for a rack plan", [
+        answer, "All figures here are per GPU (whole-server figures are kept apart): by load, then the "
+        "assumptions checked, then what is missing."], [loads, verdicts, missing])
+
+
+def build_sections(synthesis: dict, tools: list[dict]) -> list[Section]:
     coverage = synthesis["coverage"]
     criteria = synthesis["success_criteria"]
     met = sum(1 for c in criteria if c["met"])
-    band = estimate["band_w"]
-    grade = next((f["confidence"] for f in synthesis["confidence"] if f["finding"].startswith("H100 PCIe")), "none")
-    summary = Section("Summary", [
-        f"{coverage['records']} measurements from {len(coverage['by_source'])} sources; "
-        f"{coverage['h100_pcie_records']} on H100 PCIe.",
-        (f"H100 PCIe steady-state inference power: {_fmt(band[0])}–{_fmt(band[1])} W "
-         f"(median {_fmt(estimate['power_w']['median'])} W, basis: {estimate['basis']}, confidence: {grade})."
-         if estimate["basis"] != "none" else "No evidence yet for H100 PCIe steady-state inference power."),
-        f"Success criteria met: {met} of {len(criteria)}.",
-    ])
-    sections = [summary]
-    sections.append(Section("Coverage", tables=[
-        Table(["by", "value", "records"], [[group, key, count] for group in ("by_source", "by_gpu", "by_workload", "by_method")
-                                            for key, count in coverage[group].items()])]))
+    sections = [_rack_plan_section(synthesis)]
+    sections.append(Section("Coverage", [
+        f"{coverage['records']} records from {len(coverage['by_source'])} sources; {coverage['h100_pcie_records']} "
+        f"on the H100 PCIe. Success criteria met: {met} of {len(criteria)}.",
+        f"Records from CPU-only runs ({coverage['cpu_only_records']}) and records naming no hardware "
+        f"(\"not stated\", {coverage['by_gpu'].get('not stated', 0)}) are left out of every GPU table and plot. "
+        "A GPU name the catalogue does not know is shown as written."], [
+        Table(["grouped by", "value", "records"], [[COVERAGE_LABELS[group], key, count]
+                                                   for group in COVERAGE_LABELS
+                                                   for key, count in coverage[group].items()], key="coverage")]))
+    rows = synthesis["power_by_gpu"]
+    measured = [r for r in rows if r["level"] in ("gpu", "system")]
     sections.append(Section(
         "Steady-state inference power per GPU",
-        ["Measured figures only, per GPU; system-level (whole server) figures and rated or estimated "
-         "figures are shown on rows of their own."],
-        [Table(["GPU", "level", "n", "median W", "IQR W", "range W", "median / TDP", "sources"],
-               [[r["gpu"], r["level"], r["power_w"]["n"], r["power_w"]["median"],
-                 f"{_fmt(r['power_w']['q1'])}–{_fmt(r['power_w']['q3'])}",
-                 f"{_fmt(r['power_w']['min'])}–{_fmt(r['power_w']['max'])}", r["fraction_of_tdp"]["median"],
-                 _links(r["sources"])] for r in synthesis["power_by_gpu"]])],
+        ["Measured inference figures at a steady load, or averaged over a run when the source states no phase. "
+         "Per-GPU and whole-server figures are on rows of their own; the TDP is the project's catalogue "
+         "figure. Interquartile range: the middle half of the figures."],
+        [Table(["GPU", "measured for", "figures", "median (W)", "interquartile range (W)", "min–max (W)",
+                "median / TDP (%)", "sources"],
+               [[r["gpu"], LEVEL_LABELS[r["level"]], r["power_w"]["n"], _median(r["power_w"]["median"]),
+                 _span(r["power_w"]["q1"], r["power_w"]["q3"]), _extent(r["power_w"]),
+                 _stat(None if r["fraction_of_tdp"]["median"] is None else 100 * r["fraction_of_tdp"]["median"]),
+                 _links(r["sources"])] for r in measured if r["load"] == "steady"], key="power_steady")],
         plot="power_by_gpu"))
-    estimate_text = {"direct": "Direct H100 PCIe measurements.",
-                     "inferred": "Inferred: no direct H100 PCIe measurement; the fraction of TDP drawn by A100 "
-                                 "and H100 SXM was applied to 350 W.",
-                     "none": "No H100 PCIe, A100 or H100 SXM measured inference power to go on."}[estimate["basis"]]
-    sections.append(Section("H100 PCIe estimate", [estimate_text, f"Band: {_fmt(band[0])}–{_fmt(band[1])} W."],
-                            [Table(["source"], [[link] for link in _links(estimate.get("sources", []), 20)])]))
-    sections.append(Section("Energy per token and per query", tables=[
-        Table(["quantity", "GPU", "model size (B)", "n", "median J", "range J", "sources"],
-              [[r["quantity"], r["gpu"], r["model_params_b"], r["n"], r["median"],
-                f"{_fmt(r['min'])}–{_fmt(r['max'])}", _links(r["sources"])]
-               for r in synthesis["energy_by_gpu_and_size"]])], plot="energy_per_token"))
-    sections.append(Section("Batch-size effect", ["Wherever a GPU and model have three or more batch sizes."], [
-        Table(["quantity", "GPU", "model", "batch sizes", "slope per batch", "Pearson r", "sources"],
-              [[b["quantity"], b["gpu"], b["model"], ", ".join(map(str, b["batch_sizes"])), b["slope_per_batch"],
-                b["pearson_r"], _links(b["sources"])] for b in synthesis["batch_effects"]])], plot="batch_effect"))
+    sections.append(Section(
+        "Idle and peak power per GPU", ["Measured inference figures the source states as idle, peak or another "
+                                        "phase; never mixed with the steady figures above."],
+        [Table(["GPU", "load", "measured for", "figures", "median (W)", "min–max (W)", "sources"],
+               [[r["gpu"], LOAD_LABELS.get(r["load"], r["load"]), LEVEL_LABELS[r["level"]], r["power_w"]["n"],
+                 _median(r["power_w"]["median"]), _extent(r["power_w"]),
+                 _links(r["sources"])] for r in measured if r["load"] != "steady"], key="power_other_loads")]))
+    sections.append(Section(
+        "Rated and estimated figures per GPU", ["Figures the sources give as a rating (TDP, \"peak power "
+                                                "capacity\") or an estimate: not measurements."],
+        [Table(["GPU", "kind", "figures", "median (W)", "min–max (W)", "catalogue TDP (W)", "sources"],
+               [[r["gpu"], LEVEL_LABELS[r["level"]], r["power_w"]["n"], _median(r["power_w"]["median"]),
+                 _extent(r["power_w"]), _median(r["tdp_w"]), _links(r["sources"])]
+                for r in rows if r["level"] in ("rated", "estimated")], key="power_rated")]))
+    energy = synthesis["energy_by_gpu_and_size"]
+    energy_headers = {"energy_per_token_j": "J/token", "energy_per_query_j": "J/query"}
+    sections.append(Section("Energy per token and per query, by task", [
+        "One row per task, GPU, model size and what the energy covers: a speech-recognition query and a "
+        "70-billion-parameter model's answer are not compared."], [
+        Table(["task", "GPU", "model size (billion parameters) or model", "energy covers", "figures",
+               f"median ({unit})", f"min–max ({unit})", "sources"],
+              [[_task(r["task"]), r["gpu"], _size_or_model(r),
+                SCOPE_LABELS.get(r["scope"], r["scope"]), r["n"],
+                _median(r["median"]), _extent(r), _links(r["sources"])]
+               for r in energy if r["quantity"] == quantity], key=quantity.removesuffix("_j"))
+        for quantity, unit in energy_headers.items()], plot="energy_per_token"))
+    sections.append(Section("Batch-size effect", [
+        "Wherever a GPU and model have three or more batch sizes; power at a steady load only. Pearson r "
+        "runs from −1 to 1 (no unit)."], [
+        Table(["quantity", "GPU", "model", "batch sizes (requests)", "slope (per request added)", "Pearson r",
+               "sources"],
+              [[FIELD_LABELS[b["quantity"]], b["gpu"], b["model"], ", ".join(map(str, b["batch_sizes"])),
+                f"{_stat(b['slope_per_batch'])} {QUANTITY_UNITS[b['quantity']]}", _stat(b["pearson_r"]),
+                _links(b["sources"])] for b in synthesis["batch_effects"]], key="batch_effects")],
+        plot="batch_effect"))
     checks = synthesis["validation"]
     sections.append(Section("Validation", [
         f"{len(checks['above_tdp'])} above TDP, {len(checks['outliers'])} outliers, "
-        f"{len(checks['zeros'])} zeros that mean not measured, {len(checks['no_figure'])} without a figure."],
-        [Table(["check", "GPU", "model", "power W", "source"],
-               [[c["reason"], c["gpu"], c["model"], c["power_w"], Link("source", c["url"])]
-                for key in ("above_tdp", "outliers", "zeros", "no_figure") for c in checks[key]])]))
+        f"{len(checks['zeros'])} zeros that mean not measured, {len(checks['no_figure'])} without a figure. "
+        "An outlier is compared only with figures of its own GPU, workload, load and kind."],
+        [Table(["check", "GPU", "load", "model", "power (W)", "source"],
+               [[c["reason"], c["gpu"], LOAD_LABELS.get(c["load"], c["load"]), c["model"], c["power_w"],
+                 Link("source", c["url"])]
+                for key in ("above_tdp", "outliers", "zeros", "no_figure") for c in checks[key]], key="validation")]))
     assumptions = synthesis["assumptions"]
-    sections.append(Section(f"Assumptions ({assumptions['gpu']}, {assumptions['workload']})", tables=[
-        Table(["assumption", "expected", "n", "evidence", "verdict", "sources"],
-              [[a["name"], a["expected"], a["n"],
-                a["evidence_w"] if not isinstance(a["evidence_w"], dict) else
-                f"median {_fmt(a['evidence_w']['median'])} W, range {_fmt(a['evidence_w']['min'])}–{_fmt(a['evidence_w']['max'])}",
-                a["verdict"], _links([s for s in a["sources"] if s.startswith("http")])]
-               for a in assumptions["results"]])]))
+    sections.append(Section(f"Assumptions ({assumptions['gpu']}, {assumptions['workload']})", [
+        "Each assumption is judged from crawled documents only. A TDP is compared with the rated figures "
+        "documents publish; the project's GPU catalogue is where assumed TDPs come from, so a verdict resting "
+        "on it alone is \"not judged (catalogue only)\". A power band is supported when the median of the "
+        "measured per-GPU figures of its load lies inside it."], [
+        Table(["assumption", "assumed", "judged from", "crawled evidence", "verdict", "confidence", "why",
+               "sources"],
+              [[a["name"], _assumed(a), a["basis"], a.get("note") or _evidence(a), a["verdict"], a["confidence"],
+                a["why"], _links(a["sources"])] for a in assumptions["results"]], key="assumptions")]))
     sections.append(Section("Confidence", tables=[
         Table(["finding", "confidence", "why"], [[f["finding"], f["confidence"], f["why"]] for f in synthesis["confidence"]])]))
     sections.append(Section("Success criteria", tables=[
@@ -243,9 +415,9 @@ def _input_sections(read: dict) -> list[Section]:
         sections.append(Section("Duplicates that disagree", [
             f"{disagreeing['count']} ids were read more than once with different figures; the latest "
             "retrieved_at is kept. The first follow (oldest value first)."],
-            [Table(["id", "field", "values", "kept", "source"],
-                   [[d["id"], name, " → ".join(_fmt(v[name]) for v in d["versions"]), d["kept"],
-                     Link("source", d["url"])]
+            [Table(["id", "figure", "values", "kept (retrieved at)", "source"],
+                   [[d["id"], FIELD_LABELS.get(name, name), " → ".join(_fmt(v[name]) for v in d["versions"]),
+                     d["kept"], Link("source", d["url"])]
                     for d in disagreeing["listed"][:PROBLEMS_SHOWN] for name in d["fields"]])]))
     return sections
 
@@ -286,7 +458,7 @@ def _md_cell(value) -> str:
     return _md_text(_fmt(value))
 
 
-def render_markdown(sections: list[Section], plot_files: dict[str, str]) -> str:
+def render_markdown(sections: list[Section], plots: dict[str, Plot], plot_files: dict[str, str]) -> str:
     lines = ["# GPU power evidence: synthesis report", ""]
     for section in sections:
         lines += [f"## {_md_text(section.title)}", ""]
@@ -300,7 +472,8 @@ def render_markdown(sections: list[Section], plot_files: dict[str, str]) -> str:
             lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in table.rows]
             lines.append("")
         if section.plot:
-            lines += [f"![{_md_text(section.title)}]({plot_files[section.plot]})", ""]
+            plot = plots[section.plot]
+            lines += [f"![{_md_text(section.title)} ({_md_text(plot.describe())})]({plot_files[section.plot]})", ""]
     return "\n".join(lines)
 
 
@@ -315,7 +488,7 @@ def _html_cell(value) -> str:
     return html.escape(_fmt(value))
 
 
-def render_html(sections: list[Section], plots: dict[str, bytes]) -> str:
+def render_html(sections: list[Section], plots: dict[str, Plot]) -> str:
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              # No script runs in this page, whatever the scraped text holds.
              "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'\">",
@@ -331,12 +504,18 @@ def render_html(sections: list[Section], plots: dict[str, bytes]) -> str:
             if not table.rows:
                 parts.append("<p>(none)</p>")
                 continue
-            parts.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in table.headers) + "</tr>")
+            key = f' data-table="{html.escape(table.key, quote=True)}"' if table.key else ""
+            parts.append(f"<table{key}><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in table.headers) + "</tr>")
             parts += ["<tr>" + "".join(f"<td>{_html_cell(c)}</td>" for c in row) + "</tr>" for row in table.rows]
             parts.append("</table>")
         if section.plot:
-            data = base64.b64encode(plots[section.plot]).decode("ascii")
-            parts.append(f'<img class="plot" alt="{html.escape(section.title)}" src="data:image/png;base64,{data}">')
+            plot = plots[section.plot]
+            data = base64.b64encode(plot.png).decode("ascii")
+            # The axes as drawn (labels and tick labels), for readers of the page without the image.
+            axes = json.dumps([{"x": x, "y": y, "x_ticks": x_ticks, "y_ticks": y_ticks}
+                               for x, y, x_ticks, y_ticks in plot.axes], ensure_ascii=False)
+            parts.append(f'<img class="plot" alt="{html.escape(section.title)} ({html.escape(plot.describe())})" '
+                         f'data-axes="{html.escape(axes, quote=True)}" src="data:image/png;base64,{data}">')
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -346,11 +525,11 @@ def write_report(frame: pd.DataFrame, synthesis: dict, tools: list[dict], out: P
     plot_dir = out / "plots"
     plot_dir.mkdir(parents=True, exist_ok=True)
     plot_files = {}
-    for name, png in plots.items():
-        (plot_dir / f"{name}.png").write_bytes(png)
+    for name, plot in plots.items():
+        (plot_dir / f"{name}.png").write_bytes(plot.png)
         plot_files[name] = f"plots/{name}.png"
     sections = build_sections(synthesis, tools)
     markdown, page = out / "report.md", out / "report.html"
-    markdown.write_text(render_markdown(sections, plot_files), "utf-8")
+    markdown.write_text(render_markdown(sections, plots, plot_files), "utf-8")
     page.write_text(render_html(sections, plots), "utf-8")
     return markdown, page

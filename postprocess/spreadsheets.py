@@ -44,9 +44,33 @@ def safe_table(frame: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+# Significant digits a spreadsheet cell keeps: more than any source gives, fewer than the noise of a
+# unit conversion (0.0016485 kWh * 3.6e6 is 5934.618907200001 J, written 5934.6189072).
+CELL_DIGITS = 12
+_EXACT_POWERS = 22  # 10**k is an exact double up to k = 22
+
+
+def without_float_noise(values: pd.Series) -> pd.Series:
+    """Floats rounded to CELL_DIGITS significant digits, vectorised; values whose rounding would
+    need a power of ten beyond the exact ones (below 1e-11, above 1e33) are left as they are."""
+    numbers = values.to_numpy(dtype=float, na_value=np.nan)
+    with np.errstate(all="ignore"):
+        decimals = CELL_DIGITS - 1 - np.floor(np.log10(np.abs(numbers)))
+        usable = np.isfinite(decimals) & (np.abs(decimals) <= _EXACT_POWERS)
+        decimals = np.where(usable, decimals, 0.0)
+        power = 10.0 ** np.abs(decimals)
+        rounded = np.where(decimals >= 0, np.round(numbers * power) / power, np.round(numbers / power) * power)
+    return pd.Series(np.where(usable, rounded, numbers), index=values.index, name=values.name)
+
+
 def write_csv(table: pd.DataFrame, path: Path) -> None:
-    """A spreadsheet-safe CSV; pyarrow's writer is several times faster than pandas' on big tables."""
-    pyarrow.csv.write_csv(pyarrow.Table.from_pandas(safe_table(table), preserve_index=False), path)
+    """A spreadsheet-safe CSV, figures without float noise; pyarrow's writer is several times faster
+    than pandas' on big tables."""
+    table = safe_table(table)
+    for column in table.columns:
+        if pd.api.types.is_float_dtype(table[column]):
+            table[column] = without_float_noise(table[column])
+    pyarrow.csv.write_csv(pyarrow.Table.from_pandas(table, preserve_index=False), path)
 
 
 def _power_energy(frame: pd.DataFrame) -> pd.Series:

@@ -1,6 +1,11 @@
-"""The numbers of the report: coverage, steady-state power per GPU, the H100 PCIe estimate, energy
-per token and query, batch-size effects, validation lists, assumption verdicts, confidence grades
-and the plan's success criteria. Everything here is a pure function of the merged table."""
+"""The numbers of the report: the rack-plan answer for the H100 PCIe (per-GPU power by load, how
+sure, what is missing), coverage, power per GPU and load, the H100 PCIe estimate, energy per token
+and query by task, batch-size effects, validation lists, assumption verdicts, confidence grades and
+the plan's success criteria. Everything here is a pure function of the merged table.
+
+Only crawled evidence judges an assumption: the project's GPU catalogue is where assumed TDPs come
+from, so it is shown beside a verdict, never used as one. CPU-only runs and records naming no
+hardware stay out of every GPU table, and idle, steady and peak figures are never pooled."""
 
 from __future__ import annotations
 
@@ -14,14 +19,23 @@ from crawler.extract.gpus import spec_for
 TARGET_GPU = "H100 PCIe"
 TARGET_TDP_W = 350.0
 KNOWN_METHODS = {"nvml", "nvidia-smi", "codecarbon", "zeus", "external-meter"}
-# Phases that are a steady load; figures without a phase are averages over a run.
-STEADY_PHASES = {"steady", None}
+# The loads a power figure can be taken at, in the order tables show them. A figure states its phase,
+# or is a peak reading (power_kind "peak"), or else is a steady load or an average over a run.
+LOADS = ("steady", "idle", "peak", "prefill", "decode")
+LOAD_ORDER = {name: position for position, name in enumerate(LOADS)}
+# A published rated figure agrees with an assumed TDP within this fraction ("~350 W", rounding).
+RATED_TOLERANCE = 0.02
+# What names a CPU where the GPU name should stand (a CPU baseline run, "Intel Xeon", "CPU").
+CPU_NAME = r"(?i)\bcpus?\b|xeon|epyc|ryzen|threadripper|\bcore i\d|apple m\d"
+NOT_IN_CATALOGUE = " (not in the GPU catalogue)"
+MODEL_NOT_NAMED = "model not named"
+SIGNIFICANT_DIGITS = 12  # enough for any figure a source gives; drops float noise (5934.618907200001)
 
 
 def _clean(value):
-    """JSON-friendly numbers: NaN -> None, numpy scalars -> Python."""
+    """JSON-friendly numbers: NaN -> None, numpy scalars -> Python, float noise rounded away."""
     if isinstance(value, (np.floating, float)):
-        return None if math.isnan(value) else round(float(value), 6)
+        return None if math.isnan(value) else float(f"{float(value):.{SIGNIFICANT_DIGITS}g}")
     if isinstance(value, np.integer):
         return int(value)
     return value
@@ -36,80 +50,139 @@ def describe(values: pd.Series) -> dict:
             "q3": _clean(values.quantile(0.75)), "min": _clean(values.min()), "max": _clean(values.max())}
 
 
-def _phase(frame: pd.DataFrame) -> pd.Series:
-    return frame["phase"].where(frame["phase"].notna(), None)
+def load(frame: pd.DataFrame) -> pd.Series:
+    """The load each figure was taken at: its stated phase, "peak" for a peak reading without one,
+    else "steady" (a steady load, or an average over a run, which the sources mostly give)."""
+    peak = frame["power_kind"].eq("peak") & frame["phase"].isna()
+    return frame["phase"].where(frame["phase"].notna(), "steady").mask(peak, "peak")
+
+
+def _distinct(values: pd.Series, limit: int | None = None) -> list[str]:
+    """The distinct values, sorted (the first ``limit``): vectorised, for groups of a million rows."""
+    return sorted(values.dropna().unique())[:limit]
 
 
 def _has_flag(frame: pd.DataFrame, flag: str) -> pd.Series:
-    return frame["flags"].apply(lambda flags: isinstance(flags, (list, np.ndarray)) and flag in list(flags))
+    has = frame["flags"].apply(lambda flags: isinstance(flags, (list, np.ndarray)) and flag in list(flags))
+    return has.astype(bool)
+
+
+def hardware(frame: pd.DataFrame) -> pd.Series:
+    """The GPU each record ran on: the catalogue name, or for a GPU the catalogue does not know its
+    name as written (marked so); None where no GPU ran (a CPU-only run, flagged ``cpu_only`` or with
+    a CPU named as its hardware) or none is named."""
+    labels = frame["gpu"].astype(object)
+    unnamed = frame[frame["gpu"].isna()]  # only these are looked at: few rows, read one by one
+    if not unnamed.empty:
+        labels = labels.copy()
+        labels[unnamed.index] = [None if cpu or pd.isna(raw) else f"{raw}{NOT_IN_CATALOGUE}"
+                                 for raw, cpu in zip(unnamed["gpu_raw"], cpu_only(unnamed))]
+    return labels
+
+
+def cpu_only(frame: pd.DataFrame) -> pd.Series:
+    """Runs with no GPU: flagged ``cpu_only`` by their extractor, or naming a CPU as their hardware."""
+    result = pd.Series(False, index=frame.index)
+    unnamed = frame[frame["gpu"].isna()]
+    named_cpu = unnamed["gpu_raw"].astype("string").str.contains(CPU_NAME).fillna(False).astype(bool)
+    result[unnamed.index] = _has_flag(unnamed, "cpu_only") | named_cpu
+    return result
+
+
+def on_gpus(frame: pd.DataFrame) -> pd.DataFrame:
+    """The records that ran on a named GPU, with ``gpu`` as ``hardware`` labels it: what every GPU
+    table and plot reads. CPU-only runs and records naming no hardware are left out."""
+    if frame["gpu"].notna().all():
+        return frame
+    labels = hardware(frame)
+    return frame[labels.notna()].assign(gpu=labels[labels.notna()])
 
 
 def measured_power(frame: pd.DataFrame) -> pd.DataFrame:
     """Measured, per-GPU inference power at a steady load (rated and estimated figures left out)."""
-    phase = _phase(frame)
     return frame[(frame["power_w"].notna()) & (frame["workload"] == "inference")
-                 & (frame["power_kind"] == "measured") & phase.isin(STEADY_PHASES)]
+                 & (frame["power_kind"] == "measured") & load(frame).eq("steady")]
 
 
 def coverage(frame: pd.DataFrame) -> dict:
-    def counts(column):
-        return {str(k): int(v) for k, v in frame[column].fillna("unknown").value_counts().sort_index().items()}
-    return {"records": int(len(frame)), "by_source": counts("source"), "by_gpu": counts("gpu"),
-            "by_workload": counts("workload"), "by_method": counts("method"),
+    def counts(series):
+        return {str(k): int(v) for k, v in series.value_counts().sort_index().items()}
+    gpu = hardware(frame).where(~cpu_only(frame), "no GPU (CPU-only run)").fillna("not stated")
+    return {"records": int(len(frame)), "by_source": counts(frame["source"]), "by_gpu": counts(gpu),
+            "by_workload": counts(frame["workload"].fillna("not stated")),
+            "by_method": counts(frame["method"].fillna("not stated")),
+            "cpu_only_records": int(cpu_only(frame).sum()),
             "h100_pcie_records": int((frame["gpu"] == TARGET_GPU).sum()),
             "h100_pcie_found": bool((frame["gpu"] == TARGET_GPU).any())}
 
 
+def _tdp(gpu: str) -> float | None:
+    spec = spec_for(gpu)
+    return spec.tdp_w if spec else None
+
+
 def power_by_gpu(frame: pd.DataFrame) -> list[dict]:
-    """Steady-state inference power per GPU, GPU-level and system-level apart, with TDP fractions."""
+    """Inference power per GPU and load (steady, idle, peak...): measured figures per GPU and whole
+    servers apart, with fractions of the catalogue TDP; then rated and estimated figures."""
     rows = []
-    measured = measured_power(frame)
-    for (gpu, system), group in measured.groupby(
-            [measured["gpu"].fillna("unknown"), measured["scope"].eq("system")], sort=True):
-        tdp = spec_for(gpu).tdp_w if spec_for(gpu) else None
+    frame = on_gpus(frame)
+    measured = frame[frame["power_w"].notna() & (frame["workload"] == "inference")
+                     & frame["power_kind"].isin(["measured", "peak"])]
+    keys = [measured["gpu"], load(measured).map(LOAD_ORDER), load(measured), measured["scope"].eq("system")]
+    for (gpu, _, phase, system), group in measured.groupby(keys, sort=True):
+        tdp = _tdp(gpu)
         fraction = group["power_w"] / tdp if tdp else pd.Series(dtype=float)
-        rows.append({"gpu": gpu, "level": "system" if system else "gpu", "tdp_w": tdp,
+        rows.append({"gpu": gpu, "level": "system" if system else "gpu", "load": phase, "tdp_w": tdp,
                      "power_w": describe(group["power_w"]), "fraction_of_tdp": describe(fraction),
-                     "sources": sorted(set(group["url"]))[:20]})
+                     "sources": _distinct(group["url"], 20)})
     others = frame[frame["power_w"].notna() & frame["power_kind"].isin(["rated", "estimated"])]
-    for (gpu, kind), group in others.groupby([others["gpu"].fillna("unknown"), "power_kind"], sort=True):
-        rows.append({"gpu": gpu, "level": kind, "tdp_w": spec_for(gpu).tdp_w if spec_for(gpu) else None,
+    for (gpu, kind), group in others.groupby([others["gpu"], "power_kind"], sort=True):
+        rows.append({"gpu": gpu, "level": kind, "load": None, "tdp_w": _tdp(gpu),
                      "power_w": describe(group["power_w"]), "fraction_of_tdp": describe(pd.Series(dtype=float)),
-                     "sources": sorted(set(group["url"]))[:20]})
+                     "sources": _distinct(group["url"], 20)})
     return rows
 
 
 def h100_pcie_estimate(frame: pd.DataFrame) -> dict:
-    """Direct H100 PCIe evidence when there is some; else a band inferred from A100 and H100 SXM."""
+    """Direct H100 PCIe evidence when there is some; else a band inferred from A100 and H100 SXM.
+    The band is the interquartile range of the figures."""
     measured = measured_power(frame)
     gpu_level = measured[measured["scope"].ne("system")]
     direct = gpu_level[gpu_level["gpu"] == TARGET_GPU]
     if not direct.empty:
         stats = describe(direct["power_w"])
-        return {"basis": "direct", "power_w": stats,
-                "band_w": [stats["q1"], stats["q3"]], "sources": sorted(set(direct["url"]))}
+        return {"basis": "direct", "power_w": stats, "band": "interquartile range",
+                "band_w": [stats["q1"], stats["q3"]], "sources": _distinct(direct["url"])}
     proxies = gpu_level[gpu_level["gpu"].isin(["A100 SXM", "A100 PCIe 40GB", "A100 PCIe 80GB", "H100 SXM"])]
     fractions = proxies["power_w"] / proxies["gpu"].map(lambda g: spec_for(g).tdp_w).astype(float)
     stats = describe(fractions)
     if not stats["n"]:
-        return {"basis": "none", "power_w": describe(pd.Series(dtype=float)), "band_w": [None, None],
-                "sources": []}
-    return {"basis": "inferred", "fraction_of_tdp": stats,
+        return {"basis": "none", "power_w": describe(pd.Series(dtype=float)), "band": "interquartile range",
+                "band_w": [None, None], "sources": []}
+    return {"basis": "inferred", "fraction_of_tdp": stats, "band": "interquartile range",
             "power_w": {key: (_clean(value * TARGET_TDP_W) if isinstance(value, float) else value)
                         for key, value in stats.items()},
             "band_w": [_clean(stats["q1"] * TARGET_TDP_W), _clean(stats["q3"] * TARGET_TDP_W)],
-            "sources": sorted(set(proxies["url"]))}
+            "sources": _distinct(proxies["url"])}
 
 
 def energy_by_gpu_and_size(frame: pd.DataFrame) -> list[dict]:
+    """Energy per token and per query by task, GPU, model size and what the energy covers (GPU
+    alone, GPU + CPU + RAM...): a speech-recognition query and a 70B model's generation are not
+    one population."""
     rows = []
+    frame = on_gpus(frame)
     for column in ("energy_per_token_j", "energy_per_query_j"):
         subset = frame[frame[column].notna()]
-        for (gpu, size), group in subset.groupby([subset["gpu"].fillna("unknown"),
-                                                   subset["model_params_b"].fillna(-1)], sort=True):
-            rows.append({"quantity": column, "gpu": gpu, "model_params_b": None if size == -1 else float(size),
-                         **describe(group[column]),
-                         "sources": sorted(set(group["url"]))[:10]})
+        # Figures of one model size are compared; a model of no stated size stands alone.
+        model = subset["model_id"].fillna(subset["model_name"]).fillna(MODEL_NOT_NAMED)
+        keys = [subset["task"].fillna(""), subset["gpu"], subset["model_params_b"].fillna(-1),
+                model.where(subset["model_params_b"].isna(), ""), subset["scope"].fillna("")]
+        for (task, gpu, size, name, scope), group in subset.groupby(keys, sort=True):
+            rows.append({"quantity": column, "task": task or None, "gpu": gpu,
+                         "model_params_b": None if size == -1 else float(size), "model": name or None,
+                         "scope": scope or None,
+                         **describe(group[column]), "sources": _distinct(group["url"], 10)})
     return rows
 
 
@@ -117,10 +190,13 @@ def batch_effects(frame: pd.DataFrame) -> list[dict]:
     """Slope and Pearson r of power (and energy per token) against batch size, where a GPU and model
     have three or more batch sizes."""
     rows = []
+    frame = on_gpus(frame)
     frame = frame.assign(model=frame["model_id"].fillna(frame["model_name"]))
     for column in ("power_w", "energy_per_token_j"):
         subset = frame[frame[column].notna() & frame["batch_size"].notna() & frame["gpu"].notna()
                        & frame["model"].notna()]
+        if column == "power_w":  # one load: idle readings between batches are no batch effect
+            subset = subset[load(subset).eq("steady") & subset["power_kind"].eq("measured")]
         keys = ["gpu", "model"]
         means = subset.groupby(keys + ["batch_size"])[column].mean()
         sizes = means.groupby(level=[0, 1]).size()
@@ -141,19 +217,26 @@ def batch_effects(frame: pd.DataFrame) -> list[dict]:
 def validation(frame: pd.DataFrame) -> dict:
     def listing(rows: pd.DataFrame, reason: str) -> list[dict]:
         return [{"id": r.id, "gpu": r.gpu, "model": r.model_id if isinstance(r.model_id, str) else r.model_name,
-                 "power_w": _clean(r.power_w), "reason": reason, "url": r.url}
+                 "power_w": _clean(r.power_w), "load": r.load, "reason": reason, "url": r.url}
                 for r in rows.itertuples()]
 
+    measured = frame["power_kind"].isin(["measured", "peak"])
+    frame = frame.assign(gpu=hardware(frame), load=load(frame).where(frame["power_w"].notna() & measured, None))
     above = frame[_has_flag(frame, "exceeds_tdp")]
     outliers = []
-    with_power = frame[frame["power_w"].notna()]
-    for _, group in with_power.groupby([with_power["gpu"].fillna("unknown"), "workload"]):
+    # Figures are compared only with figures of the same kind: one GPU, workload, load (an idle
+    # reading is no outlier among steady ones), kind (measured, rated...) and level (GPU or server).
+    gpus = frame[frame["power_w"].notna() & frame["gpu"].notna()]
+    keys = [gpus["gpu"], gpus["workload"], gpus["load"].fillna(""), gpus["power_kind"].fillna(""),
+            gpus["scope"].eq("system")]
+    for (_, _, phase, kind, system), group in gpus.groupby(keys):
         if len(group) < 4:
             continue
         q1, q3 = group["power_w"].quantile([0.25, 0.75])
         spread = q3 - q1
         odd = group[(group["power_w"] < q1 - 1.5 * spread) | (group["power_w"] > q3 + 1.5 * spread)]
-        outliers += listing(odd, "outside 1.5 IQR of its GPU and workload")
+        kind_text = (f"measured {phase}" if phase else kind or "unclassified") + (" whole-server" if system else "")
+        outliers += listing(odd, f"more than 1.5 × IQR outside the other {kind_text} figures of its GPU and workload")
     zeros = frame[_has_flag(frame, "zero_not_measured")]
     figure_columns = ["power_w", "energy_j", "energy_per_token_j", "energy_per_query_j", "gpu_hours", "co2_kg"]
     empty = frame[frame[figure_columns].isna().all(axis=1)]
@@ -162,59 +245,179 @@ def validation(frame: pd.DataFrame) -> dict:
             "no_figure": listing(empty, "no figure left after normalising")}
 
 
+def plain_number(value, digits: int = 3) -> str:
+    """A figure as a reader wants it: ``digits`` significant digits, never fewer than its whole part
+    (5934.6 J -> "5935"), no exponent between 0.001 and a billion, no trailing zeros."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    value = float(value)
+    if value == 0 or math.isinf(value) or not 1e-3 <= abs(value) < 1e9:
+        return f"{value:.{digits}g}"
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(value))))
+    text = f"{round(value, decimals):.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def grade(figures: pd.DataFrame) -> tuple[str, str]:
+    """(confidence, why) for a set of direct figures: high when three or more were measured with a
+    named tool (nvml, nvidia-smi, CodeCarbon, Zeus, a meter) and not derived; medium for two or more
+    figures otherwise; low for a single figure; none without one."""
+    count = int(len(figures))
+    if not count:
+        return "none", "no figure"
+    documents = figures["url"].nunique()
+    tooled = figures[figures["method"].isin(KNOWN_METHODS) & ~_has_flag(figures, "derived")]
+    methods = ", ".join(_distinct(tooled["method"]))
+    why = (f"{plural(count, 'figure')} from {plural(documents, 'document')}; {len(tooled)} measured with a "
+           f"named tool{f' ({methods})' if methods else ''}")
+    if len(tooled) >= 3:
+        return "high", why
+    return ("medium" if count >= 2 else "low"), why
+
+
+def _rated_agrees(row, value: float) -> bool:
+    """A published rated figure agrees with an assumed TDP when the TDP lies in the range it was
+    written as, or within RATED_TOLERANCE of it."""
+    bounds = row.bounds.get("power_w") if isinstance(row.bounds, dict) else None
+    if bounds and bounds[0] <= value <= bounds[1]:
+        return True
+    return abs(row.power_w - value) <= RATED_TOLERANCE * value
+
+
+def check_tdp(frame: pd.DataFrame, gpu: str, assumption: dict) -> dict:
+    """An assumed TDP against the rated figures crawled documents publish for the GPU. The project's
+    catalogue (crawler/extract/gpus.csv) is where the assumed figure usually comes from, so it is
+    never evidence: without a published figure the assumption is not judged, and the catalogue is
+    only shown beside it."""
+    value = float(assumption["value_w"])
+    rated = frame[(frame["gpu"] == gpu) & frame["power_w"].notna() & frame["power_kind"].eq("rated")]
+    catalogue = _tdp(gpu)
+    agreeing = sum(_rated_agrees(row, value) for row in rated.itertuples())
+    if rated.empty:
+        verdict, basis = ("not judged (catalogue only)" if catalogue else "no evidence"), "catalogue only"
+        note = (f"no crawled document publishes a rated figure for the {gpu}; the project's own catalogue "
+                f"lists {plain_number(catalogue)} W, which is where such an assumption comes from, so it is "
+                "not evidence" if catalogue else f"no crawled document publishes a rated figure for the {gpu}")
+        confidence, why = "none", "no published rated figure"
+    else:
+        verdict = ("supported" if agreeing == len(rated) else "contradicted" if not agreeing else "mixed")
+        basis = "published rated figures"
+        note = (f"{agreeing} of {plural(len(rated), 'published rated figure')} agree with "
+                f"{plain_number(value)} W" + (f"; the project's catalogue lists {plain_number(catalogue)} W"
+                                              if catalogue else ""))
+        confidence = "high" if rated["url"].nunique() >= 2 else "medium"
+        why = f"{plural(len(rated), 'rated figure')} from {plural(rated['url'].nunique(), 'document')}"
+    return {"name": assumption["name"], "kind": "tdp", "expected": value, "n": int(len(rated)),
+            "evidence_w": describe(rated["power_w"]), "catalogue_w": catalogue, "basis": basis,
+            "verdict": verdict, "confidence": confidence, "why": why, "note": note,
+            "sources": _distinct(rated["url"])}
+
+
 def check_assumptions(frame: pd.DataFrame, assumptions: dict) -> list[dict]:
+    """Each assumption against crawled evidence only: a TDP against published rated figures, a power
+    band against the measured per-GPU figures of its load (idle, steady or peak)."""
     gpu = assumptions.get("gpu", TARGET_GPU)
     workload = assumptions.get("workload", "inference")
     results = []
     for assumption in assumptions.get("assumptions", []):
         if assumption.get("kind") == "tdp":
-            spec = spec_for(gpu)
-            evidence = frame.loc[(frame["gpu"] == gpu) & frame["gpu_tdp_w"].notna(), "gpu_tdp_w"]
-            known = spec.tdp_w if spec else None
-            verdict = ("no evidence" if known is None else
-                       "supported" if float(assumption["value_w"]) == known else "contradicted")
-            results.append({"name": assumption["name"], "expected": assumption["value_w"], "n": int(evidence.size),
-                            "evidence_w": known, "verdict": verdict, "sources": ["crawler/extract/gpus.csv"]})
+            results.append(check_tdp(frame, gpu, assumption))
             continue
         phase = assumption.get("phase")
         subset = frame[(frame["gpu"] == gpu) & (frame["workload"] == workload) & frame["power_w"].notna()
                        & frame["power_kind"].isin(["measured", "peak"]) & frame["scope"].ne("system")]
-        subset = subset[_phase(subset) == phase] if phase != "steady" else subset[_phase(subset).isin(STEADY_PHASES)]
+        subset = subset[load(subset) == (phase or "steady")]
         low, high = assumption["band_w"]
         stats = describe(subset["power_w"])
         verdict = ("no evidence" if not stats["n"] else
                    "supported" if low <= stats["median"] <= high else "contradicted")
-        results.append({"name": assumption["name"], "expected": [low, high], "n": stats["n"],
-                        "evidence_w": stats, "verdict": verdict, "sources": sorted(set(subset["url"]))})
+        confidence, why = grade(subset)
+        results.append({"name": assumption["name"], "kind": "band", "load": phase or "steady",
+                        "expected": [low, high], "n": stats["n"], "evidence_w": stats, "basis": "measured figures",
+                        "verdict": verdict, "confidence": confidence, "why": why,
+                        "sources": _distinct(subset["url"])})
     return results
 
 
+def rack_plan(frame: pd.DataFrame, estimate: dict, verdicts: list[dict]) -> dict:
+    """What someone sizing racks of the target GPU needs first: its per-GPU power at each load, how
+    sure that is, and what the crawled evidence does not cover."""
+    target = frame[(frame["gpu"] == TARGET_GPU) & frame["power_w"].notna() & (frame["workload"] == "inference")
+                   & frame["power_kind"].isin(["measured", "peak"])]
+    per_gpu = target[target["scope"].ne("system")]
+    loads = {}
+    for phase in ("steady", "idle", "peak"):
+        figures = per_gpu[load(per_gpu) == phase]
+        confidence, why = grade(figures)
+        loads[phase] = {"power_w": describe(figures["power_w"]), "documents": int(figures["url"].nunique()),
+                        "confidence": confidence, "why": why}
+    missing = []
+    if estimate["basis"] == "inferred":
+        missing.append(f"no measured {TARGET_GPU} inference power: the steady figure is other GPUs' fraction of "
+                       f"their TDP applied to {plain_number(TARGET_TDP_W)} W")
+    for phase, entry in loads.items():
+        count = entry["power_w"]["n"]
+        if count == 0:
+            missing.append(f"no measured {phase} power for the {TARGET_GPU}")
+        elif count < 3:
+            missing.append(f"only {plural(count, f'measured {phase} figure')} for the {TARGET_GPU} "
+                           f"({plural(entry['documents'], 'document')}): too few for a spread")
+    steady = per_gpu[load(per_gpu) == "steady"]
+    untooled = int((~steady["method"].isin(KNOWN_METHODS)).sum())
+    if untooled:
+        missing.append(f"{untooled} of {plural(len(steady), 'steady figure')} do not say what measured them")
+    for verdict in verdicts:
+        if verdict.get("kind") == "tdp" and verdict["basis"] == "catalogue only":
+            missing.append(f"no published rated (TDP) figure for the {TARGET_GPU} was crawled, so the assumed "
+                           f"TDP of {plain_number(verdict['expected'])} W is not checked against any source")
+    if not target["scope"].eq("system").any():
+        missing.append(f"no whole-server (at the wall) {TARGET_GPU} figure: CPUs, memory, fans and power-supply "
+                       "losses must come from the server's own specification")
+    traces = [trace for trace in target["trace"] if isinstance(trace, dict) and trace.get("readings_w")]
+    if not traces:
+        missing.append(f"no {TARGET_GPU} power trace (readings over time): short spikes above the averages "
+                       "are not covered")
+    return {"gpu": TARGET_GPU, "loads": loads, "missing": missing}
+
+
 def confidence(frame: pd.DataFrame, power_rows: list[dict], estimate: dict) -> list[dict]:
-    """Graded findings: high = direct H100 PCIe measured inference power with a known method;
-    medium = another GPU scaled, system-level, derived from energy, or training power;
-    low = performance-only, cloud figures with overhead, or training-only data."""
+    """Graded findings: high = three or more direct H100 PCIe measured inference figures from a named
+    tool; medium = fewer or untooled direct figures, or another GPU scaled, system-level, or
+    training power; low = rated or estimated figures, a single figure, or training-only data."""
     findings = []
-    direct = measured_power(frame)
-    direct = direct[(direct["gpu"] == TARGET_GPU) & direct["method"].isin(KNOWN_METHODS) & direct["scope"].ne("system")]
     if estimate["basis"] == "direct":
-        grade = "high" if not direct.empty and not _has_flag(direct, "derived").all() else "medium"
-        findings.append({"finding": f"H100 PCIe steady-state inference power {estimate['band_w'][0]}–"
-                                    f"{estimate['band_w'][1]} W (median {estimate['power_w']['median']} W)",
-                         "confidence": grade, "why": "direct measured H100 PCIe inference figures"
-                         + ("" if grade == "high" else " without a known method or only derived")})
+        direct = measured_power(frame)
+        direct = direct[(direct["gpu"] == TARGET_GPU) & direct["scope"].ne("system")]
+        grade_of, why = grade(direct)
+        stats = estimate["power_w"]
+        findings.append({"finding": f"{TARGET_GPU} steady-state inference power per GPU: median "
+                                    f"{plain_number(stats['median'])} W, interquartile range "
+                                    f"{plain_number(stats['q1'])}–{plain_number(stats['q3'])} W",
+                         "confidence": grade_of, "why": f"direct measurements: {why}"})
     elif estimate["basis"] == "inferred":
-        findings.append({"finding": f"H100 PCIe steady-state inference power inferred at {estimate['band_w'][0]}–"
-                                    f"{estimate['band_w'][1]} W", "confidence": "medium",
-                         "why": "another GPU's fraction of TDP scaled to 350 W"})
+        findings.append({"finding": f"{TARGET_GPU} steady-state inference power per GPU inferred at "
+                                    f"{plain_number(estimate['band_w'][0])}–{plain_number(estimate['band_w'][1])} W "
+                                    "(interquartile range)", "confidence": "medium",
+                         "why": f"other GPUs' fraction of TDP scaled to {plain_number(TARGET_TDP_W)} W"})
+    levels = {"gpu": "per-GPU", "system": "whole-server", "rated": "rated", "estimated": "estimated"}
     for row in power_rows:
-        if row["gpu"] == TARGET_GPU and row["level"] == "gpu":
+        if row["gpu"] == TARGET_GPU and row["level"] == "gpu" and row["load"] == "steady":
             continue
-        grade = {"gpu": "medium", "system": "medium", "rated": "low", "estimated": "low"}[row["level"]]
-        findings.append({"finding": f"{row['gpu']} {row['level']} power median {row['power_w']['median']} W "
-                                    f"(n={row['power_w']['n']})", "confidence": grade,
-                         "why": {"gpu": "another GPU", "system": "system-level power",
+        count = row["power_w"]["n"]
+        grade_of = ("low" if row["level"] in ("rated", "estimated") or count == 1 else "medium")
+        load_text = f" {row['load']}" if row["load"] else ""
+        findings.append({"finding": f"{row['gpu']} {levels[row['level']]}{load_text} power: median "
+                                    f"{plain_number(row['power_w']['median'])} W ({plural(count, 'figure')})",
+                         "confidence": grade_of,
+                         "why": {"gpu": "another GPU" if row["gpu"] != TARGET_GPU else "another load",
+                                 "system": "whole-server power, not per GPU",
                                  "rated": "rated (TDP-like) figures, not measurements",
-                                 "estimated": "estimated figures"}[row["level"]]})
+                                 "estimated": "estimated figures"}[row["level"]]
+                                + ("; a single figure" if count == 1 and row["level"] in ("gpu", "system") else "")})
     training = frame[(frame["workload"].isin(["training", "fine-tuning"])) & frame["power_w"].notna()]
     if not training.empty:
         findings.append({"finding": f"training power figures: {len(training)}", "confidence": "low"
@@ -274,6 +477,7 @@ def synthesise(frame: pd.DataFrame, assumptions: dict) -> dict:
     batches = batch_effects(frame)
     verdicts = check_assumptions(frame, assumptions)
     return {
+        "rack_plan": rack_plan(frame, estimate, verdicts),
         "coverage": coverage(frame),
         "power_by_gpu": power_rows,
         "h100_pcie_estimate": estimate,

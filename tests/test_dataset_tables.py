@@ -52,7 +52,7 @@ def test_ohdoking_cpu_baseline_keeps_record_without_gpu():
     rows = [ohdoking_row(0, 2.0, 8.0, hardware_cpu="CPU", hardware_gpu="N/A")]
     record = extract_table(rows, "cpu.csv").records[0]
     assert record["gpu_raw"] is None and record["gpu_count"] is None and record["scope"] is None
-    assert "CPU baseline" in record["notes"]
+    assert "CPU baseline" in record["notes"] and record["flags"] == ["derived", "cpu_only"]
     assert record["power_w"] == 4.0  # 8 J / 2 s
 
 

@@ -98,7 +98,8 @@ def test_assumption_verdicts():
     frame = pd.DataFrame(h100_records() + [record(id="sys", gpu="H100 PCIe", power_w=900.0, power_kind="measured",
                                                   scope="system")])
     verdicts = {a["name"]: (a["verdict"], a["n"]) for a in synthesise(frame, ASSUMPTIONS)["assumptions"]["results"]}
-    assert verdicts == {"TDP": ("supported", 4), "idle power": ("supported", 1),
+    # The TDP is not judged from the project's own catalogue: no crawled rated figure, no verdict.
+    assert verdicts == {"TDP": ("not judged (catalogue only)", 0), "idle power": ("supported", 1),
                         "steady-state inference power": ("supported", 4),  # the system figure is kept apart
                         "peak power": ("no evidence", 0)}
     contradicting = {**ASSUMPTIONS, "assumptions": [{"name": "steady", "phase": "steady", "band_w": [100, 200]}]}

@@ -94,7 +94,7 @@ def test_a_row_holding_line_separators_stays_one_record(tmp_path):
     # The validation table's row for it is one line of the Markdown, whichever way it is split.
     markdown = (tmp_path / "report" / "report.md").read_text("utf-8")
     row, = [line for line in markdown.splitlines() if "before" in line]
-    assert "between and after end" in row and row.count(" | ") == 4
+    assert "between and after end" in row and row.count(" | ") == 5  # six cells: check, GPU, load, model, W, source
 
 
 def test_records_of_another_kind_are_skipped_and_counted(tmp_path):
@@ -129,7 +129,7 @@ def test_reasons_never_quote_a_huge_value_and_labels_are_shortened(tmp_path):
     assert reason.startswith("skipped: url: 'ftp://xxx") and "(1,000,006 characters)" in reason and len(reason) < 300
     # The name is drawn in the power plot and shown (cut to 200 characters) in the coverage table.
     markdown = (tmp_path / "report" / "report.md").read_text("utf-8")
-    assert f"| by\\_gpu | {'G' * 199}… (1,000,000 characters) | 1 |" in markdown
+    assert f"| GPU | {'G' * 199}… (1,000,000 characters) | 1 |" in markdown
     assert (tmp_path / "report" / "report.html").stat().st_size < 500_000 and len(markdown) < 50_000
 
 
@@ -150,7 +150,7 @@ def test_disagreeing_duplicates_are_reported_and_the_latest_kept(tmp_path):
     table = pd.read_parquet(tmp_path / "report" / "measurements.parquet").set_index("id")
     assert table.loc["9" * 20, "power_w"] == 110.0 and table.loc["a" * 20, "excerpt"] == "second"
     markdown = (tmp_path / "report" / "report.md").read_text("utf-8")
-    assert "## Duplicates that disagree" in markdown and f"| {'9' * 20} | power\\_w | 100 → 110 |" in markdown
+    assert "## Duplicates that disagree" in markdown and f"| {'9' * 20} | power (W) | 100 → 110 |" in markdown
 
 
 def test_a_timestamp_that_is_not_iso_8601_never_wins(tmp_path):
@@ -222,11 +222,11 @@ def test_report_markdown_renders_scraped_text_inert(tmp_path):
         assert opened not in rendered
     for text in nasty.values():
         assert html.escape(text, quote=False) in rendered
-    # The validation table (this record above TDP; the idle 50 W beyond 1.5 IQR of 50..310 W: q1 250,
-    # q3 290) keeps five cells a row, and the odd link stays one percent-encoded URL.
+    # The validation table (this record above TDP; the idle 50 W is compared with idle figures only, so
+    # no outlier) keeps six cells a row, and the odd link stays one percent-encoded URL.
     validation = rendered.split("<h2>Validation</h2>")[1].split("<h2>")[0]
     rows = re.findall(r"<tr>(.*?)</tr>", validation, re.S)
-    assert len(rows) == 3 and all(row.count("<td>") == 5 for row in rows[1:])
+    assert len(rows) == 2 and all(row.count("<td>") == 6 for row in rows[1:])
     assert 'href="https://example.org/a%7Cb%3Ec%20d%3Ce"' in rendered
 
 

@@ -118,7 +118,9 @@ def extract_ohdoking(rows: list[dict], file_path: str) -> TableExtraction:
             "duration_s": total_runtime,
             "scope": "gpu" if gpu_raw else None,
             "method": "codecarbon",
-            "flags": ["derived"],
+            # A CPU baseline run is kept (it is a figure the source gives) and marked, so that
+            # GPU tables can leave it out.
+            "flags": ["derived"] if gpu_raw else ["derived", "cpu_only"],
             "notes": "; ".join(notes),
         })
     return result
