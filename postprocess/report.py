@@ -27,7 +27,9 @@ from crawler.extract.gpus import spec_for  # noqa: E402
 from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
 from .schema_check import shorten  # noqa: E402
-from .synthesis import MODEL_NOT_NAMED, measured_power, on_gpus, plain_number, plural  # noqa: E402
+from .synthesis import (MODEL_NOT_NAMED, TRANSITION_RATIO, measured_power, on_gpus, plain_number,  # noqa: E402
+                        plural)
+from .traces import MAX_PLOTTED, RISE_FRACTION, draw_traces, trace_views  # noqa: E402
 
 # Scraped text shown in a cell or paragraph, and in a plot's labels, is cut to this many characters.
 DISPLAY_CHARS = 200
@@ -114,7 +116,8 @@ BATCH_LINES_SHOWN = 10
 LOAD_LABELS = {"steady": "steady load or run average", "idle": "idle", "peak": "peak", "prefill": "prefill",
                "decode": "decode"}
 LEVEL_LABELS = {"gpu": "per GPU", "system": "whole server (at the wall)", "rated": "rated (TDP-like)",
-                "estimated": "estimated"}
+                "estimated": "estimated",
+                "system_share": "estimate: whole-server power ÷ accelerators (includes the host's share)"}
 SCOPE_LABELS = {"gpu": "GPU only", "gpu+cpu+ram": "GPU + CPU + RAM", "system": "whole server", None: "not stated"}
 TASK_LABELS = {"text_generation": "text generation", "asr": "speech recognition (ASR)",
                "image_classification": "image classification", "text_classification": "text classification",
@@ -200,7 +203,8 @@ def _draw_power(figure, frame: pd.DataFrame) -> None:
 
 def _draw_energy_per_token(figure, frame: pd.DataFrame) -> None:
     tokens = on_gpus(frame)
-    tokens = tokens[tokens["energy_per_token_j"].notna() & tokens["model_params_b"].notna()]
+    tokens = tokens[tokens["energy_per_token_j"].notna() & tokens["model_params_b"].notna()
+                    & tokens["scope"].ne("system")]  # a whole server's joules are not a GPU's (table only)
     if tokens.empty:
         _message(figure, "no energy-per-token figures with a model size")
         return
@@ -217,7 +221,7 @@ def _draw_energy_per_token(figure, frame: pd.DataFrame) -> None:
     axes.set_xlabel("model size (billions of parameters)")
     axes.set_ylabel("median energy per token (J/token)")
     axes.legend(fontsize=7, loc="upper left")
-    axes.set_title("Energy per token against model size")
+    axes.set_title("Energy per token against model size (whole-server figures: in the tables only)")
 
 
 def _draw_batch_effect(figure, batches: list[dict]) -> None:
@@ -241,9 +245,13 @@ def _draw_batch_effect(figure, batches: list[dict]) -> None:
 
 
 def make_plots(frame: pd.DataFrame, synthesis: dict) -> dict[str, Plot]:
-    return {"power_by_gpu": _drawn(_draw_power, frame),
-            "energy_per_token": _drawn(_draw_energy_per_token, frame),
-            "batch_effect": _drawn(_draw_batch_effect, synthesis["batch_effects"])}
+    plots = {"power_by_gpu": _drawn(_draw_power, frame),
+             "energy_per_token": _drawn(_draw_energy_per_token, frame),
+             "batch_effect": _drawn(_draw_batch_effect, synthesis["batch_effects"])}
+    views = trace_views(frame)
+    if views:  # without a trace the section says so; an empty plot would say nothing more
+        plots["traces"] = _drawn(draw_traces, views)
+    return plots
 
 
 # --- content --------------------------------------------------------------------------------------
@@ -298,19 +306,71 @@ def _rack_plan_section(synthesis: dict) -> Section:
                      key="rack_plan_assumptions")
     missing = Table(["what the crawled evidence does not cover"], [[item] for item in plan["missing"]],
                     key="rack_plan_missing")
-    return Section(f"{gpu} power for a rack plan", [
-        answer, "All figures here are per GPU (whole-server figures are kept apart): by load, then the "
-        "assumptions checked, then what is missing."], [loads, verdicts, missing])
+    paragraphs = [answer, "The figures above are per GPU: by load, then the assumptions checked, then what is "
+                          "missing. Whole servers measured at the wall follow, kept apart."]
+    tables = [loads, verdicts, missing]
+    if plan["whole_server"]:
+        tables.append(_whole_server_table(plan["whole_server"], "rack_plan_whole_server"))
+        share = plan["system_share"]
+        paragraphs.append(
+            f"Whole {gpu} servers at the wall (CPUs, memory, fans and power-supply losses included): the table "
+            "after the missing evidence. They are no per-GPU figure"
+            + (f"; divided by their accelerators they give {_median(share['power_w']['median'])} W per GPU "
+               f"(median of {plural(share['power_w']['n'], 'estimate')}), an upper bound that holds the host's "
+               "share, not in the per-GPU figures above." if share else "."))
+    return Section(f"{gpu} power for a rack plan", paragraphs, tables)
 
 
-def build_sections(synthesis: dict, tools: list[dict]) -> list[Section]:
+def _whole_server_table(rows: list[dict], key: str) -> Table:
+    """Whole servers at the wall: by GPU, accelerators per server and load, compared with the TDPs of
+    all their accelerators together (none where the count is not stated)."""
+    return Table(["GPU", "accelerators per server", "load", "figures", "median (W)", "min–max (W)",
+                  "accelerators × catalogue TDP (W)", "median / (accelerators × TDP) (%)", "sources"],
+                 [[r["gpu"], r["accelerators"] or "not stated", LOAD_LABELS.get(r["load"], r["load"]),
+                   r["power_w"]["n"], _median(r["power_w"]["median"]), _extent(r["power_w"]),
+                   _median(r["compared_tdp_w"]),
+                   _stat(None if r["fraction_of_tdp"]["median"] is None else 100 * r["fraction_of_tdp"]["median"]),
+                   _links(r["sources"])] for r in rows], key=key)
+
+
+def _traces_section(synthesis: dict, has_plot: bool) -> Section:
+    traces = synthesis["traces"]
+    criteria = {c["criterion"]: c for c in synthesis["success_criteria"]}
+    available, transitions = criteria["power traces"], criteria["idle→inference transitions"]
+    verdict = (f"The plan's stretch criterion, judged from these traces: power traces "
+               f"{'available' if available['met'] else 'not available'} ({available['figure']}); idle → load "
+               f"transitions {'seen' if transitions['met'] else 'not seen'} ({transitions['figure']}).")
+    how = (f"Each trace as its source gives it, in watts, of what its record covers: one GPU, or the whole server "
+           "at the wall (drawn on axes of their own). Where the trace says where the load runs (an MLPerf timed "
+           "run), idle is the median of the quietest quarter of the readings before it and load the mean of those "
+           "inside it; otherwise idle is the median of the quietest quarter of all readings and load the mean of "
+           f"the busiest quarter. Rise: seconds from the load's start to the first reading "
+           f"{RISE_FRACTION:.0%} of the way from idle to load (no finer than the sampling interval). A transition "
+           f"counts when the load level is at least {TRANSITION_RATIO:g} times the idle level. The sampling "
+           "interval is that of the readings kept (a long MLPerf run is kept as means of blocks of readings).")
+    shown = (f" The plot shows the {MAX_PLOTTED} longest." if has_plot and len(traces) > MAX_PLOTTED else "")
+    table = Table(["trace", "GPU or server", "measured for", "readings", "sampling interval (s)", "idle level (W)",
+                   "load level (W)", "load / idle", f"rise to {RISE_FRACTION:.0%} (s)", "source"],
+                  [[t["label"], t["hardware"] or "not named", "whole server (at the wall)" if t["scope"] == "system"
+                    else "per GPU", t["readings"], _stat(t["interval_s"]), _median(t["idle_w"]),
+                    _median(t["load_w"]), _stat(t["load_to_idle"]), _stat(t["rise_s"]), Link("source", t["url"])]
+                   for t in traces], key="traces")
+    return Section("Power traces: idle → load", [verdict, how + shown], [table],
+                   plot="traces" if has_plot else None)
+
+
+def build_sections(synthesis: dict, tools: list[dict], has_traces_plot: bool = False) -> list[Section]:
+    """The report's sections; ``has_traces_plot`` when make_plots drew the traces (there are some)."""
     coverage = synthesis["coverage"]
     criteria = synthesis["success_criteria"]
     met = sum(1 for c in criteria if c["met"])
     sections = [_rack_plan_section(synthesis)]
     sections.append(Section("Coverage", [
         f"{coverage['records']} records from {len(coverage['by_source'])} sources; {coverage['h100_pcie_records']} "
-        f"on the H100 PCIe. Success criteria met: {met} of {len(criteria)}.",
+        f"on the H100 PCIe"
+        + (f" ({coverage['h100_pcie_system_records']} of them of whole servers, or estimates from them)"
+           if coverage.get("h100_pcie_system_records") else "")
+        + f". Success criteria met: {met} of {len(criteria)}.",
         f"Records from CPU-only runs ({coverage['cpu_only_records']}) and records naming no hardware "
         f"(\"not stated\", {coverage['by_gpu'].get('not stated', 0)}) are left out of every GPU table and plot. "
         "A GPU name the catalogue does not know is shown as written."], [
@@ -318,33 +378,44 @@ def build_sections(synthesis: dict, tools: list[dict]) -> list[Section]:
                                                    for group in COVERAGE_LABELS
                                                    for key, count in coverage[group].items()], key="coverage")]))
     rows = synthesis["power_by_gpu"]
-    measured = [r for r in rows if r["level"] in ("gpu", "system")]
+    per_gpu = [r for r in rows if r["level"] == "gpu"]
     sections.append(Section(
         "Steady-state inference power per GPU",
-        ["Measured inference figures at a steady load, or averaged over a run when the source states no phase. "
-         "Per-GPU and whole-server figures are on rows of their own; the TDP is the project's catalogue "
-         "figure. Interquartile range: the middle half of the figures."],
-        [Table(["GPU", "measured for", "figures", "median (W)", "interquartile range (W)", "min–max (W)",
+        ["Measured per-GPU inference figures at a steady load, or averaged over a run when the source states no "
+         "phase; whole servers measured at the wall have a section of their own below. The TDP is the project's "
+         "catalogue figure. Interquartile range: the middle half of the figures."],
+        [Table(["GPU", "figures", "median (W)", "interquartile range (W)", "min–max (W)",
                 "median / TDP (%)", "sources"],
-               [[r["gpu"], LEVEL_LABELS[r["level"]], r["power_w"]["n"], _median(r["power_w"]["median"]),
+               [[r["gpu"], r["power_w"]["n"], _median(r["power_w"]["median"]),
                  _span(r["power_w"]["q1"], r["power_w"]["q3"]), _extent(r["power_w"]),
                  _stat(None if r["fraction_of_tdp"]["median"] is None else 100 * r["fraction_of_tdp"]["median"]),
-                 _links(r["sources"])] for r in measured if r["load"] == "steady"], key="power_steady")],
+                 _links(r["sources"])] for r in per_gpu if r["load"] == "steady"], key="power_steady")],
         plot="power_by_gpu"))
     sections.append(Section(
-        "Idle and peak power per GPU", ["Measured inference figures the source states as idle, peak or another "
-                                        "phase; never mixed with the steady figures above."],
-        [Table(["GPU", "load", "measured for", "figures", "median (W)", "min–max (W)", "sources"],
-               [[r["gpu"], LOAD_LABELS.get(r["load"], r["load"]), LEVEL_LABELS[r["level"]], r["power_w"]["n"],
+        "Idle and peak power per GPU", ["Measured per-GPU inference figures the source states as idle, peak or "
+                                        "another phase; never mixed with the steady figures above."],
+        [Table(["GPU", "load", "figures", "median (W)", "min–max (W)", "sources"],
+               [[r["gpu"], LOAD_LABELS.get(r["load"], r["load"]), r["power_w"]["n"],
                  _median(r["power_w"]["median"]), _extent(r["power_w"]),
-                 _links(r["sources"])] for r in measured if r["load"] != "steady"], key="power_other_loads")]))
+                 _links(r["sources"])] for r in per_gpu if r["load"] != "steady"], key="power_other_loads")]))
+    sections.append(Section(
+        "Whole server at the wall", [
+            "Measured power of whole servers at the wall (accelerators, CPUs, memory, fans and power-supply losses "
+            "together; MLPerf Inference power runs), by GPU, accelerators per server and load. A server's figure is "
+            "compared with the catalogue TDP of all its accelerators together, and with none where it does not say "
+            "how many it holds. These figures are in no per-GPU table, median or verdict."],
+        [_whole_server_table([r for r in rows if r["level"] == "system"], "power_whole_server")]))
     sections.append(Section(
         "Rated and estimated figures per GPU", ["Figures the sources give as a rating (TDP, \"peak power "
-                                                "capacity\") or an estimate: not measurements."],
+                                                "capacity\") or an estimate: not measurements, and in no "
+                                                "median of measured figures. A whole server's power divided by "
+                                                "its accelerators is such an estimate: it holds the host's share "
+                                                "too, so it is more than one accelerator draws."],
         [Table(["GPU", "kind", "figures", "median (W)", "min–max (W)", "catalogue TDP (W)", "sources"],
                [[r["gpu"], LEVEL_LABELS[r["level"]], r["power_w"]["n"], _median(r["power_w"]["median"]),
                  _extent(r["power_w"]), _median(r["tdp_w"]), _links(r["sources"])]
-                for r in rows if r["level"] in ("rated", "estimated")], key="power_rated")]))
+                for r in rows if r["level"] in ("rated", "estimated", "system_share")], key="power_rated")]))
+    sections.append(_traces_section(synthesis, has_traces_plot))
     energy = synthesis["energy_by_gpu_and_size"]
     energy_headers = {"energy_per_token_j": "J/token", "energy_per_query_j": "J/query"}
     sections.append(Section("Energy per token and per query, by task", [
@@ -358,8 +429,8 @@ def build_sections(synthesis: dict, tools: list[dict]) -> list[Section]:
                for r in energy if r["quantity"] == quantity], key=quantity.removesuffix("_j"))
         for quantity, unit in energy_headers.items()], plot="energy_per_token"))
     sections.append(Section("Batch-size effect", [
-        "Wherever a GPU and model have three or more batch sizes; power at a steady load only. Pearson r "
-        "runs from −1 to 1 (no unit)."], [
+        "Wherever a GPU and model have three or more batch sizes; power at a steady load only, per-GPU figures "
+        "only (whole servers left out). Pearson r runs from −1 to 1 (no unit)."], [
         Table(["quantity", "GPU", "model", "batch sizes (requests)", "slope (per request added)", "Pearson r",
                "sources"],
               [[FIELD_LABELS[b["quantity"]], b["gpu"], b["model"], ", ".join(map(str, b["batch_sizes"])),
@@ -528,7 +599,7 @@ def write_report(frame: pd.DataFrame, synthesis: dict, tools: list[dict], out: P
     for name, plot in plots.items():
         (plot_dir / f"{name}.png").write_bytes(plot.png)
         plot_files[name] = f"plots/{name}.png"
-    sections = build_sections(synthesis, tools)
+    sections = build_sections(synthesis, tools, "traces" in plots)
     markdown, page = out / "report.md", out / "report.html"
     markdown.write_text(render_markdown(sections, plots, plot_files), "utf-8")
     page.write_text(render_html(sections, plots), "utf-8")

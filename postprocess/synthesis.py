@@ -16,6 +16,8 @@ import pandas as pd
 
 from crawler.extract.gpus import spec_for
 
+from .traces import trace_views, transition
+
 TARGET_GPU = "H100 PCIe"
 TARGET_TDP_W = 350.0
 KNOWN_METHODS = {"nvml", "nvidia-smi", "codecarbon", "zeus", "external-meter"}
@@ -30,6 +32,10 @@ CPU_NAME = r"(?i)\bcpus?\b|xeon|epyc|ryzen|threadripper|\bcore i\d|apple m\d"
 NOT_IN_CATALOGUE = " (not in the GPU catalogue)"
 MODEL_NOT_NAMED = "model not named"
 SIGNIFICANT_DIGITS = 12  # enough for any figure a source gives; drops float noise (5934.618907200001)
+# A trace shows an idle -> load transition when its load level is at least this many times its idle
+# level: a steady run's readings wobble by a few per cent, and their quietest and busiest quarters
+# are no idle and no load.
+TRANSITION_RATIO = 1.5
 
 
 def _clean(value):
@@ -113,6 +119,7 @@ def coverage(frame: pd.DataFrame) -> dict:
             "by_method": counts(frame["method"].fillna("not stated")),
             "cpu_only_records": int(cpu_only(frame).sum()),
             "h100_pcie_records": int((frame["gpu"] == TARGET_GPU).sum()),
+            "h100_pcie_system_records": int(((frame["gpu"] == TARGET_GPU) & frame["scope"].eq("system")).sum()),
             "h100_pcie_found": bool((frame["gpu"] == TARGET_GPU).any())}
 
 
@@ -121,25 +128,47 @@ def _tdp(gpu: str) -> float | None:
     return spec.tdp_w if spec else None
 
 
+def system_share(frame: pd.DataFrame) -> pd.Series:
+    """Per-GPU estimates taken from a whole server's power (MLPerf's power at the wall divided by the
+    server's accelerators): they hold the host's share too, so they are neither measured per-GPU
+    figures nor whole-server ones, and are shown apart from both."""
+    return frame["power_kind"].eq("estimated") & _has_flag(frame, "per_gpu_from_total")
+
+
+def accelerators(frame: pd.DataFrame) -> pd.Series:
+    """The accelerators of a whole-server record (its gpu_count), 0 where it does not say and for
+    per-GPU records: what whole-server figures are grouped by (an 8-GPU and a 1-GPU server apart)."""
+    counts = pd.to_numeric(frame["gpu_count"], errors="coerce")
+    return counts.where(frame["scope"].eq("system") & counts.gt(0)).fillna(0).astype(int)
+
+
 def power_by_gpu(frame: pd.DataFrame) -> list[dict]:
-    """Inference power per GPU and load (steady, idle, peak...): measured figures per GPU and whole
-    servers apart, with fractions of the catalogue TDP; then rated and estimated figures."""
+    """Inference power per GPU and load (steady, idle, peak...): measured figures per GPU, and whole
+    servers (by accelerators per server) apart, with fractions of the catalogue TDP (of a server's
+    accelerators x TDP for a whole server, none where its count is not stated); then rated figures,
+    estimates, and per-GPU shares of whole-server power (estimates)."""
     rows = []
     frame = on_gpus(frame)
     measured = frame[frame["power_w"].notna() & (frame["workload"] == "inference")
                      & frame["power_kind"].isin(["measured", "peak"])]
-    keys = [measured["gpu"], load(measured).map(LOAD_ORDER), load(measured), measured["scope"].eq("system")]
-    for (gpu, _, phase, system), group in measured.groupby(keys, sort=True):
+    keys = [measured["gpu"], load(measured).map(LOAD_ORDER), load(measured), measured["scope"].eq("system"),
+            accelerators(measured)]
+    for (gpu, _, phase, system, count), group in measured.groupby(keys, sort=True):
         tdp = _tdp(gpu)
-        fraction = group["power_w"] / tdp if tdp else pd.Series(dtype=float)
+        # A whole server draws for all its accelerators (and its host): its figure is compared with
+        # their TDPs together, and with none where it does not say how many it holds.
+        budget = (tdp * count if tdp and count else None) if system else tdp
+        fraction = group["power_w"] / budget if budget else pd.Series(dtype=float)
         rows.append({"gpu": gpu, "level": "system" if system else "gpu", "load": phase, "tdp_w": tdp,
+                     "accelerators": int(count) if system and count else None, "compared_tdp_w": budget,
                      "power_w": describe(group["power_w"]), "fraction_of_tdp": describe(fraction),
                      "sources": _distinct(group["url"], 20)})
     others = frame[frame["power_w"].notna() & frame["power_kind"].isin(["rated", "estimated"])]
-    for (gpu, kind), group in others.groupby([others["gpu"], "power_kind"], sort=True):
-        rows.append({"gpu": gpu, "level": kind, "load": None, "tdp_w": _tdp(gpu),
-                     "power_w": describe(group["power_w"]), "fraction_of_tdp": describe(pd.Series(dtype=float)),
-                     "sources": _distinct(group["url"], 20)})
+    level = others["power_kind"].where(~system_share(others), "system_share")
+    for (gpu, kind), group in others.groupby([others["gpu"], level], sort=True):
+        rows.append({"gpu": gpu, "level": kind, "load": None, "tdp_w": _tdp(gpu), "accelerators": None,
+                     "compared_tdp_w": None, "power_w": describe(group["power_w"]),
+                     "fraction_of_tdp": describe(pd.Series(dtype=float)), "sources": _distinct(group["url"], 20)})
     return rows
 
 
@@ -197,6 +226,7 @@ def batch_effects(frame: pd.DataFrame) -> list[dict]:
                        & frame["model"].notna()]
         if column == "power_w":  # one load: idle readings between batches are no batch effect
             subset = subset[load(subset).eq("steady") & subset["power_kind"].eq("measured")]
+        subset = subset[subset["scope"].ne("system")]  # a whole server's figures are not one GPU's
         keys = ["gpu", "model"]
         means = subset.groupby(keys + ["batch_size"])[column].mean()
         sizes = means.groupby(level=[0, 1]).size()
@@ -227,15 +257,20 @@ def validation(frame: pd.DataFrame) -> dict:
     # Figures are compared only with figures of the same kind: one GPU, workload, load (an idle
     # reading is no outlier among steady ones), kind (measured, rated...) and level (GPU or server).
     gpus = frame[frame["power_w"].notna() & frame["gpu"].notna()]
+    # Whole servers are compared only with servers of as many accelerators; per-GPU shares of a
+    # server's power (estimates) only with each other.
     keys = [gpus["gpu"], gpus["workload"], gpus["load"].fillna(""), gpus["power_kind"].fillna(""),
-            gpus["scope"].eq("system")]
-    for (_, _, phase, kind, system), group in gpus.groupby(keys):
+            gpus["scope"].eq("system") & ~system_share(gpus), accelerators(gpus), system_share(gpus)]
+    for (_, _, phase, kind, system, count, share), group in gpus.groupby(keys):
         if len(group) < 4:
             continue
         q1, q3 = group["power_w"].quantile([0.25, 0.75])
         spread = q3 - q1
         odd = group[(group["power_w"] < q1 - 1.5 * spread) | (group["power_w"] > q3 + 1.5 * spread)]
-        kind_text = (f"measured {phase}" if phase else kind or "unclassified") + (" whole-server" if system else "")
+        kind_text = ((f"measured {phase}" if phase else kind or "unclassified")
+                     + (f" whole-server ({count} accelerators)" if system and count else
+                        " whole-server" if system else "")
+                     + (" per-GPU share of whole-server" if share else ""))
         outliers += listing(odd, f"more than 1.5 × IQR outside the other {kind_text} figures of its GPU and workload")
     zeros = frame[_has_flag(frame, "zero_not_measured")]
     figure_columns = ["power_w", "energy_j", "energy_per_token_j", "energy_per_query_j", "gpu_hours", "co2_kg"]
@@ -343,9 +378,13 @@ def check_assumptions(frame: pd.DataFrame, assumptions: dict) -> list[dict]:
     return results
 
 
-def rack_plan(frame: pd.DataFrame, estimate: dict, verdicts: list[dict]) -> dict:
+def rack_plan(frame: pd.DataFrame, estimate: dict, verdicts: list[dict], power_rows: list[dict] | None = None,
+              traces: list[dict] | None = None) -> dict:
     """What someone sizing racks of the target GPU needs first: its per-GPU power at each load, how
-    sure that is, and what the crawled evidence does not cover."""
+    sure that is, whole servers at the wall beside it (never in it), and what the crawled evidence
+    does not cover."""
+    power_rows = power_by_gpu(frame) if power_rows is None else power_rows
+    traces = trace_summaries(frame) if traces is None else traces
     target = frame[(frame["gpu"] == TARGET_GPU) & frame["power_w"].notna() & (frame["workload"] == "inference")
                    & frame["power_kind"].isin(["measured", "peak"])]
     per_gpu = target[target["scope"].ne("system")]
@@ -377,11 +416,18 @@ def rack_plan(frame: pd.DataFrame, estimate: dict, verdicts: list[dict]) -> dict
     if not target["scope"].eq("system").any():
         missing.append(f"no whole-server (at the wall) {TARGET_GPU} figure: CPUs, memory, fans and power-supply "
                        "losses must come from the server's own specification")
-    traces = [trace for trace in target["trace"] if isinstance(trace, dict) and trace.get("readings_w")]
-    if not traces:
+    own_traces = [trace for trace in traces if trace["gpu"] == TARGET_GPU]
+    if not own_traces:
         missing.append(f"no {TARGET_GPU} power trace (readings over time): short spikes above the averages "
                        "are not covered")
-    return {"gpu": TARGET_GPU, "loads": loads, "missing": missing}
+    elif all(trace["scope"] == "system" for trace in own_traces):
+        servers = ", ".join(_distinct(pd.Series([trace["hardware"] for trace in own_traces])))
+        missing.append(f"no per-GPU {TARGET_GPU} power trace: its {plural(len(own_traces), 'trace')} "
+                       f"({servers}) are of whole servers at the wall, whose swing holds the host's")
+    whole_server = [row for row in power_rows if row["gpu"] == TARGET_GPU and row["level"] == "system"]
+    shares = [row for row in power_rows if row["gpu"] == TARGET_GPU and row["level"] == "system_share"]
+    return {"gpu": TARGET_GPU, "loads": loads, "whole_server": whole_server,
+            "system_share": shares[0] if shares else None, "missing": missing}
 
 
 def confidence(frame: pd.DataFrame, power_rows: list[dict], estimate: dict) -> list[dict]:
@@ -403,20 +449,25 @@ def confidence(frame: pd.DataFrame, power_rows: list[dict], estimate: dict) -> l
                                     f"{plain_number(estimate['band_w'][0])}–{plain_number(estimate['band_w'][1])} W "
                                     "(interquartile range)", "confidence": "medium",
                          "why": f"other GPUs' fraction of TDP scaled to {plain_number(TARGET_TDP_W)} W"})
-    levels = {"gpu": "per-GPU", "system": "whole-server", "rated": "rated", "estimated": "estimated"}
+    levels = {"gpu": "per-GPU", "system": "whole-server (at the wall)", "rated": "rated", "estimated": "estimated",
+              "system_share": "per-GPU share of whole-server"}
     for row in power_rows:
         if row["gpu"] == TARGET_GPU and row["level"] == "gpu" and row["load"] == "steady":
             continue
         count = row["power_w"]["n"]
-        grade_of = ("low" if row["level"] in ("rated", "estimated") or count == 1 else "medium")
+        grade_of = ("low" if row["level"] in ("rated", "estimated", "system_share") or count == 1 else "medium")
         load_text = f" {row['load']}" if row["load"] else ""
-        findings.append({"finding": f"{row['gpu']} {levels[row['level']]}{load_text} power: median "
+        hardware = (f"{row['accelerators']} x {row['gpu']}" if row.get("accelerators") else
+                    f"{row['gpu']} (accelerators per server not stated)" if row["level"] == "system" else row["gpu"])
+        findings.append({"finding": f"{hardware} {levels[row['level']]}{load_text} power: median "
                                     f"{plain_number(row['power_w']['median'])} W ({plural(count, 'figure')})",
                          "confidence": grade_of,
                          "why": {"gpu": "another GPU" if row["gpu"] != TARGET_GPU else "another load",
                                  "system": "whole-server power, not per GPU",
                                  "rated": "rated (TDP-like) figures, not measurements",
-                                 "estimated": "estimated figures"}[row["level"]]
+                                 "estimated": "estimated figures",
+                                 "system_share": "an estimate: whole-server power divided by its accelerators, "
+                                                 "so it holds the host's share too"}[row["level"]]
                                 + ("; a single figure" if count == 1 and row["level"] in ("gpu", "system") else "")})
     training = frame[(frame["workload"].isin(["training", "fine-tuning"])) & frame["power_w"].notna()]
     if not training.empty:
@@ -426,7 +477,68 @@ def confidence(frame: pd.DataFrame, power_rows: list[dict], estimate: dict) -> l
     return findings
 
 
-def success_criteria(frame: pd.DataFrame, assumptions: list[dict], batches: list[dict]) -> list[dict]:
+def trace_summaries(frame: pd.DataFrame) -> list[dict]:
+    """Each power trace's idle level, load level, load / idle, rise time and sampling interval (W and
+    s), the longest first: what the report's trace table shows and the stretch criterion is judged from."""
+    return [{**transition(view), "where": view.where} for view in trace_views(frame)]
+
+
+def is_transition(trace: dict) -> bool:
+    return bool(trace["idle_w"] and trace["load_w"] and trace["load_w"] >= TRANSITION_RATIO * trace["idle_w"])
+
+
+def _what_was_traced(traces: list[dict]) -> str:
+    """"2 of whole servers at the wall (8 x H100 PCIe (2)), 1 per GPU (1 x A10)"."""
+    parts = []
+    for scope_name, system in (("of whole servers at the wall", True), ("per GPU", False)):
+        members = [trace for trace in traces if (trace["scope"] == "system") == system]
+        if members:
+            counts = pd.Series([trace["hardware"] or "accelerator not named" for trace in members]).value_counts()
+            hardware = ", ".join(f"{name} ({count})" if count > 1 else name
+                                 for name, count in sorted(counts.items()))
+            parts.append(f"{len(members)} {scope_name} ({hardware})")
+    return ", ".join(parts)
+
+
+def _target_traces(traces: list[dict]) -> str:
+    own = [trace for trace in traces if trace["gpu"] == TARGET_GPU]
+    if not own:
+        return f"none of the {TARGET_GPU}"
+    systems = sum(trace["scope"] == "system" for trace in own)
+    where = ("whole-server only" if systems == len(own) else "per GPU only" if not systems
+             else f"{systems} whole-server, {len(own) - systems} per GPU")
+    return f"{TARGET_GPU}: {len(own)} ({where})"
+
+
+def trace_criteria(traces: list[dict]) -> tuple[tuple[bool, str], tuple[bool, str]]:
+    """The plan's stretch criterion judged from the traces themselves: (met, figure) for "power
+    traces" and for "idle→inference transitions" (traces whose load level is at least
+    TRANSITION_RATIO times their idle level), each saying of which GPUs or servers and whether any
+    is of the target GPU."""
+    if not traces:
+        return (False, "no time series in the sources crawled"), (False, "no power trace to see one in")
+    readings = sum(trace["readings"] for trace in traces)
+    available = (f"{plural(len(traces), 'trace')} ({readings} readings): {_what_was_traced(traces)}; "
+                 f"{_target_traces(traces)}")
+    swings = [trace for trace in traces if is_transition(trace)]
+    if not swings:
+        return (True, available), (False, f"none of the {plural(len(traces), 'trace')} goes from an idle level to "
+                                          f"a load level {TRANSITION_RATIO:g} times as high")
+    ratios = [trace["load_to_idle"] for trace in swings]
+    rises = [trace["rise_s"] for trace in swings if trace["rise_s"] is not None]
+    timing = f", rise to 90 % of the load level in {_range(rises)} s" if rises else ""
+    return (True, available), (True, f"{len(swings)} of {plural(len(traces), 'trace')} go from idle to load "
+                                     f"(load / idle {_range(ratios)}{timing}): "
+                                     f"{_what_was_traced(swings)}; {_target_traces(swings)}")
+
+
+def _range(values: list[float]) -> str:
+    low, high = plain_number(min(values)), plain_number(max(values))
+    return low if low == high else f"{low}–{high}"
+
+
+def success_criteria(frame: pd.DataFrame, assumptions: list[dict], batches: list[dict],
+                     traces: list[dict] | None = None) -> list[dict]:
     measurements = int(len(frame))
     dataset = frame["url"].str.contains("ohdoking/energy_consumption_by_model_and_gpu", regex=False).any()
     aes = int((frame["source"] == "ai_energy_score").sum())
@@ -434,10 +546,8 @@ def success_criteria(frame: pd.DataFrame, assumptions: list[dict], batches: list
     per_model = frame[frame["energy_per_query_j"].notna() | frame["energy_per_token_j"].notna()]
     models = int(per_model["model_id"].fillna(per_model["model_name"]).nunique())
     steady = next((a for a in assumptions if a.get("name", "").startswith("steady")), None)
-    idle_gpus = set(frame.loc[frame["phase"] == "idle", "gpu"].dropna())
-    busy_gpus = set(measured_power(frame)["gpu"].dropna())
     correlations = [b for b in batches if b["pearson_r"] is not None]
-    traces = [trace for trace in frame["trace"] if isinstance(trace, dict) and trace.get("readings_w")]
+    available, transitions = trace_criteria(trace_summaries(frame) if traces is None else traces)
 
     def item(level, name, met, figure):
         return {"level": level, "criterion": name, "met": bool(met), "figure": figure}
@@ -451,24 +561,12 @@ def success_criteria(frame: pd.DataFrame, assumptions: list[dict], batches: list
         item("target", "model-specific variation", models >= 3, f"{models} models with energy per query/token"),
         item("target", "steady-state inference power validated", steady and steady["verdict"] == "supported",
              steady["verdict"] if steady else "no assumption"),
-        item("stretch", "idle→inference transitions", bool(idle_gpus & busy_gpus),
-             ", ".join(sorted(idle_gpus & busy_gpus)) or "none"),
+        item("stretch", "power traces", *available),
+        item("stretch", "idle→inference transitions", *transitions),
         item("stretch", "batch effects", bool(batches), len(batches)),
         item("stretch", "a correlation coefficient", bool(correlations),
              correlations[0]["pearson_r"] if correlations else None),
-        item("stretch", "power traces", bool(traces), _traces_figure(traces)),
     ]
-
-
-def _traces_figure(traces: list[dict]) -> str:
-    """"2 traces (7 readings, 1 with an idle-to-load swing)": how much time-series evidence there is."""
-    if not traces:
-        return "no time series in the sources crawled"
-    readings = sum(len(trace["readings_w"]) for trace in traces)
-    # A swing from idle to load within one trace: its lowest reading under half its highest.
-    swings = sum(1 for trace in traces if min(trace["readings_w"]) < 0.5 * max(trace["readings_w"]))
-    return (f"{len(traces)} trace{'s' if len(traces) != 1 else ''} ({readings} readings, "
-            f"{swings} with an idle-to-load swing)")
 
 
 def synthesise(frame: pd.DataFrame, assumptions: dict) -> dict:
@@ -476,8 +574,9 @@ def synthesise(frame: pd.DataFrame, assumptions: dict) -> dict:
     estimate = h100_pcie_estimate(frame)
     batches = batch_effects(frame)
     verdicts = check_assumptions(frame, assumptions)
+    traces = trace_summaries(frame)
     return {
-        "rack_plan": rack_plan(frame, estimate, verdicts),
+        "rack_plan": rack_plan(frame, estimate, verdicts, power_rows, traces),
         "coverage": coverage(frame),
         "power_by_gpu": power_rows,
         "h100_pcie_estimate": estimate,
@@ -487,5 +586,6 @@ def synthesise(frame: pd.DataFrame, assumptions: dict) -> dict:
         "assumptions": {"gpu": assumptions.get("gpu"), "workload": assumptions.get("workload"),
                         "results": verdicts},
         "confidence": confidence(frame, power_rows, estimate),
-        "success_criteria": success_criteria(frame, verdicts, batches),
+        "traces": traces,
+        "success_criteria": success_criteria(frame, verdicts, batches, traces),
     }

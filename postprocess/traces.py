@@ -7,9 +7,8 @@ says where the load is, idle is what comes before it and load what lies inside i
 not (nvidia-smi readings pasted in an issue), idle is its quietest quarter and load its busiest.
 The figures are of what the record's ``scope`` covers: one GPU, or the whole server.
 
-Not wired into report.py here (that module is being rewritten at the same time): the report adds
-``plot_traces(trace_views(frame))`` to its plots and ``[transition(view) for view in ...]`` to its
-tables.
+The synthesis keeps ``transition(view)`` of every trace (the report's trace table, and the verdict
+on the plan's stretch criterion on traces and transitions); the report draws ``draw_traces``.
 """
 
 from __future__ import annotations
@@ -43,6 +42,9 @@ class TraceView:
     readings_w: tuple[float, ...]
     load_window_s: tuple[float, float] | None
     where: str = ""  # the last part of the record's locator
+    gpu: str | None = None  # the catalogue's name of the GPU, None when the record names none it knows
+    hardware: str | None = None  # as written: "8 x H100 PCIe", or the GPU as its source names it
+    source: str | None = None
 
 
 def _label(text: str) -> str:
@@ -64,9 +66,15 @@ def _positive_or_none(value) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else None
 
 
+def _text(value) -> str | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
 def trace_views(frame: pd.DataFrame) -> list[TraceView]:
     """The records with a usable trace, the longest first (the most telling idle -> load curves)."""
     views = []
+    # Only rows with a trace are read one by one: a million-record table holds few.
+    frame = frame[frame["trace"].notna()] if "trace" in frame.columns else frame.iloc[0:0]
     for row in frame.itertuples(index=False):
         trace = getattr(row, "trace", None)
         readings = _finite_readings(trace)
@@ -77,7 +85,8 @@ def trace_views(frame: pd.DataFrame) -> list[TraceView]:
                        if isinstance(window, list) and len(window) == 2
                        and all(isinstance(edge, (int, float)) and not isinstance(edge, bool) for edge in window)
                        and window[0] < window[1] else None)
-        gpu = getattr(row, "gpu", None) or getattr(row, "gpu_raw", None)
+        catalogue_gpu = _text(getattr(row, "gpu", None))
+        gpu = catalogue_gpu or _text(getattr(row, "gpu_raw", None))
         count = getattr(row, "gpu_count", None)
         hardware = f"{int(count)} x {gpu}" if isinstance(count, (int, float)) and not pd.isna(count) and gpu else gpu
         parts = [getattr(row, "source", None), getattr(row, "model_name", None), hardware,
@@ -87,7 +96,8 @@ def trace_views(frame: pd.DataFrame) -> list[TraceView]:
         views.append(TraceView(label=", ".join(str(part) for part in parts if part and not pd.isna(part)),
                                url=str(getattr(row, "url", "")), scope=getattr(row, "scope", None),
                                interval_s=_positive_or_none(trace.get("interval_s")), readings_w=readings,
-                               load_window_s=load_window, where=where))
+                               load_window_s=load_window, where=where,
+                               gpu=catalogue_gpu, hardware=hardware, source=_text(getattr(row, "source", None))))
     # Two traces of one source, model and GPU (an MLPerf system's Offline and Server runs) are told
     # apart by where they stand in their document (the scenario, for MLPerf).
     labels = Counter(view.label for view in views)
@@ -133,36 +143,45 @@ def transition(view: TraceView) -> dict:
         threshold = idle + RISE_FRACTION * (load - idle)
         reached = next((index for index in range(start_index, len(readings)) if readings[index] >= threshold), None)
         rise_s = round((reached - start_index) * step, 3) if reached is not None else None
-    return {"label": view.label, "url": view.url, "scope": view.scope, "readings": len(readings),
+    return {"label": view.label, "url": view.url, "scope": view.scope, "gpu": view.gpu, "hardware": view.hardware,
+            "source": view.source, "readings": len(readings),
             "interval_s": step, "idle_w": idle, "load_w": None if load is None else round(load, 3),
             "load_to_idle": round(load / idle, 3) if idle and load is not None else None, "rise_s": rise_s}
 
 
-def plot_traces(views: list[TraceView], limit: int = MAX_PLOTTED) -> bytes | None:
-    """The longest ``limit`` traces over time as one PNG, the load windows shaded; None without traces.
+def draw_traces(figure, views: list[TraceView], limit: int = MAX_PLOTTED) -> None:
+    """The longest ``limit`` traces over time on ``figure``, the load windows shaded.
 
     Whole-server traces and per-GPU traces are drawn on axes of their own: their watts differ by
     an order of magnitude and are not the same quantity."""
     shown = views[:limit]
-    if not shown:
-        return None
     groups = [(title, [view for view in shown if (view.scope == "system") == system])
               for title, system in (("whole server at the wall (W)", True), ("per GPU (W)", False))]
     groups = [(title, members) for title, members in groups if members]
-    figure, axes_list = plt.subplots(len(groups), 1, figsize=(9, 3.6 * len(groups)), squeeze=False)
+    figure.set_size_inches(9, 3.6 * len(groups))
+    for position, (title, members) in enumerate(groups, start=1):
+        axes = figure.add_subplot(len(groups), 1, position)
+        for view in members:
+            step = view.interval_s or 1.0
+            times = [index * step for index in range(len(view.readings_w))]
+            line, = axes.plot(times, view.readings_w, linewidth=1.2, label=view.label)
+            if view.load_window_s:
+                axes.axvspan(*view.load_window_s, color=line.get_color(), alpha=0.08)
+        axes.set_ylabel(title)
+        axes.set_xlabel("seconds from the first reading (the reading's number where no interval is given)")
+        axes.legend(fontsize=7, loc="best")
+        axes.grid(alpha=0.3)
+    figure.suptitle("Power traces: idle, then load (shaded: the timed run where the source states it)"
+                    + (f"; the {len(shown)} longest of {len(views)}" if len(views) > len(shown) else ""))
+
+
+def plot_traces(views: list[TraceView], limit: int = MAX_PLOTTED) -> bytes | None:
+    """``draw_traces`` as one PNG; None without traces."""
+    if not views:
+        return None
+    figure = plt.figure()
     try:
-        for axes, (title, members) in zip(axes_list[:, 0], groups):
-            for view in members:
-                step = view.interval_s or 1.0
-                times = [index * step for index in range(len(view.readings_w))]
-                line, = axes.plot(times, view.readings_w, linewidth=1.2, label=view.label)
-                if view.load_window_s:
-                    axes.axvspan(*view.load_window_s, color=line.get_color(), alpha=0.08)
-            axes.set_ylabel(title)
-            axes.set_xlabel("seconds from the first reading (the reading's number where no interval is given)")
-            axes.legend(fontsize=7, loc="best")
-            axes.grid(alpha=0.3)
-        figure.suptitle("Power traces: idle, then load (shaded: the timed run where the source states it)")
+        draw_traces(figure, views, limit)
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
         return buffer.getvalue()

@@ -126,19 +126,27 @@ def test_success_criteria():
     assert criteria["AI Energy Score reviewed"] == (True, 1)
     assert criteria["H100 data"] == (True, 5)
     assert criteria["the ohdoking dataset reached"] == (False, "no")
-    assert criteria["idle→inference transitions"] == (True, "H100 PCIe")
+    # An idle figure and a steady figure of one GPU are no transition: only a trace shows one.
+    assert criteria["idle→inference transitions"] == (False, "no power trace to see one in")
     assert criteria["a correlation coefficient"][0] is True  # 250..310 W over batches 1..8
     assert criteria["power traces"] == (False, "no time series in the sources crawled")
 
 
 def test_power_traces_criterion_counts_readings_and_idle_to_load_swings():
-    traces = [record(id="t1", gpu="RTX 4090", power_w=160.0, trace={"interval_s": 1.0, "readings_w": [20.0, 300.0]}),
+    traces = [record(id="t1", gpu="RTX 4090", power_w=160.0,
+                     trace={"interval_s": 1.0, "readings_w": [20.0, 20.0, 300.0, 300.0]}),
               record(id="t2", gpu="RTX 4090", power_w=290.0,
                      trace={"interval_s": None, "readings_w": [280.0, 290.0, 300.0]})]
     frame = pd.DataFrame(h100_records() + traces)
     criteria = {c["criterion"]: (c["met"], c["figure"]) for c in synthesise(frame, ASSUMPTIONS)["success_criteria"]}
-    # 2 + 3 readings; only the first goes from under half its peak (20 < 150) to load.
-    assert criteria["power traces"] == (True, "2 traces (5 readings, 1 with an idle-to-load swing)")
+    # 4 + 3 readings, both per GPU, neither of the H100 PCIe.
+    assert criteria["power traces"] == (True, "2 traces (7 readings): 2 per GPU (RTX 4090 (2)); none of the "
+                                              "H100 PCIe")
+    # The first: idle 20 W (quietest quarter), load 300 W (busiest), 15 times idle; 90 % of the way is
+    # 272 W, first reached at 2 s, 1 s after the last idle reading. The second, 3 readings, has no quarters.
+    assert criteria["idle→inference transitions"] == (
+        True, "1 of 2 traces go from idle to load (load / idle 15, rise to 90 % of the load level in 1 s): "
+              "1 per GPU (RTX 4090); none of the H100 PCIe")
 
 
 def test_spreadsheet_cells_are_neutralised():
