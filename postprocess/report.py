@@ -306,19 +306,24 @@ def _rack_plan_section(synthesis: dict) -> Section:
                      key="rack_plan_assumptions")
     missing = Table(["what the crawled evidence does not cover"], [[item] for item in plan["missing"]],
                     key="rack_plan_missing")
-    paragraphs = [answer, "The figures above are per GPU: by load, then the assumptions checked, then what is "
-                          "missing. Whole servers measured at the wall follow, kept apart."]
-    tables = [loads, verdicts, missing]
-    if plan["whole_server"]:
-        tables.append(_whole_server_table(plan["whole_server"], "rack_plan_whole_server"))
-        share = plan["system_share"]
-        paragraphs.append(
-            f"Whole {gpu} servers at the wall (CPUs, memory, fans and power-supply losses included): the table "
-            "after the missing evidence. They are no per-GPU figure"
-            + (f"; divided by their accelerators they give {_median(share['power_w']['median'])} W per GPU "
-               f"(median of {plural(share['power_w']['n'], 'estimate')}), an upper bound that holds the host's "
-               "share, not in the per-GPU figures above." if share else "."))
-    return Section(f"{gpu} power for a rack plan", paragraphs, tables)
+    return Section(f"{gpu} power for a rack plan", [
+        answer, "All figures here are per GPU (whole servers at the wall follow, kept apart): by load, then the "
+        "assumptions checked, then what is missing."], [loads, verdicts, missing])
+
+
+def _rack_plan_servers_section(synthesis: dict) -> Section | None:
+    """The target GPU's whole servers at the wall, beside the per-GPU answer and never in it."""
+    plan = synthesis["rack_plan"]
+    if not plan["whole_server"]:
+        return None
+    gpu, share = plan["gpu"], plan["system_share"]
+    return Section(f"Whole {gpu} servers at the wall", [
+        f"Measured power of whole {gpu} servers (CPUs, memory, fans and power-supply losses included), by "
+        "accelerators per server and load: what a rack's power feed sees, but no per-GPU figure."
+        + (f" Divided by their accelerators they give {_median(share['power_w']['median'])} W per GPU (median of "
+           f"{plural(share['power_w']['n'], 'estimate')}): an estimate that holds the host's share, so more than "
+           "one GPU draws, and in none of the per-GPU figures above." if share else "")],
+        [_whole_server_table(plan["whole_server"], "rack_plan_whole_server")])
 
 
 def _whole_server_table(rows: list[dict], key: str) -> Table:
@@ -365,6 +370,8 @@ def build_sections(synthesis: dict, tools: list[dict], has_traces_plot: bool = F
     criteria = synthesis["success_criteria"]
     met = sum(1 for c in criteria if c["met"])
     sections = [_rack_plan_section(synthesis)]
+    servers = _rack_plan_servers_section(synthesis)
+    sections += [servers] if servers else []
     sections.append(Section("Coverage", [
         f"{coverage['records']} records from {len(coverage['by_source'])} sources; {coverage['h100_pcie_records']} "
         f"on the H100 PCIe"

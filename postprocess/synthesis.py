@@ -450,7 +450,7 @@ def confidence(frame: pd.DataFrame, power_rows: list[dict], estimate: dict) -> l
                                     "(interquartile range)", "confidence": "medium",
                          "why": f"other GPUs' fraction of TDP scaled to {plain_number(TARGET_TDP_W)} W"})
     levels = {"gpu": "per-GPU", "system": "whole-server (at the wall)", "rated": "rated", "estimated": "estimated",
-              "system_share": "per-GPU share of whole-server"}
+              "system_share": "estimated per-GPU share of whole-server"}
     for row in power_rows:
         if row["gpu"] == TARGET_GPU and row["level"] == "gpu" and row["load"] == "steady":
             continue
@@ -526,10 +526,12 @@ def trace_criteria(traces: list[dict]) -> tuple[tuple[bool, str], tuple[bool, st
                                           f"a load level {TRANSITION_RATIO:g} times as high")
     ratios = [trace["load_to_idle"] for trace in swings]
     rises = [trace["rise_s"] for trace in swings if trace["rise_s"] is not None]
-    timing = f", rise to 90 % of the load level in {_range(rises)} s" if rises else ""
-    return (True, available), (True, f"{len(swings)} of {plural(len(traces), 'trace')} go from idle to load "
-                                     f"(load / idle {_range(ratios)}{timing}): "
-                                     f"{_what_was_traced(swings)}; {_target_traces(swings)}")
+    timing = f", rise to 90 % in {_range(rises)} s" if rises else ""
+    levels = f"from idle to load (load / idle {_range(ratios)}{timing})"
+    if len(swings) == len(traces):  # which ones the "power traces" figure says
+        return (True, available), (True, f"all {len(traces)} go {levels}; {_target_traces(swings)}")
+    return (True, available), (True, f"{len(swings)} of {len(traces)} go {levels}: {_what_was_traced(swings)}; "
+                                     f"{_target_traces(swings)}")
 
 
 def _range(values: list[float]) -> str:

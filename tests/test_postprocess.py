@@ -145,8 +145,8 @@ def test_power_traces_criterion_counts_readings_and_idle_to_load_swings():
     # The first: idle 20 W (quietest quarter), load 300 W (busiest), 15 times idle; 90 % of the way is
     # 272 W, first reached at 2 s, 1 s after the last idle reading. The second, 3 readings, has no quarters.
     assert criteria["idle→inference transitions"] == (
-        True, "1 of 2 traces go from idle to load (load / idle 15, rise to 90 % of the load level in 1 s): "
-              "1 per GPU (RTX 4090); none of the H100 PCIe")
+        True, "1 of 2 go from idle to load (load / idle 15, rise to 90 % in 1 s): 1 per GPU (RTX 4090); "
+              "none of the H100 PCIe")
 
 
 def test_spreadsheet_cells_are_neutralised():
