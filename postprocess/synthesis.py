@@ -259,8 +259,9 @@ def validation(frame: pd.DataFrame) -> dict:
     gpus = frame[frame["power_w"].notna() & frame["gpu"].notna()]
     # Whole servers are compared only with servers of as many accelerators; per-GPU shares of a
     # server's power (estimates) only with each other.
+    shares = system_share(gpus)
     keys = [gpus["gpu"], gpus["workload"], gpus["load"].fillna(""), gpus["power_kind"].fillna(""),
-            gpus["scope"].eq("system") & ~system_share(gpus), accelerators(gpus), system_share(gpus)]
+            gpus["scope"].eq("system") & ~shares, accelerators(gpus), shares]
     for (_, _, phase, kind, system, count, share), group in gpus.groupby(keys):
         if len(group) < 4:
             continue
@@ -422,8 +423,8 @@ def rack_plan(frame: pd.DataFrame, estimate: dict, verdicts: list[dict], power_r
                        "are not covered")
     elif all(trace["scope"] == "system" for trace in own_traces):
         servers = ", ".join(_distinct(pd.Series([trace["hardware"] for trace in own_traces])))
-        missing.append(f"no per-GPU {TARGET_GPU} power trace: its {plural(len(own_traces), 'trace')} "
-                       f"({servers}) are of whole servers at the wall, whose swing holds the host's")
+        missing.append(f"no per-GPU {TARGET_GPU} power trace: {plural(len(own_traces), 'trace')} of it ({servers}), "
+                       "all of whole servers at the wall, whose swing holds the host's")
     whole_server = [row for row in power_rows if row["gpu"] == TARGET_GPU and row["level"] == "system"]
     shares = [row for row in power_rows if row["gpu"] == TARGET_GPU and row["level"] == "system_share"]
     return {"gpu": TARGET_GPU, "loads": loads, "whole_server": whole_server,
@@ -522,8 +523,8 @@ def trace_criteria(traces: list[dict]) -> tuple[tuple[bool, str], tuple[bool, st
                  f"{_target_traces(traces)}")
     swings = [trace for trace in traces if is_transition(trace)]
     if not swings:
-        return (True, available), (False, f"none of the {plural(len(traces), 'trace')} goes from an idle level to "
-                                          f"a load level {TRANSITION_RATIO:g} times as high")
+        return (True, available), (False, f"no trace goes from an idle level to a load level {TRANSITION_RATIO:g} "
+                                          f"times as high ({plural(len(traces), 'trace')} looked at)")
     ratios = [trace["load_to_idle"] for trace in swings]
     rises = [trace["rise_s"] for trace in swings if trace["rise_s"] is not None]
     timing = f", rise to 90 % in {_range(rises)} s" if rises else ""

@@ -162,7 +162,8 @@ SCRIPT_STEADY = 283.0
                     reason="Debian's chromium is not installed (.ci/run installs it; in CI this never skips)")
 def test_rendered_report_holds(tmp_path):
     """The report's HTML rendered in chromium: no circular TDP verdict, no CPU row in a GPU table,
-    the idle figure no outlier, tasks on rows of their own, units on every plot axis."""
+    the idle figure no outlier, tasks on rows of their own, a whole server apart from the per-GPU
+    figures, its trace tabled and drawn, units on every plot axis."""
     from playwright.sync_api import sync_playwright
 
     # One 7B model at batch sizes 1, 4, 16 (a batch effect) and a 70B model.
@@ -173,7 +174,13 @@ def test_rendered_report_holds(tmp_path):
     # Above its TDP (72 W), so the validation table has a row; training, so no inference table shows it.
     hot = record(id="b" * 20, gpu="L4", workload="training", power_w=95.0, power_kind="measured",
                  flags=["exceeds_tdp"])
-    write_jsonl(tmp_path / "output" / "x" / "x.jsonl", bench_records() + tokens + [hot])
+    # An 8 x H100 PCIe server at the wall, with its trace: idle 800 W before the run (2.5-4.5 s), load
+    # 3000 W inside it; 3000 W against 8 x 350 W = 107 %.
+    server = record(id="c" * 20, source="mlperf_power", gpu="H100 PCIe", gpu_count=8, power_w=3000.0,
+                    power_kind="measured", scope="system", method="external-meter",
+                    trace={"interval_s": 1.0, "load_window_s": [2.5, 4.5],
+                           "readings_w": [800.0, 800.0, 1600.0, 3000.0, 3000.0, 900.0]})
+    write_jsonl(tmp_path / "output" / "x" / "x.jsonl", bench_records() + tokens + [hot, server])
     completed = subprocess.run([sys.executable, "-m", "postprocess", str(tmp_path / "output"), "--out",
                                 str(tmp_path / "report")], capture_output=True, text=True, timeout=300)
     assert completed.returncode == 0, completed.stderr
@@ -201,7 +208,13 @@ def test_rendered_report_holds(tmp_path):
             assert row["GPU"] and "CPU" not in row["GPU"] and row["GPU"] != "unknown"
             assert "7" != row.get("median (W)") and "3.5" != row.get("median (J/query)")
     assert [row["GPU"] for row in rows("power_steady")] == ["H100 PCIe"]
-    assert rows("power_steady")[0]["median (W)"] == "290"
+    assert rows("power_steady")[0]["median (W)"] == "290"  # the server's 3000 W is not in it
+    for key in ("power_whole_server", "rack_plan_whole_server"):
+        assert [(row["accelerators per server"], row["median (W)"], row["median / (accelerators × TDP) (%)"])
+                for row in rows(key)] == [("8", "3000", "107")]
+    trace, = rows("traces")
+    assert (trace["measured for"], trace["idle level (W)"], trace["load level (W)"]) == (
+        "whole server (at the wall)", "800", "3000")
     assert [(row["load"], row["median (W)"]) for row in rows("power_other_loads")] == [("idle", "45"), ("peak", "348")]
     # Among all H100 PCIe figures (q1 265, q3 315) the idle 45 W would be below 190 W; among idle ones it is not.
     assert [(row["GPU"], row["power (W)"]) for row in rows("validation")] == [("L4", "95")]
@@ -211,13 +224,13 @@ def test_rendered_report_holds(tmp_path):
         for header in table[0]:
             assert header != "n" and "_" not in header, (key, header)
     drawn = [axis for plot in axes for axis in plot]
-    assert len(axes) == 3 and all(plot for plot in axes)
+    assert len(axes) == 4 and all(plot for plot in axes)
     for axis in drawn:
         assert axis["y"].endswith(")") and "(" in axis["y"]
         assert axis["x"] == "GPU" or axis["x"].endswith(")")
         assert not any("times" in tick or "^" in tick for tick in axis["x_ticks"] + axis["y_ticks"])
     assert {axis["y"] for axis in drawn} == {"average power per GPU (W)", "median energy per token (J/token)",
-                                             "mean energy per token (J/token)"}
+                                             "mean energy per token (J/token)", "whole server at the wall (W)"}
 
 
 def test_spreadsheet_figures_lose_float_noise_only(tmp_path):
