@@ -360,7 +360,8 @@ def _traces_section(synthesis: dict, has_plot: bool) -> Section:
                     else "per GPU", t["readings"], _stat(t["interval_s"]), _median(t["idle_w"]),
                     _median(t["load_w"]), _stat(t["load_to_idle"]), _stat(t["rise_s"]), Link("source", t["url"])]
                    for t in traces], key="traces")
-    return Section("Power traces: idle → load", [verdict, how + shown], [table],
+    # How the levels are read matters only where there are levels to read.
+    return Section("Power traces: idle → load", [verdict, how + shown] if traces else [verdict], [table],
                    plot="traces" if has_plot else None)
 
 
