@@ -350,12 +350,12 @@ def _traces_section(synthesis: dict, has_plot: bool) -> Section:
            "run), idle is the median of the quietest quarter of the readings before it and load the mean of those "
            "inside it; otherwise idle is the median of the quietest quarter of all readings and load the mean of "
            f"the busiest quarter. Rise: seconds from the load's start to the first reading "
-           f"{RISE_FRACTION:.0%} of the way from idle to load (no finer than the sampling interval). A transition "
-           f"counts when the load level is at least {TRANSITION_RATIO:g} times the idle level. The sampling "
-           "interval is that of the readings kept (a long MLPerf run is kept as means of blocks of readings).")
+           f"{RISE_FRACTION * 100:g} % of the way from idle to load (no finer than the sampling interval). "
+           f"A transition counts when the load level is at least {TRANSITION_RATIO:g} times the idle level. The "
+           "sampling interval is that of the readings kept (a long MLPerf run is kept as means of blocks of readings).")
     shown = (f" The plot shows the {MAX_PLOTTED} longest." if has_plot and len(traces) > MAX_PLOTTED else "")
     table = Table(["trace", "GPU or server", "measured for", "readings", "sampling interval (s)", "idle level (W)",
-                   "load level (W)", "load / idle", f"rise to {RISE_FRACTION:.0%} (s)", "source"],
+                   "load level (W)", "load / idle", f"rise to {RISE_FRACTION * 100:g} % (s)", "source"],
                   [[t["label"], t["hardware"] or "not named", "whole server (at the wall)" if t["scope"] == "system"
                     else "per GPU", t["readings"], _stat(t["interval_s"]), _median(t["idle_w"]),
                     _median(t["load_w"]), _stat(t["load_to_idle"]), _stat(t["rise_s"]), Link("source", t["url"])]

@@ -16,7 +16,7 @@ import pandas as pd
 
 from crawler.extract.gpus import spec_for
 
-from .traces import trace_views, transition
+from .traces import RISE_FRACTION, trace_views, transition
 
 TARGET_GPU = "H100 PCIe"
 TARGET_TDP_W = 350.0
@@ -527,7 +527,7 @@ def trace_criteria(traces: list[dict]) -> tuple[tuple[bool, str], tuple[bool, st
                                           f"times as high ({plural(len(traces), 'trace')} looked at)")
     ratios = [trace["load_to_idle"] for trace in swings]
     rises = [trace["rise_s"] for trace in swings if trace["rise_s"] is not None]
-    timing = f", rise to 90 % in {_range(rises)} s" if rises else ""
+    timing = f", rise to {RISE_FRACTION * 100:g} % in {_range(rises)} s" if rises else ""
     levels = f"from idle to load (load / idle {_range(ratios)}{timing})"
     if len(swings) == len(traces):  # which ones the "power traces" figure says
         return (True, available), (True, f"all {len(traces)} go {levels}; {_target_traces(swings)}")
