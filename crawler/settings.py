@@ -51,8 +51,11 @@ RETRY_HTTP_CODES = [429, 500, 502, 503, 504, 522, 524, 408]
 RETRY_BACKOFF_BASE = 2.0  # seconds before the first retry; doubles each time
 RETRY_BACKOFF_MAX = 60.0
 RETRY_AFTER_MAX = 300.0  # a Retry-After longer than this gives up instead of stalling the crawl
-# Finish reasons after which `scrapy crawl` exits non-zero (crawler/commands/crawl.py).
-CRAWL_FAILURE_REASONS = ["source_unavailable", "live_request_blocked"]
+# Finish reasons after which `scrapy crawl` exits 3 (crawler/commands/crawl.py): the crawl stopped
+# before reading its source (down, every request failed at the network level, a refused live
+# request, GitHub's rate limit spent). `python -m crawler.schedule` fails these runs too.
+CRAWL_FAILURE_REASONS = ["source_unavailable", "network_unreachable", "live_request_blocked",
+                         "github_rate_limited"]
 COMMANDS_MODULE = "crawler.commands"
 
 # --- Sizes: a huge file is cancelled and counted, never loaded ---------------------------------
