@@ -55,7 +55,8 @@ def test_serve_prints_every_export_line_a_crawl_by_hand_needs(tmp_path):
                     "CRAWLER_STATS_JSON": str(tmp_path / "stats" / "%(name)s.json"),
                     "CRAWLER_HTTPCACHE_DIR": str(tmp_path / "httpcache")}
         for spider in ("hub_datasets", "ai_energy_score", "github_issues"):
-            crawl = subprocess.run(["bash", "-c", f"{pasted}\nexec {shlex.quote(sys.executable)} -m scrapy crawl {spider} --nolog"],
+            command = f"{pasted}\nexec {shlex.quote(sys.executable)} -m scrapy crawl {spider} --nolog"
+            crawl = subprocess.run(["bash", "-c", command],
                                    cwd=ROOT, env=hand_env, capture_output=True, text=True, timeout=300)
             stats = json.loads((tmp_path / "stats" / f"{spider}.json").read_text())
             assert crawl.returncode == 0 and stats["finish_reason"] == "finished", (spider, crawl.stderr[-2000:])

@@ -190,7 +190,7 @@ def test_a_worker_that_cannot_reach_redis_stops_at_once_without_crawling(mock_si
     assert completed.returncode == 2 and not mock_site.requests and not (tmp_path / "output").exists()
     assert completed.stderr.splitlines() == [
         f"scrapy crawl: error: REDIS_URL is set but Redis does not answer: "
-        f"Error 2 connecting to unix socket: {tmp_path / 'missing.sock'}. No such file or directory."]
+        f"Error 2 connecting to {tmp_path / 'missing.sock'}. No such file or directory."]
     assert completed.stdout == ""
 
 
