@@ -37,6 +37,8 @@ def scrapy(*args: str, cwd=ROOT, env=None) -> subprocess.CompletedProcess:
      "-a reports: 'report.json' is neither a URL nor datasets|spaces|models/<org>/<name>/<path>"),
     (["hub_models", "-a", "max_pages"], "Invalid -a value, use -a NAME=VALUE"),
     (["no_such_spider"], f"no spider named 'no_such_spider' (known: {KNOWN_SPIDERS})"),
+    ([], f"name one spider to run (known: {KNOWN_SPIDERS})"),
+    (["hub_models", "hub_datasets"], f"name one spider to run (known: {KNOWN_SPIDERS})"),
 ])
 def test_a_bad_spider_argument_is_one_line_and_exit_2(tmp_path, arguments, message):
     completed = scrapy("scrapy", "crawl", *arguments, env={"CRAWLER_OUTPUT_DIR": str(tmp_path / "output")})

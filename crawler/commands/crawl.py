@@ -37,8 +37,7 @@ class Command(ScrapyCrawlCommand):
     def process_options(self, args, opts):
         try:
             super().process_options(args, opts)  # -a, -s and -o/-O values that cannot be parsed
-            if len(args) == 1:  # else Scrapy's run() says what is wrong with the command line
-                self.check_before_crawling(args[0], opts.spargs)
+            self.check_before_crawling(args, opts.spargs)
         except (UsageError, RedisUnreachable) as exc:
             if not str(exc):  # a UsageError that asks for the help text
                 raise
@@ -47,12 +46,15 @@ class Command(ScrapyCrawlCommand):
             print(f"scrapy crawl: error: {exc}", file=sys.stderr)
             sys.exit(USAGE_ERROR_EXIT_CODE)
 
-    def check_before_crawling(self, spider_name: str, spider_arguments: dict) -> None:
+    def check_before_crawling(self, args: list[str], spider_arguments: dict) -> None:
         loader = get_spider_loader(self.settings)
+        known = f"(known: {', '.join(sorted(loader.list()))})"
+        if len(args) != 1:
+            raise UsageError(f"name one spider to run {known}")
         try:
-            spidercls = loader.load(spider_name)
+            spidercls = loader.load(args[0])
         except KeyError:
-            raise UsageError(f"no spider named {spider_name!r} (known: {', '.join(sorted(loader.list()))})") from None
+            raise UsageError(f"no spider named {args[0]!r} {known}") from None
         # The constructor checks the -a arguments (crawler/spiders/arguments.py); Scrapy builds the
         # spider again for the crawl, the same way.
         spidercls(**spider_arguments)
