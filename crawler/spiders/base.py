@@ -122,7 +122,9 @@ class MeasurementSpider(scrapy.Spider):
             return
         kinds = [kind for name in cls.default_feeds for options in settings.getdict(name).values()
                  for kind in options.get("item_classes", ())]
-        settings.set("FEEDS", feeds_of_one_kind(named, kinds), priority=settings.getpriority("FEEDS"))
+        # Above the command line's priority: `scrapy crawl` copies its settings onto the crawler's
+        # again after this, which would otherwise put the feeds back as they were named.
+        settings.set("FEEDS", feeds_of_one_kind(named, kinds), priority=settings.getpriority("FEEDS") + 1)
 
     def count(self, key: str, amount: int = 1) -> None:
         self.crawler.stats.inc_value(f"{self.name}/{key}", amount)
