@@ -3,6 +3,8 @@
 * ``parquet``: ``scrapy crawl X -O x.parquet`` writes the records with their Arrow schema
   (``crawler/arrow_schema.py``, derived from the JSON Schema): int64 for integer fields, timestamps
   in UTC for date-times, one string type, lists and structs for flags, bounds and trace.
+* ``jsonlines``/``jsonl``/``json``: Scrapy's, refusing to write NaN or Infinity (not JSON; the
+  pipelines null non-finite figures, so this is a last guard: such a record is logged, not written).
 * ``csv``: every field of the record, always (one column each, in schema order); lists and objects
   (``flags``, ``bounds``, ``trace``, ``tools``, ``tool_mentions``) as JSON text, where Scrapy's
   would join a list with commas and write an object as a Python repr.
@@ -18,7 +20,7 @@ import logging
 import pyarrow as pa
 import pyarrow.parquet as pq
 from itemadapter import ItemAdapter
-from scrapy.exporters import BaseItemExporter, CsvItemExporter
+from scrapy.exporters import BaseItemExporter, CsvItemExporter, JsonItemExporter, JsonLinesItemExporter
 
 from crawler.arrow_schema import discussion_arrow_schema, measurement_arrow_schema, record_converter
 from crawler.items import DISCUSSION_FIELDS, MEASUREMENT_FIELDS, Discussion, Measurement
@@ -101,3 +103,13 @@ class SchemaCsvItemExporter(CsvItemExporter):
             # allow_nan=False: the cell is strict JSON (the pipelines null non-finite figures).
             return json.dumps(value, ensure_ascii=False, allow_nan=False)
         return super().serialize_field(field, name, value)
+
+
+class StrictJsonLinesItemExporter(JsonLinesItemExporter):
+    def __init__(self, file, **kwargs):
+        super().__init__(file, allow_nan=False, **kwargs)
+
+
+class StrictJsonItemExporter(JsonItemExporter):
+    def __init__(self, file, **kwargs):
+        super().__init__(file, allow_nan=False, **kwargs)

@@ -267,3 +267,30 @@ def test_scrapy_parse_leaves_no_feed_file(mock_site, tmp_path):
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert "/api/datasets/lab/llm-energy-codecarbon" in completed.stdout  # it did parse the listing
     assert not list(output.rglob("*.jsonl"))
+
+
+def test_json_feeds_never_hold_nan():
+    from crawler.exporters import StrictJsonLinesItemExporter
+
+    file = io.BytesIO()
+    exporter = StrictJsonLinesItemExporter(file)
+    exporter.export_item(measurement(power_w=300.0))
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        exporter.export_item(measurement(trace={"interval_s": None, "readings_w": [float("nan")]}))
+    line, = file.getvalue().decode().splitlines()
+    assert json.loads(line, parse_constant=lambda constant: pytest.fail(constant))["power_w"] == 300.0
+
+
+def test_crawl_stats_json_is_strict(tmp_path):
+    from scrapy.utils.test import get_crawler
+
+    from crawler.extensions import StatsJsonDump
+
+    crawler = get_crawler(settings_dict={"STATS_JSON_PATH": str(tmp_path / "%(name)s.json")})
+    crawler.stats.set_value("ratio", float("nan"))
+    crawler.stats.set_value("pages", 3)
+    extension = StatsJsonDump(crawler, crawler.settings["STATS_JSON_PATH"])
+    spider = type("Spider", (), {"name": "s"})()
+    extension.spider_closed(spider, "finished")
+    stats = json.loads((tmp_path / "s.json").read_text("utf-8"), parse_constant=lambda constant: pytest.fail(constant))
+    assert (stats["ratio"], stats["pages"], stats["finish_reason"]) == (None, 3, "finished")
