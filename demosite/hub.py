@@ -51,6 +51,7 @@ def _generated_chunks(size: int, file_path: str):
 
 
 REPO_TYPES = ("datasets", "models", "spaces")
+_REVISION_SHA_RE = re.compile(r"(/(?:resolve|tree|revision|paths-info)/)[0-9a-f]{40}(?=/|$)")
 _FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\n(.*?\n)?---[ \t]*\n", re.DOTALL)
 
 
@@ -160,12 +161,19 @@ class MockHub:
     # --- routes ------------------------------------------------------------------------------
     def handle(self, path: str, query: dict, base_url: str, cdn_url: str,
                authorized: bool) -> Reply | None:
+        # A repo has one revision, main, whose sha api_entry gives: huggingface_hub resolves main to
+        # it and then asks for that sha by name (the datasets library's reads of a pushed dataset).
+        path = _REVISION_SHA_RE.sub(r"\1main", path)
         for kind in REPO_TYPES:
             if path == f"/api/{kind}":
                 return self.listing(kind, query, base_url)
+            if path.startswith(f"/api/{kind}/") and path.endswith("/revision/main"):
+                repo_id = path[len(f"/api/{kind}/"):-len("/revision/main")]
+                if repo_id in self.repos[kind]:
+                    return json_reply(self.api_entry(kind, repo_id, full=True, card_data=True))
             if path.startswith(f"/api/{kind}/") and "/tree/main" in path:
                 repo_id, _, folder = path[len(f"/api/{kind}/"):].partition("/tree/main")
-                return self.tree(kind, repo_id, folder.strip("/"))
+                return self.tree(kind, repo_id, folder.strip("/"), query.get("recursive", ["false"])[0] == "true")
             if path.startswith(f"/api/{kind}/"):
                 repo_id = path[len(f"/api/{kind}/"):]
                 if repo_id not in self.repos[kind]:
@@ -183,8 +191,9 @@ class MockHub:
             return self.resolve(kind, repo_id, unquote(file_path), cdn_url, authorized)
         return None
 
-    def tree(self, kind: str, repo_id: str, folder: str) -> Reply:
-        """The tree API: the files and folders directly inside ``folder``."""
+    def tree(self, kind: str, repo_id: str, folder: str, recursive: bool = False) -> Reply:
+        """The tree API: the files and folders directly inside ``folder`` (every file below it when
+        ``recursive``)."""
         if repo_id not in self.repos.get(kind, {}):
             return json_reply({"error": "Repository not found"}, 404, {"X-Error-Code": "RepoNotFound"})
         prefix = f"{folder}/" if folder else ""
@@ -193,7 +202,7 @@ class MockHub:
             if not path.startswith(prefix):
                 continue
             rest = path[len(prefix):]
-            if "/" in rest:
+            if "/" in rest and not recursive:
                 folders.add(prefix + rest.split("/", 1)[0])
                 continue
             node = self._repo_dir(kind, repo_id).joinpath(*PurePosixPath(path).parts)
