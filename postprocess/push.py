@@ -21,6 +21,8 @@ import yaml
 from crawler.arrow_schema import TIMESTAMP, discussion_arrow_schema, measurement_arrow_schema
 from crawler.items import discussion_schema, measurement_schema
 
+from .spreadsheets import merged_arrow_schema
+
 CONFIGS = {"measurements": "data/measurements.parquet", "discussions": "data/discussions.parquet"}
 REPORT_FILES = ("report.md", "report.html", "synthesis.json")
 # The unit of a column, by name: canonical units (DESIGN.md's data contract).
@@ -44,10 +46,6 @@ SOURCES = (
 )
 
 
-def _with_span(schema: pa.Schema) -> pa.Schema:
-    return schema.append(pa.field("first_seen", TIMESTAMP)).append(pa.field("last_seen", TIMESTAMP))
-
-
 def _parquet_bytes(frame: pd.DataFrame, schema: pa.Schema) -> bytes:
     buffer = io.BytesIO()
     pq.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False), buffer)
@@ -55,7 +53,7 @@ def _parquet_bytes(frame: pd.DataFrame, schema: pa.Schema) -> bytes:
 
 
 def discussions_parquet(discussions: pd.DataFrame) -> bytes:
-    schema = _with_span(discussion_arrow_schema())
+    schema = merged_arrow_schema(discussion_arrow_schema())
     frame = discussions.copy()
     for field in schema:
         if field.type == TIMESTAMP and field.name in frame and not pd.api.types.is_datetime64_any_dtype(frame[field.name]):
@@ -95,9 +93,9 @@ def dataset_card(repo_id: str, measurements: int, discussions: int, by_source: d
         f"| `measurements` (default) | `{CONFIGS['measurements']}` | {measurements:,} |",
         f"| `discussions` | `{CONFIGS['discussions']}` | {discussions:,} |", "",
         "## Columns: measurements", "", "| column | type | unit | meaning |", "|---|---|---|---|",
-        *_column_rows(_with_span(measurement_arrow_schema()), measurement_schema()), "",
+        *_column_rows(merged_arrow_schema(measurement_arrow_schema()), measurement_schema()), "",
         "## Columns: discussions", "", "| column | type | unit | meaning |", "|---|---|---|---|",
-        *_column_rows(_with_span(discussion_arrow_schema()), discussion_schema()), "",
+        *_column_rows(merged_arrow_schema(discussion_arrow_schema()), discussion_schema()), "",
         "## Sources and licences", "",
         "The dataset collects figures others published; each keeps its source's terms.", "",
         "| source | what | measurements | licence |", "|---|---|---|---|",

@@ -16,9 +16,13 @@ import pyarrow.parquet
 
 from crawler.arrow_schema import TIMESTAMP, measurement_arrow_schema
 
-# measurements.parquet: the Measurement's Arrow schema (from its JSON Schema) and the merge's span.
-MERGED_SCHEMA = (measurement_arrow_schema().append(pyarrow.field("first_seen", TIMESTAMP))
-                 .append(pyarrow.field("last_seen", TIMESTAMP)))
+
+def merged_arrow_schema(schema: pyarrow.Schema) -> pyarrow.Schema:
+    """A record kind's Arrow schema (from its JSON Schema) and the merge's span across crawls."""
+    return schema.append(pyarrow.field("first_seen", TIMESTAMP)).append(pyarrow.field("last_seen", TIMESTAMP))
+
+
+MERGED_SCHEMA = merged_arrow_schema(measurement_arrow_schema())
 
 
 def _cell(value):
