@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -102,3 +103,17 @@ def test_push_needs_a_token(tmp_path, monkeypatch, capsys):
     assert main([str(tmp_path / "output"), "--out", str(tmp_path / "report"), "--push-to-hub", "lab/x"]) == 2
     assert capsys.readouterr().err == "error: --push-to-hub needs a write token in HF_TOKEN\n"
     assert not (tmp_path / "report").exists()
+
+
+def test_a_failed_push_is_one_line(tmp_path, monkeypatch, capsys):
+    with socket.socket() as unused:  # a port nothing listens on
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    write_jsonl(tmp_path / "output" / "m" / "x.jsonl", h100_records())
+    assert main([str(tmp_path / "output"), "--out", str(tmp_path / "report"), "--push-to-hub", "lab/x"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: pushing to lab/x failed: ") and error.count("\n") == 1
+    assert "Traceback" not in error and TOKEN not in error
+    assert (tmp_path / "report" / "measurements.parquet").is_file()  # the local outputs are written
