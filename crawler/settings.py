@@ -133,6 +133,13 @@ DEFAULT_DISCUSSION_FEED = {
     },
 }
 FEED_EXPORT_ENCODING = "utf-8"
+# -O x.parquet: the records with their Arrow schema (from the JSON Schema); -O x.csv: every field
+# of the record as a column, lists and objects as JSON text; JSON never holds NaN (crawler/exporters.py).
+FEED_EXPORTERS = {"parquet": "crawler.exporters.ParquetItemExporter",
+                  "csv": "crawler.exporters.SchemaCsvItemExporter",
+                  "jsonlines": "crawler.exporters.StrictJsonLinesItemExporter",
+                  "jsonl": "crawler.exporters.StrictJsonLinesItemExporter",
+                  "json": "crawler.exporters.StrictJsonItemExporter"}
 # Local feed files are written unbuffered, and with JOBDIR named in the job folder (crawler/resume.py).
 FEED_STORAGES = {"": "crawler.resume.DurableFileFeedStorage", "file": "crawler.resume.DurableFileFeedStorage"}
 # %(worker)s: empty, or ".<host>-<pid>" for a worker of a distributed crawl (see below).
