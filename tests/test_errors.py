@@ -18,7 +18,7 @@ from demosite.__main__ import crawl_environment
 from demosite.server import MockSite
 from tests.conftest import FAST_RETRIES, ROOT, run_crawl
 
-KNOWN_SPIDERS = "ai_energy_score, github_issues, hub_datasets, hub_models"
+KNOWN_SPIDERS = "ai_energy_score, github_issues, hub_datasets, hub_models, mlperf_power"
 
 
 def scrapy(*args: str, cwd=ROOT, env=None) -> subprocess.CompletedProcess:
