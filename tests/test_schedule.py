@@ -97,7 +97,7 @@ def test_a_scheduled_crawl_shows_its_progress_and_keeps_its_whole_log(tmp_path, 
                          arguments={"hub_datasets": ["-s", "LOGSTATS_INTERVAL=0.2",
                                                      "-s", "AUTOTHROTTLE_START_DELAY=0.01"]}, report=False)
     out, err = capfd.readouterr()
-    assert failed == 0 and out.splitlines()[0].startswith("hub_datasets: finished, 19 records")
+    assert failed == 0 and out.splitlines()[0].startswith("hub_datasets: finished, 26 records")
     progress = [line for line in err.splitlines() if "[scrapy.extensions.logstats] INFO: Crawled " in line]
     assert progress and all(" pages (at " in line and " items (at " in line for line in progress)
     assert "[scrapy.core.engine] INFO" not in err  # the rest of INFO stays in the log file
