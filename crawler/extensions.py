@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -35,7 +36,10 @@ class StatsJsonDump:
         path = Path(self.path_template % {"name": spider.name, "time": when,
                                           "worker": worker_suffix(self.crawler.settings)})
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(stats, default=_json_default, indent=1, sort_keys=True), "utf-8")
+        strict = {key: None if isinstance(value, float) and not math.isfinite(value) else value
+                  for key, value in stats.items()}
+        # allow_nan=False: the file is strict JSON (a non-finite stat, were there one, is null above).
+        path.write_text(json.dumps(strict, default=_json_default, indent=1, sort_keys=True, allow_nan=False), "utf-8")
 
 
 def _json_default(value):

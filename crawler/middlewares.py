@@ -15,7 +15,7 @@ from urllib.parse import urljoin, urlsplit
 from scrapy import signals
 from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
-from scrapy.exceptions import IgnoreRequest, NotConfigured, ResponseDataLossError
+from scrapy.exceptions import CloseSpider, IgnoreRequest, NotConfigured, ResponseDataLossError
 from scrapy.utils.response import response_status_message
 from w3lib.url import safe_url_string
 
@@ -103,6 +103,11 @@ class RetryAfterMiddleware(RetryMiddleware):
     A host that gave no usable answer for a request's whole retry budget, while other requests to
     it failed too, is down rather than serving one bad file: the crawl stops with the finish reason
     ``source_unavailable`` (and ``scrapy crawl`` exits non-zero, see crawler/commands/crawl.py).
+
+    A crawl in which requests failed at the network level (refused, no DNS, timed out: the
+    RETRY_EXCEPTIONS) and not one was answered by any server, not even with an error, closes as
+    ``network_unreachable`` instead, whether it ran out of requests (it would otherwise "finish"
+    with no records, like a source with nothing new) or was stopping for an outage.
     """
 
     def __init__(self, settings):
@@ -113,11 +118,16 @@ class RetryAfterMiddleware(RetryMiddleware):
         self.last_usable_answer: dict[str, float] = {}  # host -> time.time() of its last usable answer
         self.failing: dict[str, dict[str, float]] = {}  # host -> URL -> time.time() of its last failure
         self.stopping_for_outage = False
+        self.network_failures = 0
+        self.last_network_failure = ""
+        self.reached_a_server = False
+        self.reported_unreachable = False
 
     @classmethod
     def from_crawler(cls, crawler):
         middleware = super().from_crawler(crawler)
         crawler.signals.connect(middleware.response_downloaded, signal=signals.response_downloaded)
+        crawler.signals.connect(middleware.spider_idle, signal=signals.spider_idle)
         return middleware
 
     def response_downloaded(self, response, request, spider):
@@ -125,6 +135,9 @@ class RetryAfterMiddleware(RetryMiddleware):
         request.meta["network_status"] = response.status
 
     async def process_response(self, request, response):
+        # Any status counts; a copy from the HTTP cache only when the host was asked (a 304).
+        if "cached" not in response.flags or "network_status" in request.meta:
+            self.reached_a_server = True
         if request.meta.get("dont_retry", False):
             return response
         problem = self.answer_problem(request, response)
@@ -156,7 +169,11 @@ class RetryAfterMiddleware(RetryMiddleware):
         return await self.retry_later(request, problem, wait) or response
 
     async def process_exception(self, request, exception):
-        if request.meta.get("dont_retry", False) or not isinstance(exception, self.exceptions_to_retry):
+        if not isinstance(exception, self.exceptions_to_retry):
+            return None
+        self.network_failures += 1
+        self.last_network_failure = f"{_host(request.url)}: {exception.__class__.__name__}: {exception}"
+        if request.meta.get("dont_retry", False):
             return None
         if isinstance(exception, ResponseDataLossError):
             self.crawler.stats.inc_value("fetch/short_body")
@@ -219,18 +236,42 @@ class RetryAfterMiddleware(RetryMiddleware):
         again.meta["retry_times"] = 0
         return again
 
+    def network_unreachable(self) -> bool:
+        return self.network_failures > 0 and not self.reached_a_server
+
+    def report_network_unreachable(self) -> None:
+        self.reported_unreachable = True
+        self.crawler.stats.inc_value("fetch/network_unreachable")
+        logger.error(
+            "Network unreachable: %d attempts failed and no server answered any request (last: %s). "
+            "Check the connection, DNS, a proxy, and the endpoint settings (HF_ENDPOINT, GITHUB_API_URL, ...).",
+            self.network_failures, self.last_network_failure,
+        )
+
+    def spider_idle(self, spider):
+        """Out of requests with every one failed at the network level: not a crawl that "finished"."""
+        if self.network_unreachable():
+            if not self.reported_unreachable:
+                self.report_network_unreachable()
+            raise CloseSpider("network_unreachable")
+
     def stop_for_outage(self, host: str, request) -> None:
         if self.stopping_for_outage:
             return
         self.stopping_for_outage = True
-        self.crawler.stats.inc_value("fetch/source_unavailable")
-        logger.error(
-            "%s gave no usable answer for %.0f s (every retry of %s failed): stopping the crawl "
-            "(source_unavailable). Run it again later; with -s JOBDIR=... it carries on where it stopped.",
-            host, time.time() - request.meta["failing_since"], request.url,
-        )
+        if self.network_unreachable():
+            self.report_network_unreachable()
+            reason = "network_unreachable"
+        else:
+            self.crawler.stats.inc_value("fetch/source_unavailable")
+            logger.error(
+                "%s gave no usable answer for %.0f s (every retry of %s failed): stopping the crawl "
+                "(source_unavailable). Run it again later; with -s JOBDIR=... it carries on where it stopped.",
+                host, time.time() - request.meta["failing_since"], request.url,
+            )
+            reason = "source_unavailable"
         # Not awaited: closing waits for the requests in flight, this one included.
-        asyncio.ensure_future(self.crawler.engine.close_spider_async(reason="source_unavailable"))
+        asyncio.ensure_future(self.crawler.engine.close_spider_async(reason=reason))
 
 
 def _is_json_of_shape(response, shape: str) -> bool:

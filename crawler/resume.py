@@ -11,7 +11,8 @@ requests and never make the requests the killed run had queued. So, with JOBDIR:
   queue, the seen requests and the spider state, and starts again from the start requests (the
   HTTP cache makes what has not changed cheap to read again).
 * ``DurableFileFeedStorage`` hands each record to the operating system as it is exported (no
-  buffer for a kill to lose) and names the feed file in the job folder (``feeds.txt``).
+  buffer for a kill to lose) and names the feed file in the job folder (``feeds.txt``). A feed
+  that ends empty is removed.
 * ``SkipWrittenRecordsPipeline`` drops a record whose id is in one of those files: what a killed
   run wrote is not written again (``resume/already_written``).
 """
@@ -98,6 +99,15 @@ class DurableFileFeedStorage(FileFeedStorage):
             with (Path(self.jobdir) / FEED_LIST).open("a", encoding="utf-8") as feeds:
                 feeds.write(f"{path.resolve()}\n")
         return path.open(self.write_mode, buffering=0)
+
+    def store(self, file) -> None:
+        # Scrapy opens a feed and closes it empty when a crawl exports nothing (FEED_STORE_EMPTY,
+        # and `scrapy parse`); a 0-byte .jsonl or .parquet is refused by pyarrow and polars, so
+        # it is removed (with -O, the file an earlier run wrote there is gone, as it would be).
+        file.close()
+        path = Path(self.path)
+        if path.is_file() and path.stat().st_size == 0:
+            path.unlink()
 
 
 def ids_written(jobdir: Path) -> set[str]:

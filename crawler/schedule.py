@@ -2,7 +2,9 @@
 hard timeout and a JSON stats file, then the synthesis. For cron and other schedulers.
 
 Prints one line per spider (outcome, records, input errors, fetch problems, duration, feed) and
-exits non-zero when any spider failed, timed out or did not finish cleanly.
+exits non-zero when any spider failed, timed out or did not finish cleanly. Each crawl logs at INFO
+to ``<output>/logs/<spider>-<time>.log``; its warnings, errors and Scrapy's progress line (LogStats,
+pages and items once a minute) are shown on stderr as the crawl runs.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -18,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scrapy.spiderloader import SpiderLoader
-from scrapy.utils.project import get_project_settings
+from scrapy.utils.project import get_project_settings, inside_project
 
 # After a timeout the crawl gets SIGINT (Scrapy's graceful stop: feeds are closed, stats written)
 # and this long to finish before it is killed.
@@ -62,8 +65,62 @@ class SpiderRun:
                 f"{self.seconds:.1f} s -> {self.feed}")
 
 
+class NotInProject(RuntimeError):
+    """Run where Scrapy finds no project settings: there would be no spiders to run."""
+
+
 def spider_names() -> list[str]:
-    return sorted(SpiderLoader.from_settings(get_project_settings()).list())
+    if not inside_project():
+        raise NotInProject(f"no scrapy.cfg in {Path.cwd()} or any folder above it (and SCRAPY_SETTINGS_MODULE "
+                           "is not set): run it from the project folder")
+    names = sorted(SpiderLoader.from_settings(get_project_settings()).list())
+    if not names:
+        raise NotInProject("the project settings name no spiders (SPIDER_MODULES): is this the crawler's folder?")
+    return names
+
+
+# A record of the crawl's log file (Scrapy's LOG_FORMAT and LOG_DATEFORMAT); other lines continue one.
+LOG_RECORD = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[(?P<logger>[^\]]+)\] (?P<level>[A-Z]+): ")
+SHOWN_LEVELS = {"WARNING", "ERROR", "CRITICAL"}
+PROGRESS_LOGGER = "scrapy.extensions.logstats"
+
+
+class LogRelay:
+    """Shows what a person watching the run needs from a crawl's log file as it grows: warnings and
+    errors (with their traceback lines), and Scrapy's progress line except the first (logged as
+    the crawl opens, all zeros)."""
+
+    def __init__(self, path: Path, out=None):
+        self.path = path
+        self.out = out or sys.stderr
+        self.file = None
+        self.partial = ""
+        self.showing = False
+        self.progress_lines = 0
+
+    def relay(self) -> None:
+        if self.file is None:
+            if not self.path.exists():
+                return
+            self.file = self.path.open(encoding="utf-8", errors="replace")
+        lines = (self.partial + self.file.read()).split("\n")
+        self.partial = lines.pop()  # written up to here so far
+        for line in lines:
+            if record := LOG_RECORD.match(line):
+                if record["logger"] == PROGRESS_LOGGER:
+                    self.progress_lines += 1
+                    self.showing = self.progress_lines > 1
+                else:
+                    self.showing = record["level"] in SHOWN_LEVELS
+            if self.showing:
+                print(line, file=self.out, flush=True)
+
+    def close(self) -> None:
+        self.relay()
+        if self.partial and self.showing:
+            print(self.partial, file=self.out, flush=True)
+        if self.file is not None:
+            self.file.close()
 
 
 def newest(folder: Path, pattern: str) -> Path | None:
@@ -77,19 +134,29 @@ def run_spider(name: str, output_dir: Path, *, timeout: float, env: dict, argume
     stats_dir = output_dir / "stats"
     environment = {**env, "CRAWLER_OUTPUT_DIR": str(output_dir),
                    "CRAWLER_STATS_JSON": str(stats_dir / "%(name)s-%(time)s.json")}
-    command = [sys.executable, "-m", "scrapy", "crawl", name, "--loglevel", "WARNING", *arguments]
+    log_file = output_dir / "logs" / f"{name}-{time.strftime('%Y-%m-%dT%H-%M-%S', time.gmtime(started))}.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "scrapy", "crawl", name, "--loglevel", "INFO", "--logfile", str(log_file),
+               *arguments]
     process = subprocess.Popen(command, env=environment, start_new_session=True)
-    try:
-        returncode = process.wait(timeout=timeout)
-        timed_out = False
-    except subprocess.TimeoutExpired:
-        timed_out = True
+    log = LogRelay(log_file)
+    deadline = time.monotonic() + timeout
+    timed_out = False
+    returncode = None
+    while returncode is None and not timed_out:
+        try:
+            returncode = process.wait(timeout=max(0.0, min(1.0, deadline - time.monotonic())))
+        except subprocess.TimeoutExpired:
+            timed_out = time.monotonic() >= deadline
+        log.relay()
+    if timed_out:
         os.killpg(process.pid, signal.SIGINT)
         try:
             returncode = process.wait(timeout=GRACE_SECONDS)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             returncode = process.wait()
+    log.close()
     stats_file = newest(stats_dir, f"{name}-*.json")
     stats = json.loads(stats_file.read_text()) if stats_file and stats_file.stat().st_mtime >= started else {}
     reason = stats.get("finish_reason")
@@ -114,7 +181,8 @@ def run_all(output_dir: Path, *, spiders: list[str] | None = None, timeout: floa
                          arguments=(arguments or {}).get(name, []))
         print(run.summary(), flush=True)
         failures += not run.ok
-    print(f"JSONL under {output_dir}/<spider>/, crawl stats under {output_dir}/stats/", flush=True)
+    print(f"JSONL under {output_dir}/<spider>/, crawl stats under {output_dir}/stats/, logs under {output_dir}/logs/",
+          flush=True)
     if report:
         failures += subprocess.run([sys.executable, "-m", "postprocess", str(output_dir)], env=env).returncode != 0
     return 1 if failures else 0
@@ -127,10 +195,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=Path("output"), help="output folder (default output/)")
     parser.add_argument("--no-report", action="store_true", help="skip the synthesis")
     args = parser.parse_args(argv)
+    try:
+        known = spider_names()
+    except NotInProject as exc:
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 2
     names = [n.strip() for n in args.spiders.split(",") if n.strip()] if args.spiders else None
-    unknown = sorted(set(names or []) - set(spider_names()))
+    unknown = sorted(set(names or []) - set(known))
     if unknown:
-        parser.error(f"unknown spiders: {', '.join(unknown)} (known: {', '.join(spider_names())})")
+        parser.error(f"unknown spiders: {', '.join(unknown)} (known: {', '.join(known)})")
     return run_all(args.output, spiders=names, timeout=args.timeout, report=not args.no_report)
 
 

@@ -54,8 +54,11 @@ RETRY_HTTP_CODES = [429, 500, 502, 503, 504, 522, 524, 408]
 RETRY_BACKOFF_BASE = 2.0  # seconds before the first retry; doubles each time
 RETRY_BACKOFF_MAX = 60.0
 RETRY_AFTER_MAX = 300.0  # a Retry-After longer than this gives up instead of stalling the crawl
-# Finish reasons after which `scrapy crawl` exits non-zero (crawler/commands/crawl.py).
-CRAWL_FAILURE_REASONS = ["source_unavailable", "live_request_blocked"]
+# Finish reasons after which `scrapy crawl` exits 3 (crawler/commands/crawl.py): the crawl stopped
+# before reading its source (down, every request failed at the network level, a refused live
+# request, GitHub's rate limit spent). `python -m crawler.schedule` fails these runs too.
+CRAWL_FAILURE_REASONS = ["source_unavailable", "network_unreachable", "live_request_blocked",
+                         "github_rate_limited"]
 COMMANDS_MODULE = "crawler.commands"
 
 # --- Sizes: a huge file is cancelled and counted, never loaded ---------------------------------
@@ -130,6 +133,13 @@ DEFAULT_DISCUSSION_FEED = {
     },
 }
 FEED_EXPORT_ENCODING = "utf-8"
+# -O x.parquet: the records with their Arrow schema (from the JSON Schema); -O x.csv: every field
+# of the record as a column, lists and objects as JSON text; JSON never holds NaN (crawler/exporters.py).
+FEED_EXPORTERS = {"parquet": "crawler.exporters.ParquetItemExporter",
+                  "csv": "crawler.exporters.SchemaCsvItemExporter",
+                  "jsonlines": "crawler.exporters.StrictJsonLinesItemExporter",
+                  "jsonl": "crawler.exporters.StrictJsonLinesItemExporter",
+                  "json": "crawler.exporters.StrictJsonItemExporter"}
 # Local feed files are written unbuffered, and with JOBDIR named in the job folder (crawler/resume.py).
 FEED_STORAGES = {"": "crawler.resume.DurableFileFeedStorage", "file": "crawler.resume.DurableFileFeedStorage"}
 # %(worker)s: empty, or ".<host>-<pid>" for a worker of a distributed crawl (see below).
@@ -176,3 +186,7 @@ PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = 60_000
 PLAYWRIGHT_ABORT_REQUEST = "crawler.middlewares.browser_request_not_allowed"
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"
+# Scrapy's LogStats line (pages crawled, items scraped, each with its rate per minute) once a
+# minute, at INFO: shown by a crawl by hand, and by python -m crawler.schedule and the demo, which
+# log each crawl to a file and show its progress lines and warnings as it runs.
+LOGSTATS_INTERVAL = 60.0

@@ -1,17 +1,19 @@
 """``python -m demosite``: start the offline demo site, crawl it with every spider, synthesise the report.
 
-``python -m demosite --serve`` only serves the site (for trying ``scrapy crawl`` by hand).
+``python -m demosite --serve`` only serves the site, and prints the ``export`` lines that point a
+``scrapy crawl`` by hand at it (for trying the spiders one at a time).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 import time
 from pathlib import Path
 
-from crawler.schedule import run_all, spider_names
+from crawler.schedule import NotInProject, run_all, spider_names
 
 from .hub import DEMO_HF_TOKEN
 from .server import MockSite
@@ -27,13 +29,10 @@ DEMO_ARGUMENTS = {
 }
 
 
-def crawl_environment(site: MockSite, output_dir: Path) -> dict:
-    """Environment that points a crawl at the demo site and nowhere else."""
-    env = dict(os.environ)
-    # One process per spider on this machine: a REDIS_URL in the caller's environment would
-    # make it a worker of some distributed crawl.
-    env.pop("REDIS_URL", None)
-    env.update({
+def site_environment(site: MockSite) -> dict[str, str]:
+    """What points a crawl at the demo site and nowhere else: every endpoint setting, the hosts a
+    crawl may reach, and the demo's size bound."""
+    return {
         "HF_ENDPOINT": site.hub_url,
         "GITHUB_API_URL": site.github_url,
         "GITHUB_RAW_URL": site.github_raw_url,
@@ -41,6 +40,17 @@ def crawl_environment(site: MockSite, output_dir: Path) -> dict:
         "AIENERGYSCORE_LEADERBOARD_URL": site.leaderboard_app_url,
         "CRAWLER_ALLOWED_HOSTS": ",".join(site.hosts),
         "HUB_MAX_FILE_BYTES": DEMO_MAX_FILE_BYTES,
+    }
+
+
+def crawl_environment(site: MockSite, output_dir: Path) -> dict:
+    """Environment that points a crawl at the demo site and nowhere else."""
+    env = dict(os.environ)
+    # One process per spider on this machine: a REDIS_URL in the caller's environment would
+    # make it a worker of some distributed crawl.
+    env.pop("REDIS_URL", None)
+    env.update(site_environment(site))
+    env.update({
         "CRAWLER_OUTPUT_DIR": str(output_dir),
         "CRAWLER_STATS_JSON": str(output_dir / "stats" / "%(name)s-%(time)s.json"),
     })
@@ -81,13 +91,23 @@ def main() -> int:
     args = parser.parse_args()
     if args.serve:
         site = MockSite(args.port).start()
-        print(f"Serving the demo site; crawl it with: HF_ENDPOINT={site.hub_url} scrapy crawl hub_datasets")
+        print(f"Serving the demo site at {site.hub_url} (Ctrl-C stops it). To crawl it by hand, in another shell:")
+        for name, value in site_environment(site).items():
+            print(f"export {name}={shlex.quote(value)}")
+        if os.environ.get("REDIS_URL"):
+            print("unset REDIS_URL")
+        print("scrapy crawl hub_datasets", flush=True)
         try:
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
             site.stop()
         return 0
+    try:
+        spider_names()  # outside the project there is nothing to crawl: say so before serving
+    except NotInProject as exc:
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 2
     return run_demo(args.output)
 
 

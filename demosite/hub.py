@@ -1,7 +1,9 @@
-"""The mock Hugging Face Hub: model and dataset listings, repo API, resolve URLs, an LFS CDN host."""
+"""The mock Hugging Face Hub: model and dataset listings, repo API, resolve URLs, an LFS CDN host, and the
+upload API (create a repo, preupload, commit) that huggingface_hub uses."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -52,6 +54,7 @@ REPO_TYPES = ("datasets", "models", "spaces")
 # The token whose owner the mock has granted access to the gated repos marked
 # "granted_to_demo_token" (a made-up value: the mock knows no real token).
 DEMO_HF_TOKEN = "hf_demo_granted_access"
+_REVISION_SHA_RE = re.compile(r"(/(?:resolve|tree|revision|paths-info)/)[0-9a-f]{40}(?=/|$)")
 _FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\n(.*?\n)?---[ \t]*\n", re.DOTALL)
 
 
@@ -81,6 +84,8 @@ class MockHub:
         self.changed_files: dict[tuple[str, str, str], bytes] = {}
         # repo id -> fields that replace the API's, for tests of entries of unexpected shapes
         self.entry_overrides: dict[str, dict] = {}
+        # kind -> repo id -> path -> bytes: repos made and files committed through the upload API
+        self.uploads: dict[str, dict[str, dict[str, bytes]]] = {}
         self.lock = threading.Lock()
 
     # --- repo contents -----------------------------------------------------------------------
@@ -159,12 +164,19 @@ class MockHub:
     # --- routes ------------------------------------------------------------------------------
     def handle(self, path: str, query: dict, base_url: str, cdn_url: str,
                authorization: str | None) -> Reply | None:
+        # A repo has one revision, main, whose sha api_entry gives: huggingface_hub resolves main to
+        # it and then asks for that sha by name (the datasets library's reads of a pushed dataset).
+        path = _REVISION_SHA_RE.sub(r"\1main", path)
         for kind in REPO_TYPES:
             if path == f"/api/{kind}":
                 return self.listing(kind, query, base_url)
+            if path.startswith(f"/api/{kind}/") and path.endswith("/revision/main"):
+                repo_id = path[len(f"/api/{kind}/"):-len("/revision/main")]
+                if repo_id in self.repos[kind]:
+                    return json_reply(self.api_entry(kind, repo_id, full=True, card_data=True))
             if path.startswith(f"/api/{kind}/") and "/tree/main" in path:
                 repo_id, _, folder = path[len(f"/api/{kind}/"):].partition("/tree/main")
-                return self.tree(kind, repo_id, folder.strip("/"))
+                return self.tree(kind, repo_id, folder.strip("/"), query.get("recursive", ["false"])[0] == "true")
             if path.startswith(f"/api/{kind}/"):
                 repo_id = path[len(f"/api/{kind}/"):]
                 if repo_id not in self.repos[kind]:
@@ -182,8 +194,9 @@ class MockHub:
             return self.resolve(kind, repo_id, unquote(file_path), cdn_url, authorization)
         return None
 
-    def tree(self, kind: str, repo_id: str, folder: str) -> Reply:
-        """The tree API: the files and folders directly inside ``folder``."""
+    def tree(self, kind: str, repo_id: str, folder: str, recursive: bool = False) -> Reply:
+        """The tree API: the files and folders directly inside ``folder`` (every file below it when
+        ``recursive``)."""
         if repo_id not in self.repos.get(kind, {}):
             return json_reply({"error": "Repository not found"}, 404, {"X-Error-Code": "RepoNotFound"})
         prefix = f"{folder}/" if folder else ""
@@ -192,11 +205,12 @@ class MockHub:
             if not path.startswith(prefix):
                 continue
             rest = path[len(prefix):]
-            if "/" in rest:
+            if "/" in rest and not recursive:
                 folders.add(prefix + rest.split("/", 1)[0])
                 continue
             node = self._repo_dir(kind, repo_id).joinpath(*PurePosixPath(path).parts)
-            size = len(node.read_bytes()) if node.is_file() else 0
+            uploaded = self.uploaded(kind, repo_id, path)
+            size = len(uploaded) if uploaded is not None else len(node.read_bytes()) if node.is_file() else 0
             entries.append({"type": "file", "oid": hashlib.sha1(path.encode()).hexdigest(),
                             "size": size, "path": path})
         entries += [{"type": "directory", "oid": hashlib.sha1(f.encode()).hexdigest(), "size": 0,
@@ -257,6 +271,10 @@ class MockHub:
         if repo_id not in self.repos[kind] or quirks.get("missing"):
             return not_found
         headers = {"X-Repo-Commit": hashlib.sha1(repo_id.encode()).hexdigest()}
+        uploaded = self.uploaded(kind, repo_id, file_path)
+        if uploaded is not None:
+            return Reply(200, uploaded, {**headers, "ETag": '"' + hashlib.sha1(uploaded).hexdigest() + '"'},
+                         "application/octet-stream")
         changed = self.changed_files.get((kind, repo_id, file_path))
         if changed is not None:
             return Reply(200, changed, headers, "text/plain; charset=utf-8")
@@ -280,6 +298,63 @@ class MockHub:
             content_type = "text/plain; charset=utf-8"
         headers["ETag"] = '"' + hashlib.sha1(body).hexdigest() + '"'
         return Reply(200, body, headers, content_type)
+
+    # --- uploads: what huggingface_hub's create_repo and create_commit (upload_folder) send -----
+    def handle_post(self, path: str, body: bytes, base_url: str, authorized: bool) -> Reply | None:
+        """POST routes: repo creation, card YAML validation, preupload, commit. Every one needs a token."""
+        if not authorized:
+            return json_reply({"error": "Invalid credentials in Authorization header"}, 401)
+        if path == "/api/validate-yaml":
+            return json_reply({"errors": [], "warnings": []})
+        if path == "/api/repos/create":
+            return self.create_repo(json.loads(body), base_url)
+        match = re.fullmatch(r"/api/(datasets|models|spaces)/([^/]+/[^/]+)/(preupload|commit)/main", path)
+        if match is None:
+            return None
+        kind, repo_id, action = match.groups()
+        if repo_id not in self.uploads.get(kind, {}):
+            return json_reply({"error": "Repository not found"}, 404, {"X-Error-Code": "RepoNotFound"})
+        if action == "preupload":
+            # Every file as a regular git blob: no LFS or Xet transfer for the mock to implement.
+            files = json.loads(body)["files"]
+            return json_reply({"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False}
+                                         for f in files]})
+        return self.commit(kind, repo_id, body, base_url)
+
+    def create_repo(self, payload: dict, base_url: str) -> Reply:
+        kind = f"{payload.get('type') or 'model'}s"
+        repo_id = f"{payload['organization']}/{payload['name']}" if payload.get("organization") else payload["name"]
+        with self.lock:
+            if repo_id in self.repos[kind]:
+                return json_reply({"error": "You already created this repo"}, 409)
+            self.repos[kind][repo_id] = {"id": repo_id, "downloads": 0, "files": {}}
+            self.uploads.setdefault(kind, {})[repo_id] = {}
+        prefix = "" if kind == "models" else f"/{kind}"
+        return json_reply({"url": f"{base_url}{prefix}/{repo_id}", "name": repo_id})
+
+    def commit(self, kind: str, repo_id: str, body: bytes, base_url: str) -> Reply:
+        """The NDJSON commit: a header line, then one line per file added (base64) or deleted."""
+        files = self.uploads[kind][repo_id]
+        with self.lock:
+            for line in body.splitlines():
+                operation = json.loads(line)
+                key, value = operation["key"], operation["value"]
+                if key == "file":
+                    content = value["content"]
+                    files[value["path"]] = (base64.b64decode(content) if value.get("encoding") == "base64"
+                                            else content.encode())
+                elif key == "deletedFile":
+                    files.pop(value["path"], None)
+                elif key != "header":
+                    return json_reply({"error": f"{key} operations are not supported by the mock Hub"}, 400)
+            self.repos[kind][repo_id]["files"] = {path: {} for path in files}
+        oid = hashlib.sha1(repr(sorted(files.items())).encode()).hexdigest()
+        prefix = "" if kind == "models" else f"/{kind}"
+        return json_reply({"commitUrl": f"{base_url}{prefix}/{repo_id}/commit/{oid}", "commitOid": oid,
+                           "pullRequestUrl": None})
+
+    def uploaded(self, kind: str, repo_id: str, file_path: str) -> bytes | None:
+        return self.uploads.get(kind, {}).get(repo_id, {}).get(file_path)
 
     def _parquet(self, kind: str, repo_id: str, rows_path: str) -> bytes:
         import pyarrow

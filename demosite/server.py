@@ -204,6 +204,21 @@ class MockSite:
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True
 
+            def do_POST(self):  # noqa: N802 (http.server's naming): the Hub's upload API
+                host = (self.headers.get("Host") or "").split(":")[0]
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                path, _ = split_query(self.path)
+                reply = (site.hub.handle_post(path, body, site.hub_url, bool(self.headers.get("Authorization")))
+                         if host != "127.0.0.2" else None) or Reply(404, b'{"error": "Not found"}')
+                site.requests.append(LoggedRequest(host, self.path, self.headers.get("Authorization"), reply.status))
+                self.send_response(reply.status)
+                self.send_header("Content-Type", reply.content_type)
+                self.send_header("Content-Length", str(len(reply.body)))
+                for name, value in (reply.headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(reply.body)
+
             def log_message(self, format, *args):  # noqa: A002 (http.server's signature)
                 pass
 

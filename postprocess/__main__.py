@@ -1,8 +1,9 @@
-"""python -m postprocess [OUTPUT_DIR] [--assumptions FILE] [--out DIR]"""
+"""python -m postprocess [OUTPUT_DIR] [--assumptions FILE] [--out DIR] [--push-to-hub ORG/NAME]"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from importlib import resources
 from pathlib import Path
@@ -12,6 +13,7 @@ import yaml
 
 from .load import Loaded, load_output
 from .publish import OutputError, staged_output
+from .push import push_to_hub
 from .report import write_report
 from .spreadsheets import tool_counts, write_spreadsheets
 from .synthesis import synthesise
@@ -41,7 +43,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--assumptions", type=Path, help="YAML file of power assumptions "
                         "(default: the shipped example for H100 PCIe inference)")
     parser.add_argument("--out", type=Path, help="where to write (default: OUTPUT_DIR/report/)")
+    parser.add_argument("--push-to-hub", metavar="ORG/NAME", help="also publish the records, a dataset card and the "
+                        "report as this Hub dataset (HF_TOKEN, a write token; HF_ENDPOINT)")
     args = parser.parse_args(argv)
+    token = os.environ.get("HF_TOKEN", "")
+    if args.push_to_hub and not token:
+        print("error: --push-to-hub needs a write token in HF_TOKEN", file=sys.stderr)
+        return 2
     if not args.output_dir.is_dir():
         print(f"error: {args.output_dir} is not a folder of crawl output; run the crawlers first", file=sys.stderr)
         return 2
@@ -70,6 +78,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"{len(loaded.measurements)} measurements from {loaded.files} files -> {out}/ "
           f"(report: {out / 'report.html'}, {out / 'report.md'})")
+    if args.push_to_hub:
+        try:
+            url = push_to_hub(args.push_to_hub, loaded.measurements, loaded.discussions, out, token=token,
+                              endpoint=os.environ.get("HF_ENDPOINT") or None)
+        # Whatever stops the push (refused by the Hub, an invalid name, the network; huggingface_hub's
+        # HTTP library and so its exceptions differ between versions) is one line: the local outputs
+        # are written by now.
+        except Exception as error:  # noqa: BLE001
+            reason = (str(error).splitlines() or [""])[0]
+            print(f"error: pushing to {args.push_to_hub} failed: {type(error).__name__}: {reason}", file=sys.stderr)
+            return 2
+        print(f"pushed to {args.push_to_hub}: {url}")
     return 0
 
 

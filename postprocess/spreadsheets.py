@@ -1,4 +1,4 @@
-"""The plan's extraction spreadsheets (CSV) and the merged table (CSV and Parquet).
+"""The plan's extraction spreadsheets (CSV) and the merged table (CSV, and Parquet with the typed schema).
 
 Scraped text is untrusted: a text cell that a spreadsheet would read as a formula (=, +, -, @, or a
 leading tab or carriage return) is prefixed with an apostrophe.
@@ -12,6 +12,18 @@ import numpy as np
 import pandas as pd
 import pyarrow
 import pyarrow.csv
+import pyarrow.parquet
+
+from crawler.arrow_schema import TIMESTAMP, measurement_arrow_schema
+
+
+def merged_arrow_schema(schema: pyarrow.Schema) -> pyarrow.Schema:
+    """A record kind's Arrow schema (from its JSON Schema) and the merge's span across crawls."""
+    return schema.append(pyarrow.field("first_seen", TIMESTAMP)).append(pyarrow.field("last_seen", TIMESTAMP))
+
+
+MERGED_SCHEMA = merged_arrow_schema(measurement_arrow_schema())
+
 
 def _cell(value):
     if isinstance(value, (list, tuple, np.ndarray)):
@@ -124,9 +136,8 @@ def write_spreadsheets(measurements: pd.DataFrame, discussions: pd.DataFrame, ou
     write_csv(community, out / "community.csv")
     written.append(out / "community.csv")
     write_csv(measurements, out / "measurements.csv")
-    parquet = measurements.copy()
-    parquet["flags"] = parquet["flags"].map(lambda flags: list(flags) if isinstance(flags, (list, np.ndarray)) else [])
-    parquet.to_parquet(out / "measurements.parquet", index=False)
+    pyarrow.parquet.write_table(pyarrow.Table.from_pandas(measurements, schema=MERGED_SCHEMA, preserve_index=False),
+                                out / "measurements.parquet")
     written += [out / "measurements.csv", out / "measurements.parquet"]
     return written
 

@@ -10,11 +10,17 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 STAMP="$VENV/.installed-$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)"
 if [ ! -f "$STAMP" ]; then
-  echo "Installing the project and its dependencies into $VENV"
-  "$VENV/bin/python" -m pip install --quiet --upgrade pip
-  "$VENV/bin/python" -m pip install --quiet -e "$ROOT[test]"
+  # On a terminal, pip's own progress (each package collected, download bars); in a log (CI), a
+  # line per stage and pip's errors only, so the log stays short.
+  if [ -t 1 ]; then PIP_OUTPUT=(--progress-bar on); else PIP_OUTPUT=(--quiet); fi
+  INSTALL_STARTED=$SECONDS
+  echo "Installing into $VENV (1/2): the latest pip"
+  "$VENV/bin/python" -m pip install "${PIP_OUTPUT[@]}" --upgrade pip
+  echo "Installing into $VENV (2/2): the project and its dependencies (about 80 s on a fresh machine)"
+  "$VENV/bin/python" -m pip install "${PIP_OUTPUT[@]}" -e "$ROOT[test]"
   rm -f "$VENV"/.installed-*
   touch "$STAMP"
+  echo "Installed in $((SECONDS - INSTALL_STARTED)) s"
 fi
 export PATH="$VENV/bin:$PATH"
 cd "$ROOT"

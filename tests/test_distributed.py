@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -180,12 +181,17 @@ def test_every_spider_yields_the_same_records_as_a_worker(spider, tmp_path, redi
 
 
 def test_a_worker_that_cannot_reach_redis_stops_at_once_without_crawling(mock_site, tmp_path):
-    # Crawling on its own would repeat what the other workers do.
+    # Crawling on its own would repeat what the other workers do. The whole of stderr is one line
+    # (the check runs before Scrapy logs anything) and the exit code is a usage error's.
     unreachable = f"unix://{tmp_path / 'missing.sock'}?password={REDIS_PASSWORD}"
-    result = run_crawl(mock_site, "hub_models", tmp_path, env={"REDIS_URL": unreachable})
-    assert result.returncode == 1 and not result.items and not mock_site.requests
-    assert "RedisUnreachable: REDIS_URL is set but Redis does not answer" in result.log
-    assert REDIS_PASSWORD not in result.log
+    environment = {**crawl_environment(mock_site, tmp_path / "output"), "REDIS_URL": unreachable}
+    completed = subprocess.run([sys.executable, "-m", "scrapy", "crawl", "hub_models"], cwd=ROOT, env=environment,
+                               capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 2 and not mock_site.requests and not (tmp_path / "output").exists()
+    assert completed.stderr.splitlines() == [
+        f"scrapy crawl: error: REDIS_URL is set but Redis does not answer: "
+        f"Error 2 connecting to {tmp_path / 'missing.sock'}. No such file or directory."]
+    assert completed.stdout == ""
 
 
 def test_redis_url_alone_switches_a_crawl_to_the_shared_scheduler(redis_url):

@@ -57,6 +57,15 @@ def test_layout_never_cuts_an_unclosed_fence():
     assert layout("a\n```\n# x\n## y\n".split("\n")).section_starts == [0]
 
 
+def test_layout_follows_html_blocks_whatever_their_lines_start_with():
+    # A comment's end marker on a line of text ends it there; the heading after it starts a section.
+    assert layout("<!-- note\n# hidden\ntext -->\n# After\n".split("\n")).section_starts == [0, 3]
+    # Never ended: nothing after it starts a section.
+    assert layout("<!-- note\n# hidden\n# still hidden\n".split("\n")).section_starts == [0]
+    # An HTML line ends at a blank line, even one of a carriage return (a CRLF document).
+    assert layout("<div>\r\n# inside\r\n\r\n# Out\r\n".split("\n")).section_starts == [0, 3]
+
+
 def test_candidate_lines_and_the_reading_plan():
     text = "No figure here.\nIt draws 300 W.\n```\nprint('250 W')\n```\n| Power (W) |\nco2 and 3 with\n"
     assert candidate_lines(text) == [1, 3, 5, 6]

@@ -338,3 +338,64 @@ def test_a_cached_copy_is_news_of_the_host_only_after_a_304(retry_middleware, ne
 
     run(cached_copy_meanwhile())
     assert crawler.engine.closed_for == (["source_unavailable"] if host_down else [])
+
+
+def refused():
+    from twisted.internet.error import ConnectionRefusedError
+
+    return ConnectionRefusedError("Connection refused")
+
+
+def test_requests_that_all_failed_to_connect_close_the_idle_crawl_as_network_unreachable(retry_middleware):
+    from scrapy.exceptions import CloseSpider
+
+    middleware, _, crawler, run = retry_middleware
+    middleware.spider_idle(crawler.spider)  # nothing failed (nothing sent): it may finish
+    # Given up (no retry left): a failure at the network level, and no other answer.
+    assert run(middleware.process_exception(json_request(retry_times=3), refused())) is None
+    for _ in range(2):  # the engine may ask again while closing: one count, one log line
+        with pytest.raises(CloseSpider) as closing:
+            middleware.spider_idle(crawler.spider)
+        assert closing.value.reason == "network_unreachable"
+    assert crawler.stats.get_value("fetch/network_unreachable") == 1
+
+
+@pytest.mark.parametrize(("flags", "meta", "reached"), [
+    ([], {}, True),  # any answer, a 503 included: the network works, the source does not
+    (["cached"], {}, False),  # the HTTP cache standing in: no server was reached
+    (["cached"], {"network_status": 304}, True),  # the host said the cached copy is current
+])
+def test_only_an_answer_from_a_server_rules_out_network_unreachable(retry_middleware, flags, meta, reached):
+    from scrapy.exceptions import CloseSpider
+    from scrapy.http import TextResponse
+
+    middleware, _, crawler, run = retry_middleware
+    assert run(middleware.process_exception(json_request(retry_times=3), refused())) is None
+    request = json_request(retry_times=3, search="b", **meta)
+    response = TextResponse(request.url, status=503, body=b"", flags=flags)
+    run(middleware.process_response(request, response))
+    if reached:
+        middleware.spider_idle(crawler.spider)
+    else:
+        with pytest.raises(CloseSpider):
+            middleware.spider_idle(crawler.spider)
+
+
+def test_an_outage_in_which_no_server_ever_answered_stops_as_network_unreachable(retry_middleware):
+    import asyncio
+    import time
+
+    middleware, _, crawler, run = retry_middleware
+
+    async def outage():
+        other = json_request(retry_times=1, search="b")
+        assert isinstance(await middleware.process_exception(other, refused()), Request)
+        first = json_request(retry_times=3, failing_since=time.time() - 240)
+        kept = await middleware.process_exception(first, refused())
+        await asyncio.sleep(0)  # the close the middleware asked for
+        return kept
+
+    assert isinstance(run(outage()), Request)
+    assert crawler.engine.closed_for == ["network_unreachable"]
+    assert crawler.stats.get_value("fetch/network_unreachable") == 1
+    assert crawler.stats.get_value("fetch/source_unavailable") is None

@@ -357,11 +357,19 @@ def layout(lines: list[str], until: int | None = None) -> Layout:
     """The sections and fenced code blocks of a document's lines (see Layout); with ``until``,
     only as far as the first section that begins after that line.
 
-    Each line is first tested by its first characters (plain string tests): the patterns run only
-    on the few lines that may open or close a fence or an HTML block, or be a heading.
+    Only the lines that may matter are visited, picked out in one comprehension by their first
+    character: blank lines, and lines that may open or close a fence or an HTML block or be a
+    heading (text, table rows and list items are none of these). The patterns run only on those.
+    An HTML block that ends at a marker ("-->") is followed line by line, whatever its lines
+    start with.
     """
-    starts, code, fence, opened, html_end, in_html = [0], [], None, 0, None, False
-    for number, line in enumerate(lines):
+    starts, code, fence, opened, in_html = [0], [], None, 0, False
+    html_until = -1  # the line that ends the HTML block being passed over
+    for number in [number for number, line in enumerate(lines)
+                   if not line or line[0] in "`~<#" or line[0].isspace()]:
+        if number <= html_until:
+            continue
+        line = lines[number]
         if fence is not None:
             if fence[0] in line:
                 closing = _FENCE_LINE_RE.match(line)
@@ -370,13 +378,6 @@ def layout(lines: list[str], until: int | None = None) -> Layout:
                     fence = None
                     if number > opened + 1:
                         code.append((opened + 1, number - 1))
-            continue
-        if html_end is not None:
-            if html_end.search(line):
-                html_end = None
-            continue
-        first = line[:1]
-        if first.isalnum():  # most lines: text, which opens nothing and is no heading
             continue
         stripped = line.lstrip(" ")
         if not stripped or stripped.isspace():
@@ -391,7 +392,9 @@ def layout(lines: list[str], until: int | None = None) -> Layout:
             for start, end in _HTML_UNTIL:
                 matched = start.match(line)
                 if matched:
-                    html_end = None if end.search(line, matched.end()) else end
+                    if not end.search(line, matched.end()):
+                        html_until = next((later for later in range(number + 1, len(lines))
+                                           if end.search(lines[later])), len(lines))
                     break
             else:
                 in_html = in_html or bool(_HTML_LINE_RE.match(line))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import logging
 import re
 import traceback
 from datetime import datetime, timezone
@@ -65,11 +66,46 @@ def download_failure_kind(failure) -> str:
     return "download_failed"
 
 
+def beside(uri: str, kind: str) -> str:
+    """The feed URI for records of ``kind`` beside ``uri``: ``x.jsonl`` -> ``x.discussions.jsonl``."""
+    tag = f".{kind.rsplit('.', 1)[-1].lower()}s"
+    folder, slash, name = uri.rpartition("/")
+    stem, dot, suffix = name.rpartition(".")
+    return f"{folder}{slash}{stem}{tag}.{suffix}" if dot and stem else f"{uri}{tag}"
+
+
+def feeds_of_one_kind(feeds: dict, kinds: list[str]) -> dict:
+    """The feeds named on the command line (-O, -o, FEEDS), each holding one kind of record.
+
+    A feed that names no ``item_classes`` gets the spider's first kind (Measurement); each other
+    kind the spider emits (github_issues: Discussion) gets a feed of its own beside it, with the
+    same options: ``-O x.jsonl`` writes x.jsonl and x.discussions.jsonl. Standard output cannot
+    be split: there only the first kind is written, and the log says so.
+    """
+    separated = {}
+    for uri, options in feeds.items():
+        if options.get("item_classes") or not kinds:
+            separated[uri] = options
+            continue
+        separated[uri] = {**options, "item_classes": kinds[:1]}
+        for kind in kinds[1:]:
+            if str(uri).startswith("stdout:"):
+                logging.getLogger(__name__).warning(
+                    "%s records are not written to standard output, which holds %s records only: "
+                    "name a file (-O x.jsonl writes them to x%s.jsonl beside it)",
+                    kind.rsplit(".", 1)[-1], kinds[0].rsplit(".", 1)[-1], beside("", kind))
+                continue
+            separated.setdefault(beside(str(uri), kind), {**options, "item_classes": [kind]})
+    return separated
+
+
 class MeasurementSpider(scrapy.Spider):
     """What every spider shares: the default feeds, stats counters and counted, logged problems.
 
     The default feeds are added when the command line names none; ``default_feeds`` names the
     settings that hold them (the Measurement feed, and for spiders that emit other records, theirs).
+    Feeds named on the command line are split so that each holds one kind of record
+    (``feeds_of_one_kind``).
     """
 
     default_feeds: tuple[str, ...] = ("DEFAULT_FEED",)
@@ -77,11 +113,18 @@ class MeasurementSpider(scrapy.Spider):
     @classmethod
     def update_settings(cls, settings):
         super().update_settings(settings)
-        if not settings.getdict("FEEDS"):
+        named = settings.getdict("FEEDS")
+        if not named:
             feeds = {}
             for name in cls.default_feeds:
                 feeds.update(settings.getdict(name))
             settings.set("FEEDS", feeds, priority="spider")
+            return
+        kinds = [kind for name in cls.default_feeds for options in settings.getdict(name).values()
+                 for kind in options.get("item_classes", ())]
+        # Above the command line's priority: `scrapy crawl` copies its settings onto the crawler's
+        # again after this, which would otherwise put the feeds back as they were named.
+        settings.set("FEEDS", feeds_of_one_kind(named, kinds), priority=settings.getpriority("FEEDS") + 1)
 
     def count(self, key: str, amount: int = 1) -> None:
         self.crawler.stats.inc_value(f"{self.name}/{key}", amount)
