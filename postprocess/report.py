@@ -117,7 +117,9 @@ LOAD_LABELS = {"steady": "steady load or run average", "idle": "idle", "peak": "
                "decode": "decode"}
 LEVEL_LABELS = {"gpu": "per GPU", "system": "whole server (at the wall)", "rated": "rated (TDP-like)",
                 "estimated": "estimated",
-                "system_share": "estimate: whole-server power ÷ accelerators (includes the host's share)"}
+                "system_share": "estimate: whole-server power ÷ accelerators (includes the host's share)",
+                "system_rated": "whole server, rated (not per GPU)",
+                "system_estimated": "whole server, estimated (not per GPU)"}
 SCOPE_LABELS = {"gpu": "GPU only", "gpu+cpu+ram": "GPU + CPU + RAM", "system": "whole server", None: "not stated"}
 TASK_LABELS = {"text_generation": "text generation", "asr": "speech recognition (ASR)",
                "image_classification": "image classification", "text_classification": "text classification",
@@ -422,7 +424,7 @@ def build_sections(synthesis: dict, tools: list[dict], has_traces_plot: bool = F
         [Table(["GPU", "kind", "figures", "median (W)", "min–max (W)", "catalogue TDP (W)", "sources"],
                [[r["gpu"], LEVEL_LABELS[r["level"]], r["power_w"]["n"], _median(r["power_w"]["median"]),
                  _extent(r["power_w"]), _median(r["tdp_w"]), _links(r["sources"])]
-                for r in rows if r["level"] in ("rated", "estimated", "system_share")], key="power_rated")]))
+                for r in rows if r["level"] not in ("gpu", "system")], key="power_rated")]))
     sections.append(_traces_section(synthesis, has_traces_plot))
     energy = synthesis["energy_by_gpu_and_size"]
     energy_headers = {"energy_per_token_j": "J/token", "energy_per_query_j": "J/query"}

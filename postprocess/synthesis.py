@@ -164,9 +164,14 @@ def power_by_gpu(frame: pd.DataFrame) -> list[dict]:
                      "power_w": describe(group["power_w"]), "fraction_of_tdp": describe(fraction),
                      "sources": _distinct(group["url"], 20)})
     others = frame[frame["power_w"].notna() & frame["power_kind"].isin(["rated", "estimated"])]
-    level = others["power_kind"].where(~system_share(others), "system_share")
+    shares = system_share(others)
+    # A rating or estimate of a whole server (a DGX's rated kW) is no GPU's: a row of its own.
+    level = (others["power_kind"].where(~others["scope"].eq("system"), "system_" + others["power_kind"])
+             .where(~shares, "system_share"))
     for (gpu, kind), group in others.groupby([others["gpu"], level], sort=True):
-        rows.append({"gpu": gpu, "level": kind, "load": None, "tdp_w": _tdp(gpu), "accelerators": None,
+        # One GPU's TDP says nothing about a whole server's rating: shown beside per-GPU figures only.
+        tdp = None if kind in ("system_rated", "system_estimated") else _tdp(gpu)
+        rows.append({"gpu": gpu, "level": kind, "load": None, "tdp_w": tdp, "accelerators": None,
                      "compared_tdp_w": None, "power_w": describe(group["power_w"]),
                      "fraction_of_tdp": describe(pd.Series(dtype=float)), "sources": _distinct(group["url"], 20)})
     return rows
@@ -330,7 +335,8 @@ def check_tdp(frame: pd.DataFrame, gpu: str, assumption: dict) -> dict:
     never evidence: without a published figure the assumption is not judged, and the catalogue is
     only shown beside it."""
     value = float(assumption["value_w"])
-    rated = frame[(frame["gpu"] == gpu) & frame["power_w"].notna() & frame["power_kind"].eq("rated")]
+    rated = frame[(frame["gpu"] == gpu) & frame["power_w"].notna() & frame["power_kind"].eq("rated")
+                  & frame["scope"].ne("system")]  # a whole server's rating is not its GPUs' TDP
     catalogue = _tdp(gpu)
     agreeing = sum(_rated_agrees(row, value) for row in rated.itertuples())
     if rated.empty:
@@ -451,12 +457,13 @@ def confidence(frame: pd.DataFrame, power_rows: list[dict], estimate: dict) -> l
                                     "(interquartile range)", "confidence": "medium",
                          "why": f"other GPUs' fraction of TDP scaled to {plain_number(TARGET_TDP_W)} W"})
     levels = {"gpu": "per-GPU", "system": "whole-server (at the wall)", "rated": "rated", "estimated": "estimated",
-              "system_share": "estimated per-GPU share of whole-server"}
+              "system_share": "estimated per-GPU share of whole-server", "system_rated": "whole-server rated",
+              "system_estimated": "whole-server estimated"}
     for row in power_rows:
         if row["gpu"] == TARGET_GPU and row["level"] == "gpu" and row["load"] == "steady":
             continue
         count = row["power_w"]["n"]
-        grade_of = ("low" if row["level"] in ("rated", "estimated", "system_share") or count == 1 else "medium")
+        grade_of = ("low" if row["level"] not in ("gpu", "system") or count == 1 else "medium")
         load_text = f" {row['load']}" if row["load"] else ""
         hardware = (f"{row['accelerators']} x {row['gpu']}" if row.get("accelerators") else
                     f"{row['gpu']} (accelerators per server not stated)" if row["level"] == "system" else row["gpu"])
@@ -467,6 +474,8 @@ def confidence(frame: pd.DataFrame, power_rows: list[dict], estimate: dict) -> l
                                  "system": "whole-server power, not per GPU",
                                  "rated": "rated (TDP-like) figures, not measurements",
                                  "estimated": "estimated figures",
+                                 "system_rated": "a whole server's rating, not a measurement and not per GPU",
+                                 "system_estimated": "a whole server's estimate, not a measurement and not per GPU",
                                  "system_share": "an estimate: whole-server power divided by its accelerators, "
                                                  "so it holds the host's share too"}[row["level"]]
                                 + ("; a single figure" if count == 1 and row["level"] in ("gpu", "system") else "")})

@@ -154,3 +154,22 @@ def test_a_flat_trace_is_no_transition():
                                               "(per GPU only)")
     assert criteria["idle→inference transitions"] == (
         False, "no trace goes from an idle level to a load level 1.5 times as high (1 trace looked at)")
+
+
+def test_a_whole_servers_rating_is_no_gpu_tdp():
+    # A page rating an 8 x H100 PCIe server at 2800 W, and one rating the GPU at 350 W.
+    rated = [record(id="5" * 20, gpu="H100 PCIe", gpu_count=8, power_w=2800.0, power_kind="rated", scope="system",
+                    url="https://example.org/server-spec"),
+             record(id="6" * 20, gpu="H100 PCIe", power_w=350.0, power_kind="rated", scope="gpu",
+                    url="https://example.org/gpu-spec")]
+    frame = pd.DataFrame(servers_and_gpus() + rated)
+    tdp = synthesise(frame, ASSUMPTIONS)["assumptions"]["results"][0]
+    # Judged from the GPU's 350 W alone: 2800 W is not a published TDP of the H100 PCIe.
+    assert (tdp["verdict"], tdp["n"], tdp["sources"]) == ("supported", 1, ["https://example.org/gpu-spec"])
+    rows = {r["level"]: r for r in power_by_gpu(frame) if r["level"] not in ("gpu", "system")}
+    assert (rows["rated"]["power_w"]["median"], rows["rated"]["tdp_w"]) == (350.0, 350.0)
+    assert (rows["system_rated"]["power_w"]["median"], rows["system_rated"]["tdp_w"]) == (2800.0, None)
+    assert rows["system_share"]["power_w"]["median"] == 375.0
+    _, _, markdown = markdown_of(frame)
+    assert "| H100 PCIe | whole server, rated (not per GPU) | 1 | 2800 | 2800 | – |" in section(
+        markdown, "Rated and estimated figures per GPU")
