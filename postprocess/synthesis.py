@@ -157,7 +157,7 @@ def power_by_gpu(frame: pd.DataFrame) -> list[dict]:
         tdp = _tdp(gpu)
         # A whole server draws for all its accelerators (and its host): its figure is compared with
         # their TDPs together, and with none where it does not say how many it holds.
-        budget = (tdp * count if tdp and count else None) if system else tdp
+        budget = (float(tdp * count) if tdp and count else None) if system else tdp
         fraction = group["power_w"] / budget if budget else pd.Series(dtype=float)
         rows.append({"gpu": gpu, "level": "system" if system else "gpu", "load": phase, "tdp_w": tdp,
                      "accelerators": int(count) if system and count else None, "compared_tdp_w": budget,
@@ -490,7 +490,7 @@ def confidence(frame: pd.DataFrame, power_rows: list[dict], estimate: dict) -> l
 def trace_summaries(frame: pd.DataFrame) -> list[dict]:
     """Each power trace's idle level, load level, load / idle, rise time and sampling interval (W and
     s), the longest first: what the report's trace table shows and the stretch criterion is judged from."""
-    return [{**transition(view), "where": view.where} for view in trace_views(frame)]
+    return [transition(view) for view in trace_views(frame)]
 
 
 def is_transition(trace: dict) -> bool:
