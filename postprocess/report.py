@@ -344,14 +344,14 @@ def _traces_section(synthesis: dict, has_plot: bool) -> Section:
     traces = synthesis["traces"]
     criteria = {c["criterion"]: c for c in synthesis["success_criteria"]}
     available, transitions = criteria["power traces"], criteria["idle→inference transitions"]
-    verdict = (f"The plan's stretch criterion, judged from these traces: power traces "
+    verdict = ("The plan's stretch criterion, judged from these traces: power traces "
                f"{'available' if available['met'] else 'not available'} ({available['figure']}); idle → load "
                f"transitions {'seen' if transitions['met'] else 'not seen'} ({transitions['figure']}).")
-    how = (f"Each trace as its source gives it, in watts, of what its record covers: one GPU, or the whole server "
+    how = ("Each trace as its source gives it, in watts, of what its record covers: one GPU, or the whole server "
            "at the wall (drawn on axes of their own). Where the trace says where the load runs (an MLPerf timed "
            "run), idle is the median of the quietest quarter of the readings before it and load the mean of those "
            "inside it; otherwise idle is the median of the quietest quarter of all readings and load the mean of "
-           f"the busiest quarter. Rise: seconds from the load's start to the first reading "
+           "the busiest quarter. Rise: seconds from the load's start to the first reading "
            f"{RISE_FRACTION * 100:g} % of the way from idle to load (no finer than the sampling interval). "
            f"A transition counts when the load level is at least {TRANSITION_RATIO:g} times the idle level. The "
            "sampling interval is that of the readings kept (a long MLPerf run is kept as means of blocks of readings).")
