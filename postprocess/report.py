@@ -115,8 +115,8 @@ def _links(urls, limit=3) -> list[Link]:
 BATCH_LINES_SHOWN = 10
 LOAD_LABELS = {"steady": "steady load or run average", "idle": "idle", "peak": "peak", "prefill": "prefill",
                "decode": "decode"}
-LEVEL_LABELS = {"gpu": "per GPU", "system": "whole server (at the wall)", "rated": "rated (TDP-like)",
-                "estimated": "estimated",
+# What a rated or estimated figure is (the rated table's "kind").
+LEVEL_LABELS = {"rated": "rated (TDP-like)", "estimated": "estimated",
                 "system_share": "estimate: whole-server power ÷ accelerators (includes the host's share)",
                 "system_rated": "whole server, rated (not per GPU)",
                 "system_estimated": "whole server, estimated (not per GPU)"}
