@@ -76,7 +76,7 @@ def test_deploy_and_schedule_through_scrapyd(tmp_path, scrapyd):
     assert built.returncode == 0, built.stderr[-2000:]
     deployed = call(f"{url}/addversion.json", {"project": "crawler", "version": "1"},
                     {"egg": ("crawler.egg", egg.read_bytes())})
-    assert deployed["status"] == "ok" and deployed["spiders"] == 4
+    assert deployed["status"] == "ok" and deployed["spiders"] == 5
     with MockSite() as site:
         job = call(f"{url}/schedule.json", [
             ("project", "crawler"), ("spider", "hub_datasets"),
