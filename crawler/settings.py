@@ -71,7 +71,8 @@ DOWNLOAD_TIMEOUT = 120
 HTTPCACHE_ENABLED = True
 # RFC 2616, except that the retry of a broken answer does not revalidate it (crawler/cache_policy.py).
 HTTPCACHE_POLICY = "crawler.cache_policy.RetryAwareRFC2616Policy"
-HTTPCACHE_STORAGE = "scrapy.extensions.httpcache.FilesystemCacheStorage"
+# One SQLite file per spider (crawler/http_cache.py): a stored response costs a row, not six files.
+HTTPCACHE_STORAGE = "crawler.http_cache.SqliteCacheStorage"
 HTTPCACHE_DIR = os.environ.get("CRAWLER_HTTPCACHE_DIR", "httpcache")
 HTTPCACHE_GZIP = True
 
