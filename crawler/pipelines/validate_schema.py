@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-import jsonschema
+from functools import cached_property
+
 import jsonschema_rs
 from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
@@ -9,7 +10,9 @@ from crawler.items import Discussion, Measurement, discussion_schema, measuremen
 from crawler.pipelines import CountingPipeline
 
 
-def schema_validator(schema: dict) -> jsonschema.protocols.Validator:
+def schema_validator(schema: dict) -> jsonschema.protocols.Validator:  # noqa: F821 (imported here)
+    import jsonschema  # noqa: PLC0415 (a crawl whose records all match never needs it)
+
     validator_class = jsonschema.validators.validator_for(schema)
     return validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
 
@@ -34,10 +37,15 @@ class SchemaCheck:
     jsonschema as before (tests/test_pipelines.py checks the two agree)."""
 
     def __init__(self, schema: dict):
+        self.schema = schema
         self.fast = jsonschema_rs.validator_for(schema, validate_formats=True)
-        self.full = schema_validator(schema)
 
-    def errors(self, record: dict) -> list[jsonschema.ValidationError]:
+    @cached_property
+    def full(self):
+        """jsonschema's validator, made when a record first needs it (importing it takes a while)."""
+        return schema_validator(self.schema)
+
+    def errors(self, record: dict) -> list:
         """What does not match in ``record``, in path order; empty when it matches."""
         try:
             if not _holds_tuple(record) and self.fast.is_valid(record):
