@@ -159,9 +159,9 @@ DISTRIBUTED_WORKER_TTL = 30.0
 DISTRIBUTED_IDLE_GRACE = 3.0
 
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
-# Scrapy parses the source of every callback it calls to warn of a generator that returns a value:
-# our callbacks are methods wrapped by `contained`, which its cache does not keep, so that was
-# one parse per response (3.5% of a crawl's main thread). None of them returns a value.
+# Scrapy parses the source of a callback it calls to warn of a generator that returns a value; its
+# cache holds callbacks weakly and a bound method lives as long as its request, so that was a parse
+# per response (3.5% of a crawl's main thread). None of our callbacks returns a value.
 WARN_ON_GENERATOR_RETURN_VALUE = False
 
 # --- Rendering (scrapy-playwright), for pages whose tables are built by JavaScript -------------
