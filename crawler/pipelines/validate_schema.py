@@ -3,7 +3,6 @@ from __future__ import annotations
 from functools import cached_property
 
 import jsonschema_rs
-from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
 from crawler.items import Discussion, Measurement, discussion_schema, measurement_schema
@@ -67,7 +66,7 @@ class ValidateSchemaPipeline(CountingPipeline):
         if type(item) not in self.checks:
             return item
         kind, check = self.checks[type(item)]
-        errors = check.errors(ItemAdapter(item).asdict())
+        errors = check.errors(dict(item))  # a flat Item: its fields hold no items to convert
         if errors:
             self.stats.inc_value(f"{kind}/invalid")
             for error in errors:
