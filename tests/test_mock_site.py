@@ -7,7 +7,7 @@ from demosite.server import MockSite
 
 def test_32_connections_opened_at_once_are_all_taken_and_answered():
     site = MockSite(generated_models=32)  # listening, not yet accepting: every connection queues
-    clients = []
+    clients, started = [], False
     try:
         for _ in range(32):
             client = socket.socket()
@@ -15,6 +15,7 @@ def test_32_connections_opened_at_once_are_all_taken_and_answered():
             client.connect(("127.0.0.1", site.port))
             clients.append(client)
         site.start()
+        started = True
         for number, client in enumerate(clients):
             client.sendall(f"GET /bench/model-{number:05d}/resolve/main/README.md HTTP/1.1\r\n"
                            f"Host: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
@@ -22,7 +23,11 @@ def test_32_connections_opened_at_once_are_all_taken_and_answered():
     finally:
         for client in clients:
             client.close()
-        site.stop()
+        if started:
+            site.stop()
+        else:  # stop() waits for a serving loop that never ran
+            for server in (site._server, site._github_server):
+                server.server_close()
     assert [answer.split(b"\r\n", 1)[0] for answer in answers] == [b"HTTP/1.1 200 OK"] * 32
     assert all(f"# Generated model {number}\n".encode() in answer for number, answer in enumerate(answers))
 
