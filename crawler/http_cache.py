@@ -1,7 +1,7 @@
 """Where the HTTP cache keeps responses: one SQLite file per spider, a row per request.
 
 Scrapy's FilesystemCacheStorage writes six files and a folder per response (gzipped: a fifth of the
-crawl's main thread went there); a row in a SQLite file in WAL mode costs some tens of microseconds.
+crawl's main thread went there); a row in a SQLite file in WAL mode costs a fraction of that.
 Several crawls may share the file at once (scrapyd jobs, workers of a distributed crawl on one
 machine): SQLite locks it for each write, and a writer waits its turn. A crawl killed mid-write
 loses at most that row.
