@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import socket
 import sys
 import threading
 import time
@@ -37,6 +38,9 @@ class LoggedRequest:
 
 class _QuietServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's listen backlog is 5: a client opening 32 connections at once (a crawler at
+    # full concurrency) saw the rest dropped and retried a second later. The kernel caps it anyway.
+    request_queue_size = socket.SOMAXCONN
 
     def handle_error(self, request, client_address):
         """A client that hangs up (the crawler cancelling an oversized download) is not an error."""
@@ -149,6 +153,9 @@ class MockSite:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body leave in two writes: with Nagle's algorithm the body waits for the
+            # client's delayed ACK of the headers (40 ms on Linux) on every kept-alive connection.
+            disable_nagle_algorithm = True
 
             def do_HEAD(self):  # noqa: N802 (http.server's naming); huggingface_hub asks HEAD first
                 self.do_GET(send_body=False)

@@ -206,3 +206,57 @@ def test_other_items_pass_the_measurement_pipelines_untouched(crawler):
         assert build(pipeline_class, crawler).process_item(discussion) == {"title": "x"}
     with pytest.raises(DropItem, match="discussion does not match"):
         build(ValidateSchemaPipeline, crawler).process_item(discussion)
+
+
+# Values that one validator or the other might read differently: tuples (an array to jsonschema_rs
+# only), NaN and infinities (numbers to jsonschema), a newline before the end of a pattern's "$",
+# dates that are no RFC 3339 date-time, bools among numbers, numbers past 64 bits, lone surrogates,
+# values of types that are no JSON at all.
+ODD_VALUES = [None, True, 0, 1, -1, 2.0, 10**30, float("nan"), float("inf"), "", "x", "x\n", "\udc80",
+              "gpu", "2026-13-45T99:00:00Z", "2026-01-01T00:00:00Z", "https://x\n", "a" * 501, "0" * 20,
+              "0" * 20 + "\n", [], ["x"], ["x", "x"], ["X"], ["x\n"], ("x",), (), [1.0, 2.0], (1.0, 2.0),
+              {}, {"power_w": [1.0, 2.0]}, {"power_w": (1.0, 2.0)}, {"power_w": [1.0]}, {"gpu": [1.0, 2.0]},
+              {"interval_s": None, "readings_w": [1.0]}, {"interval_s": 0, "readings_w": [1.0]},
+              {"interval_s": 1.0, "readings_w": (1.0,)}, {1, 2}, b"x", object()]
+
+
+def test_the_fast_schema_check_judges_every_record_as_jsonschema_does(crawler):
+    """A record jsonschema_rs lets through must be one jsonschema lets through: whatever it turns
+    down goes to jsonschema, so the pipeline's verdicts and error counts are jsonschema's."""
+    from hypothesis import given, settings, strategies
+
+    from crawler.items import measurement_schema
+    from crawler.pipelines.validate_schema import SchemaCheck, schema_validator
+
+    valid = dict(run_all(crawler, evidence(power_w=10.0, bounds={"power_w": [9.0, 11.0]})))
+    check, reference = SchemaCheck(measurement_schema()), schema_validator(measurement_schema())
+
+    @settings(max_examples=400, deadline=None, database=None)
+    @given(strategies.dictionaries(strategies.sampled_from(MEASUREMENT_FIELDS), strategies.sampled_from(ODD_VALUES),
+                                   max_size=4))
+    def agree(changes):
+        record = {**valid, **changes}
+        expected = sorted(reference.iter_errors(record), key=lambda e: list(e.path))
+        assert [(list(e.path), e.message) for e in check.errors(record)] == [(list(e.path), e.message) for e in expected]
+
+    agree()
+    assert check.errors(valid) == []
+
+
+def test_a_record_holding_a_tuple_is_judged_by_jsonschema(crawler):
+    item = dict(run_all(crawler, evidence(power_w=10.0)))
+    item["flags"] = ("range_midpoint",)  # an array to jsonschema_rs, not to jsonschema
+    with pytest.raises(DropItem, match="flags"):
+        build(ValidateSchemaPipeline, crawler).process_item(Measurement(**item))
+
+
+def test_a_valid_record_costs_no_jsonschema_run(crawler):
+    class Refusing:
+        def iter_errors(self, record):
+            pytest.fail("jsonschema ran on a valid record")
+
+    item = run_all(crawler, evidence(power_w=10.0))
+    pipeline = build(ValidateSchemaPipeline, crawler)
+    pipeline.checks[Measurement][1].full = Refusing()
+    assert pipeline.process_item(Measurement(**item)) == item
+    assert crawler.stats.get_value("measurement/valid") == 2  # run_all's and this one

@@ -1,5 +1,7 @@
 """HF_TOKEN reaches the Hub host and nothing else, and appears in no output, log or stats."""
 
+import sqlite3
+
 from tests.conftest import run_crawl
 
 TOKEN = "hf_TESTtokenDoNotLeak1234567890"
@@ -21,8 +23,10 @@ def test_token_only_to_the_hub_host_and_never_written(mock_site, tmp_path):
     # -O works as usual: the records go to the named file and not to the default feed.
     assert len(out.read_text().splitlines()) == 26
     assert not (result.output_dir / "hub_datasets").exists()
-    cached_requests = list(cache.rglob("request_headers"))
-    assert cached_requests  # the HTTP cache stores request headers: none may hold the token
+    with sqlite3.connect(cache / "hub_datasets.sqlite") as db:
+        cached_requests = [headers for (headers,) in db.execute("SELECT request_headers FROM responses")]
+    assert cached_requests and all(b"User-Agent" in headers for headers in cached_requests)
+    # The HTTP cache stores request headers (above, uncompressed): none may hold the token.
     written = [out.read_text(), (tmp_path / "stats.json").read_text(), result.log]
     written += [path.read_bytes().decode("latin-1") for path in cache.rglob("*") if path.is_file()]
     assert all(TOKEN not in text for text in written)

@@ -13,11 +13,19 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
-import pint
 
-ureg = pint.UnitRegistry()
-ureg.define("token = [token]")
-ureg.define("query = [query]")
+@lru_cache(maxsize=1)
+def unit_registry():
+    """pint's registry, with tokens and queries as units. Imported and built at the first
+    conversion, not at import: that takes about a second, which start-up (every `scrapy` command,
+    every crawl before its first request) should not spend."""
+    import pint  # noqa: PLC0415 (deferred: see above)
+
+    registry = pint.UnitRegistry()
+    registry.define("token = [token]")
+    registry.define("query = [query]")
+    return registry
+
 
 # The record field a figure belongs to, with its canonical pint unit.
 CANONICAL_UNITS = {
@@ -173,9 +181,11 @@ def pint_unit(symbol: str) -> str:
 
 @lru_cache(maxsize=256)
 def _kind_and_factor(unit_expression: str) -> tuple[str, float]:
+    from pint.errors import PintError  # noqa: PLC0415 (pint is imported at the first conversion)
+
     try:
-        quantity = ureg.parse_expression(unit_expression)
-    except (pint.errors.PintError, AttributeError, TypeError) as exc:
+        quantity = unit_registry().parse_expression(unit_expression)
+    except (PintError, AttributeError, TypeError) as exc:
         raise UnitError(f"cannot read unit {unit_expression!r}") from exc
     for kind, canonical in CANONICAL_UNITS.items():
         if quantity.is_compatible_with(canonical):
@@ -210,7 +220,7 @@ def unit_expression(symbol: str, per: str | None = None, per_count: str | None =
 
 def _inverse_to_canonical(value: float, per: str, energy_symbol: str) -> tuple[str, float]:
     """'7,059,021 tokens/kWh' -> J/token: the reciprocal of a per-energy efficiency figure."""
-    efficiency = ureg.Quantity(value, f"{_PER_UNITS[per.lower()]} / {pint_unit(energy_symbol)}")
+    efficiency = unit_registry().Quantity(value, f"{_PER_UNITS[per.lower()]} / {pint_unit(energy_symbol)}")
     inverse = 1 / efficiency
     for kind in ("energy_per_token", "energy_per_query"):
         if inverse.is_compatible_with(CANONICAL_UNITS[kind]):

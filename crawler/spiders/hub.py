@@ -108,7 +108,11 @@ class HubListingSpider(HubSpider):
         return self.max_pages is None or page < self.max_pages
 
     def listing_request(self, url: str, page: int, **context) -> scrapy.Request:
-        return self.api_request(url, self.parse_listing, json_shape="list", cb_kwargs={"page": page, **context})
+        # Ahead of the files already queued (priority 1 over their 0): the scheduler hands out the
+        # last request first, so a next page yielded before its page's 100 cards waited for all of
+        # them, and the pages came one after another, each with the host half idle behind it.
+        return self.api_request(url, self.parse_listing, json_shape="list", priority=1,
+                                cb_kwargs={"page": page, **context})
 
     def repo_request(self, repo_id: str, **context) -> scrapy.Request:
         return self.api_request(self.repo_url(repo_id), self.parse_repo, json_shape="dict", cb_kwargs=context)

@@ -1,0 +1,107 @@
+"""Where the HTTP cache keeps responses: one SQLite file per spider, a row per request.
+
+Scrapy's FilesystemCacheStorage writes six files and a folder per response (gzipped: a fifth of the
+crawl's main thread went there); a row in a SQLite file in WAL mode costs a fraction of that.
+Several crawls may share the file at once (scrapyd jobs, workers of a distributed crawl on one
+machine): SQLite locks it for each write, and a writer waits its turn. A crawl killed mid-write
+loses at most that row.
+
+What is stored is what FilesystemCacheStorage stores: the response (status, URL, headers, body and
+the rest of ``Response.to_dict()``) and the request's URL, method, headers and body, as they stand
+at the cache: before HostTokenMiddleware adds a token. With ``HTTPCACHE_GZIP`` the headers and
+bodies are compressed (zlib at its fastest level: the cache is for crawling less, not for archiving).
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import sqlite3
+import zlib
+from pathlib import Path
+from time import time
+
+from scrapy.utils.project import data_path
+from scrapy.utils.python import to_bytes
+from scrapy.utils.response import response_from_dict
+from w3lib.http import headers_dict_to_raw, headers_raw_to_dict
+
+logger = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS responses (
+    fingerprint TEXT PRIMARY KEY,
+    stored_at REAL NOT NULL,
+    url TEXT NOT NULL,
+    method TEXT NOT NULL,
+    request_headers BLOB NOT NULL,
+    request_body BLOB NOT NULL,
+    status INTEGER NOT NULL,
+    response_url TEXT NOT NULL,
+    response_headers BLOB NOT NULL,
+    response_body BLOB NOT NULL,
+    response_data BLOB NOT NULL,
+    compressed INTEGER NOT NULL
+)
+"""
+# Response.to_dict() keys kept in columns of their own; the rest (class, flags, protocol...) is pickled.
+_COLUMN_KEYS = {"url", "status", "headers", "body"}
+# How long a crawl waits for another one's write before it gives up on the cache file.
+_BUSY_TIMEOUT_S = 60.0
+
+
+class SqliteCacheStorage:
+    """An HTTPCACHE_STORAGE: ``<HTTPCACHE_DIR>/<spider>.sqlite``."""
+
+    def __init__(self, settings):
+        self.cachedir = Path(data_path(settings["HTTPCACHE_DIR"], createdir=True))
+        self.expiration_secs = settings.getint("HTTPCACHE_EXPIRATION_SECS")
+        self.compress = settings.getbool("HTTPCACHE_GZIP")
+        self.db: sqlite3.Connection | None = None
+
+    def open_spider(self, spider) -> None:
+        path = self.cachedir / f"{spider.name}.sqlite"
+        # Autocommit: each stored response is its own short transaction, so another crawl writing
+        # the same file waits for one row, never for a whole crawl.
+        self.db = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        # WAL with synchronous=NORMAL syncs at checkpoints, not at every commit: a power cut may lose
+        # the last responses stored (they are fetched again), never corrupt the file.
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute(_SCHEMA)
+        self._fingerprinter = spider.crawler.request_fingerprinter
+        logger.debug("Using the SQLite cache storage in %s", path, extra={"spider": spider})
+
+    def close_spider(self, spider) -> None:
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+
+    def _pack(self, data: bytes) -> bytes:
+        return zlib.compress(data, 1) if self.compress else data
+
+    def retrieve_response(self, spider, request):
+        """The cached response to ``request``, or None when there is none or it has expired."""
+        row = self.db.execute(
+            "SELECT stored_at, status, response_url, response_headers, response_body, response_data, compressed"
+            " FROM responses WHERE fingerprint = ?", (self._fingerprinter.fingerprint(request).hex(),)).fetchone()
+        if row is None:
+            return None
+        stored_at, status, url, headers, body, extra, compressed = row
+        if 0 < self.expiration_secs < time() - stored_at:
+            return None
+        if compressed:
+            headers, body = zlib.decompress(headers), zlib.decompress(body)
+        data = {**pickle.loads(extra), "url": url, "status": status,  # noqa: S301 (our own file, as Scrapy's)
+                "headers": headers_raw_to_dict(headers), "body": body}
+        request.meta["cache_timestamp"] = stored_at
+        return response_from_dict(data)
+
+    def store_response(self, spider, request, response) -> None:
+        extra = {key: value for key, value in response.to_dict().items() if key not in _COLUMN_KEYS}
+        self.db.execute(
+            "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (self._fingerprinter.fingerprint(request).hex(), time(), request.url, request.method,
+             self._pack(headers_dict_to_raw(request.headers)), self._pack(to_bytes(request.body)),
+             response.status, response.url, self._pack(headers_dict_to_raw(response.headers)),
+             self._pack(response.body), pickle.dumps(extra, protocol=4), int(self.compress)))

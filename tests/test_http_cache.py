@@ -1,0 +1,67 @@
+"""The HTTP cache's storage: one SQLite file per spider, what it stores and gives back."""
+
+import sqlite3
+
+import pytest
+from scrapy import Request
+from scrapy.http import TextResponse
+from scrapy.utils.test import get_crawler
+
+from crawler.http_cache import SqliteCacheStorage
+
+
+def storage_for(tmp_path, **settings):
+    crawler = get_crawler(settings_dict={"HTTPCACHE_DIR": str(tmp_path / "cache"), **settings})
+    crawler.spider = type("Spider", (), {"name": "hub_models", "crawler": crawler})()
+    storage = SqliteCacheStorage(crawler.settings)
+    storage.open_spider(crawler.spider)
+    return storage, crawler.spider
+
+
+@pytest.mark.parametrize("gzip", [True, False])
+def test_a_stored_response_comes_back_as_it_was(tmp_path, gzip):
+    storage, spider = storage_for(tmp_path, HTTPCACHE_GZIP=gzip)
+    request = Request("http://hub.test/api/models?search=a", headers={"Accept": "application/json"})
+    response = TextResponse("http://hub.test/api/models?search=a&x=1", status=200, body=b'[{"id": "a/b"}]' * 50,
+                            headers={"ETag": '"abc"', "Link": ["<http://hub.test/next>; rel=next", "<x>; rel=last"]},
+                            encoding="utf-8", flags=["cached"])
+    assert storage.retrieve_response(spider, request) is None
+    storage.store_response(spider, request, response)
+    cached = storage.retrieve_response(spider, request)
+    assert type(cached) is TextResponse and cached.flags == ["cached"]
+    assert (cached.url, cached.status, cached.body) == (response.url, 200, response.body)
+    assert cached.headers.getlist("Link") == [b"<http://hub.test/next>; rel=next", b"<x>; rel=last"]
+    assert cached.headers[b"ETag"] == b'"abc"'
+    assert request.meta["cache_timestamp"] > 0
+    assert storage.retrieve_response(spider, Request("http://hub.test/api/models?search=b")) is None
+    storage.close_spider(spider)
+    with sqlite3.connect(tmp_path / "cache" / "hub_models.sqlite") as db:
+        (body, headers), = db.execute("SELECT response_body, request_headers FROM responses")
+    assert (body == response.body) is not gzip and (b"Accept" in headers) is not gzip
+
+
+def test_a_response_stored_again_replaces_the_first(tmp_path):
+    storage, spider = storage_for(tmp_path)
+    request = Request("http://hub.test/a/resolve/main/README.md")
+    storage.store_response(spider, request, TextResponse(request.url, body=b"old", encoding="utf-8"))
+    storage.store_response(spider, request, TextResponse(request.url, body=b"new", encoding="utf-8"))
+    assert storage.retrieve_response(spider, request).body == b"new"
+
+
+def test_an_expired_response_is_not_given_back(tmp_path):
+    storage, spider = storage_for(tmp_path, HTTPCACHE_EXPIRATION_SECS=60)
+    request = Request("http://hub.test/a")
+    storage.store_response(spider, request, TextResponse(request.url, body=b"x", encoding="utf-8"))
+    assert storage.retrieve_response(spider, request) is not None
+    storage.db.execute("UPDATE responses SET stored_at = stored_at - 61")
+    assert storage.retrieve_response(spider, request) is None
+
+
+def test_two_crawls_share_one_cache_file(tmp_path):
+    first, spider = storage_for(tmp_path)
+    second, _ = storage_for(tmp_path)
+    request = Request("http://hub.test/a")
+    first.store_response(spider, request, TextResponse(request.url, body=b"from the first", encoding="utf-8"))
+    second.store_response(spider, Request("http://hub.test/b"), TextResponse("http://hub.test/b", body=b"b"))
+    assert second.retrieve_response(spider, request).body == b"from the first"
+    assert first.retrieve_response(spider, Request("http://hub.test/b")).body == b"b"
