@@ -10,6 +10,9 @@ The organisation also lists v2.0 (before v2.1, never read) and two other reposit
 Figures are worked out by hand from the fixture files.
 """
 
+import sqlite3
+import zlib
+
 import pytest
 from scrapy.exceptions import UsageError
 
@@ -110,9 +113,15 @@ def test_token_goes_to_the_api_host_only_and_is_never_written(crawl):
     assert {r.authorization for r in api} == {f"Bearer {TOKEN}"}
     assert {r.authorization for r in raw} == {None}
     written = [path.read_text() for path in crawl.output_dir.rglob("*") if path.is_file()]
-    cached = [path.read_bytes().decode("latin-1") for path in (crawl.output_dir.parent / "httpcache").rglob("*")
-              if path.is_file()]
-    assert written and len(cached) > 20 and all(TOKEN not in text for text in written + cached + [crawl.log])
+    # The HTTP cache (one SQLite file, headers and bodies zlib-compressed) read back as stored.
+    with sqlite3.connect(crawl.output_dir.parent / "httpcache" / "mlperf_power.sqlite") as db:
+        rows = db.execute("SELECT request_headers, response_headers, response_body, compressed FROM responses").fetchall()
+    cached = [(zlib.decompress(blob) if compressed else blob).decode("latin-1")
+              for *blobs, compressed in rows for blob in blobs]
+    request_headers = [(zlib.decompress(headers) if compressed else headers).decode("latin-1")
+                       for headers, _, _, compressed in rows]
+    assert len(rows) > 20 and all("User-Agent" in headers for headers in request_headers)
+    assert written and all(TOKEN not in text for text in written + cached + [crawl.log])
 
 
 def test_arguments_narrow_the_walk(tmp_path):
