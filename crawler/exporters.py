@@ -38,8 +38,9 @@ class OneKindOnly(ValueError):
 class ParquetItemExporter(BaseItemExporter):
     """Records to a Parquet file with their Arrow schema, written a row group at a time.
 
-    Parquet cannot be appended to: with ``-o`` onto a file that holds data, nothing is written and
-    the crawl log says so (use ``-O``). A crawl without records writes nothing, and the feed storage
+    Parquet cannot be appended to: ``scrapy crawl`` refuses ``-o`` onto a file that holds data
+    before it starts (use ``-O``); should a crawl reach the exporter that way all the same, nothing
+    is written and the log says so. A crawl without records writes nothing, and the feed storage
     removes the empty file.
     """
 
@@ -84,10 +85,12 @@ class ParquetItemExporter(BaseItemExporter):
         self.rows = []
 
     def finish_exporting(self) -> None:
-        if self.rows:
-            self._write_rows()
-        if self.writer is not None:
-            self.writer.close()
+        try:
+            if self.rows:
+                self._write_rows()
+        finally:  # a file without its footer is no Parquet file: close it whatever happened
+            if self.writer is not None:
+                self.writer.close()
 
 
 class SchemaCsvItemExporter(CsvItemExporter):

@@ -132,12 +132,13 @@ class RetryAfterMiddleware(RetryMiddleware):
 
     def response_downloaded(self, response, request, spider):
         # What the host answered, before the HTTP cache may put its copy in the answer's place.
+        # The signal comes for every answer from the network (any status, a redirect, a 304) and
+        # never for a copy the cache serves alone: here, and not in process_response, which a
+        # middleware above this one (redirects, GitHub's rate limit) may answer first.
         request.meta["network_status"] = response.status
+        self.reached_a_server = True
 
     async def process_response(self, request, response):
-        # Any status counts; a copy from the HTTP cache only when the host was asked (a 304).
-        if "cached" not in response.flags or "network_status" in request.meta:
-            self.reached_a_server = True
         if request.meta.get("dont_retry", False):
             return response
         problem = self.answer_problem(request, response)
@@ -171,8 +172,11 @@ class RetryAfterMiddleware(RetryMiddleware):
     async def process_exception(self, request, exception):
         if not isinstance(exception, self.exceptions_to_retry):
             return None
-        self.network_failures += 1
-        self.last_network_failure = f"{_host(request.url)}: {exception.__class__.__name__}: {exception}"
+        if isinstance(exception, ResponseDataLossError):  # a server answered, and cut its body short
+            self.reached_a_server = True
+        else:
+            self.network_failures += 1
+            self.last_network_failure = f"{_host(request.url)}: {exception.__class__.__name__}: {exception}"
         if request.meta.get("dont_retry", False):
             return None
         if isinstance(exception, ResponseDataLossError):

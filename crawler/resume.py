@@ -95,6 +95,8 @@ class DurableFileFeedStorage(FileFeedStorage):
     def open(self, spider):
         path = Path(self.path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        # A file that stands there already and is appended to (-o) is the user's, whatever it holds.
+        self.removable_if_empty = self.write_mode != "ab" or not path.exists()
         if self.jobdir and self.write_mode == "ab":
             with (Path(self.jobdir) / FEED_LIST).open("a", encoding="utf-8") as feeds:
                 feeds.write(f"{path.resolve()}\n")
@@ -103,10 +105,11 @@ class DurableFileFeedStorage(FileFeedStorage):
     def store(self, file) -> None:
         # Scrapy opens a feed and closes it empty when a crawl exports nothing (FEED_STORE_EMPTY,
         # and `scrapy parse`); a 0-byte .jsonl or .parquet is refused by pyarrow and polars, so
-        # it is removed (with -O, the file an earlier run wrote there is gone, as it would be).
+        # it is removed (with -O, the file an earlier run wrote there is gone, as it would be); a
+        # file that was there before and was only appended to is left as it stands.
         file.close()
         path = Path(self.path)
-        if path.is_file() and path.stat().st_size == 0:
+        if self.removable_if_empty and path.is_file() and path.stat().st_size == 0:
             path.unlink()
 
 

@@ -118,3 +118,14 @@ def test_the_schedule_reports_network_unreachable_and_fails(tmp_path, capfd):
     assert UNREACHABLE_LINE in err.splitlines()
     assert sum("[crawler.middlewares] ERROR: Network unreachable:" in line for line in err.splitlines()) == 1
     assert "Traceback" not in err
+
+
+def test_appending_to_a_parquet_file_that_holds_data_is_refused_before_crawling(tmp_path):
+    earlier = tmp_path / "earlier.parquet"
+    earlier.write_bytes(b"PAR1 an earlier crawl's records")
+    result = subprocess.run([sys.executable, "-m", "scrapy", "crawl", "hub_models", "-o", str(earlier)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"scrapy crawl: error: {earlier} holds data and a Parquet file cannot be appended to: use -O to replace it"]
+    assert earlier.read_bytes() == b"PAR1 an earlier crawl's records"

@@ -360,25 +360,39 @@ def test_requests_that_all_failed_to_connect_close_the_idle_crawl_as_network_unr
     assert crawler.stats.get_value("fetch/network_unreachable") == 1
 
 
-@pytest.mark.parametrize(("flags", "meta", "reached"), [
-    ([], {}, True),  # any answer, a 503 included: the network works, the source does not
-    (["cached"], {}, False),  # the HTTP cache standing in: no server was reached
-    (["cached"], {"network_status": 304}, True),  # the host said the cached copy is current
+@pytest.mark.parametrize(("downloaded", "status", "reached"), [
+    (True, 503, True),  # any answer, a 503 included: the network works, the source does not
+    (True, 302, True),  # a redirect, which the redirect middleware answers before this one sees it
+    (True, 304, True),  # the host said the cached copy is current
+    (False, 200, False),  # the HTTP cache standing in alone: no server was reached
 ])
-def test_only_an_answer_from_a_server_rules_out_network_unreachable(retry_middleware, flags, meta, reached):
+def test_only_an_answer_from_a_server_rules_out_network_unreachable(retry_middleware, downloaded, status, reached):
     from scrapy.exceptions import CloseSpider
     from scrapy.http import TextResponse
 
     middleware, _, crawler, run = retry_middleware
     assert run(middleware.process_exception(json_request(retry_times=3), refused())) is None
-    request = json_request(retry_times=3, search="b", **meta)
-    response = TextResponse(request.url, status=503, body=b"", flags=flags)
-    run(middleware.process_response(request, response))
+    request = json_request(retry_times=3, search="b")
+    if downloaded:  # what the downloader signals for every answer from the network
+        middleware.response_downloaded(TextResponse(request.url, status=status, body=b""), request, None)
+    else:
+        run(middleware.process_response(request, TextResponse(request.url, status=status, body=b"", flags=["cached"])))
     if reached:
         middleware.spider_idle(crawler.spider)
     else:
         with pytest.raises(CloseSpider):
             middleware.spider_idle(crawler.spider)
+
+
+def test_a_body_cut_short_is_an_answer_not_an_unreachable_network(retry_middleware):
+    from scrapy.exceptions import ResponseDataLossError
+
+    middleware, _, crawler, run = retry_middleware
+    assert run(middleware.process_exception(json_request(retry_times=3), refused())) is None
+    cut_short = json_request(retry_times=3, search="b")
+    assert run(middleware.process_exception(cut_short, ResponseDataLossError("body cut short"))) is None
+    middleware.spider_idle(crawler.spider)  # a server answered: the crawl may finish
+    assert crawler.stats.get_value("fetch/network_unreachable") is None
 
 
 def test_an_outage_in_which_no_server_ever_answered_stops_as_network_unreachable(retry_middleware):

@@ -299,3 +299,12 @@ def test_crawl_stats_json_is_strict(tmp_path):
     extension.spider_closed(spider, "finished")
     stats = json.loads((tmp_path / "s.json").read_text("utf-8"), parse_constant=lambda constant: pytest.fail(constant))
     assert (stats["ratio"], stats["pages"], stats["finish_reason"]) == (None, 3, "finished")
+
+
+def test_a_file_that_was_there_is_left_when_a_crawl_appends_nothing(mock_site, tmp_path):
+    kept = tmp_path / "kept.jsonl"
+    kept.touch()  # the user's own file, empty
+    result = run_crawl(mock_site, "hub_datasets", tmp_path, "-a", "search=no-such-dataset", "-a", "ids=",
+                       "-o", str(kept))
+    assert result.returncode == 0 and result.stat("item_scraped_count") == 0
+    assert kept.exists()

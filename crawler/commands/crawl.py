@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
@@ -58,6 +59,11 @@ class Command(ScrapyCrawlCommand):
         # The constructor checks the -a arguments (crawler/spiders/arguments.py); Scrapy builds the
         # spider again for the crawl, the same way.
         spidercls(**spider_arguments)
+        for uri, options in self.settings.getdict("FEEDS").items():
+            path = Path(str(uri).removeprefix("file://"))
+            if options.get("format") == "parquet" and not options.get("overwrite") and "://" not in str(path) \
+                    and path.is_file() and path.stat().st_size > 0:
+                raise UsageError(f"{path} holds data and a Parquet file cannot be appended to: use -O to replace it")
         if is_distributed(self.settings):
             shared_redis(self.settings).close()
 
