@@ -43,12 +43,17 @@ def site_environment(site: MockSite) -> dict[str, str]:
     }
 
 
+CALLER_TOKENS = ("HF_TOKEN", "GITHUB_TOKEN")
+
+
 def crawl_environment(site: MockSite, output_dir: Path) -> dict:
     """Environment that points a crawl at the demo site and nowhere else."""
     env = dict(os.environ)
     # One process per spider on this machine: a REDIS_URL in the caller's environment would
-    # make it a worker of some distributed crawl.
-    env.pop("REDIS_URL", None)
+    # make it a worker of some distributed crawl. The caller's real tokens have no business going
+    # to the mock.
+    for name in ("REDIS_URL", *CALLER_TOKENS):
+        env.pop(name, None)
     env.update(site_environment(site))
     env.update({
         "CRAWLER_OUTPUT_DIR": str(output_dir),
@@ -74,9 +79,7 @@ def run_demo(output_dir: Path) -> int:
     with demo_site() as site:
         print(f"Demo site serving the mock sources at {site.hub_url}", flush=True)
         environment = crawl_environment(site, output_dir.resolve())
-        # The mock's gated dataset opens with the token the mock grants; a real HF_TOKEN of the
-        # caller has no business going to the mock.
-        environment["HF_TOKEN"] = DEMO_HF_TOKEN
+        environment["HF_TOKEN"] = DEMO_HF_TOKEN  # the mock's gated dataset opens with the token it grants
         arguments = {name: [*DEMO_ARGUMENTS.get(name, []),
                             *[option for key, value in DEMO_SETTINGS.items() for option in ("-s", f"{key}={value}")]]
                      for name in spider_names()}
@@ -94,8 +97,9 @@ def main() -> int:
         print(f"Serving the demo site at {site.hub_url} (Ctrl-C stops it). To crawl it by hand, in another shell:")
         for name, value in site_environment(site).items():
             print(f"export {name}={shlex.quote(value)}")
-        if os.environ.get("REDIS_URL"):
-            print("unset REDIS_URL")
+        set_outside = [name for name in ("REDIS_URL", *CALLER_TOKENS) if os.environ.get(name)]
+        if set_outside:
+            print(f"unset {' '.join(set_outside)}")
         print("scrapy crawl hub_datasets", flush=True)
         try:
             while True:

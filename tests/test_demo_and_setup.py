@@ -39,6 +39,8 @@ def test_serve_prints_every_export_line_a_crawl_by_hand_needs(tmp_path):
     # The user's shell points at a distributed crawl's Redis, and at nothing of the demo.
     user_env = {name: value for name, value in os.environ.items() if name not in NEEDED}
     user_env["REDIS_URL"] = f"unix://{tmp_path / 'no-redis.sock'}"
+    user_env["GITHUB_TOKEN"] = "ghp_the_users_real_token"  # for GitHub, not for the mock
+    user_env.pop("HF_TOKEN", None)
     server = subprocess.Popen([sys.executable, "-m", "demosite", "--serve"], cwd=ROOT, env=user_env,
                               stdout=subprocess.PIPE, text=True)
     try:
@@ -47,7 +49,7 @@ def test_serve_prints_every_export_line_a_crawl_by_hand_needs(tmp_path):
                         for line in lines if line.startswith("export "))
         assert set(exported) == NEEDED
         assert exported["HUB_MAX_FILE_BYTES"] == str(4 * 1024 * 1024)
-        assert "unset REDIS_URL" in lines
+        assert "unset REDIS_URL GITHUB_TOKEN" in lines
         # The lines as printed, pasted into a shell, then a crawl by hand of each spider that
         # needs an endpoint of its own.
         pasted = "\n".join(lines[1:-1])

@@ -189,7 +189,8 @@ def extract_mlenergy_v3(rows: list[dict], file_path: str) -> TableExtraction:
             power = run_power / count
             if count > 1:
                 flags.append("per_gpu_from_total")
-                notes.append(f"avg_power_watts {run_power:g} W is the sum over {count} GPUs; power_w is per GPU")
+                notes.append(f"avg_power_watts {run_power:g} W is the sum over {count} GPUs; power_w is per GPU, "
+                             f"while energy_j and the energy per token and per request cover all {count} GPUs")
         elif run_power is not None:
             power = None
             notes.append(f"avg_power_watts {run_power:g} W covers an unstated number of GPUs; left out")
