@@ -101,6 +101,8 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.RedirectLoopMiddleware": 610,
     # Sees GitHub's 403/429 before the retry middleware does (process_response runs high to low).
     "crawler.middlewares.GitHubRateLimitMiddleware": 560,
+    # Scrapy's place for it, named here because the token middleware's safety depends on it.
+    "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware": 900,
     # After the HTTP cache (900) so a token never lands in cached request headers.
     "crawler.middlewares.HostTokenMiddleware": 950,
 }

@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--push-to-hub", metavar="ORG/NAME", help="also publish the records, a dataset card and the "
                         "report as this Hub dataset (HF_TOKEN, a write token; HF_ENDPOINT)")
     args = parser.parse_args(argv)
-    token = os.environ.get("HF_TOKEN", "")
+    token = os.environ.get("HF_TOKEN", "").strip()
     if args.push_to_hub and not token:
         print("error: --push-to-hub needs a write token in HF_TOKEN", file=sys.stderr)
         return 2

@@ -43,6 +43,8 @@ SOURCES = (
      "the AI Energy Score project's terms; see the record's url"),
     ("github_issues", "GitHub issues and comments on GPU power",
      "GitHub's Terms of Service; posts remain their authors'"),
+    ("mlperf_power", "MLPerf Inference power results (MLCommons): whole servers at the wall, with traces",
+     "the licence of each `mlcommons/inference_results_v*` repository (its LICENSE file); see the record's url"),
 )
 
 

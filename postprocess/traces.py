@@ -48,9 +48,13 @@ class TraceView:
 
 
 def _label(text: str) -> str:
-    """Scraped text as a plot label: short, and with "$" escaped (matplotlib reads $...$ as maths)."""
+    """Scraped text as a label: on one line and short."""
     text = " ".join(str(text).split())
-    text = text if len(text) <= LABEL_CHARS else text[:LABEL_CHARS - 1] + "…"
+    return text if len(text) <= LABEL_CHARS else text[:LABEL_CHARS - 1] + "…"
+
+
+def _plot_label(text: str) -> str:
+    """A label as matplotlib must get it: "$" escaped (it reads $...$ as maths)."""
     return text.replace("$", r"\$")
 
 
@@ -164,7 +168,7 @@ def draw_traces(figure, views: list[TraceView], limit: int = MAX_PLOTTED) -> Non
         for view in members:
             step = view.interval_s or 1.0
             times = [index * step for index in range(len(view.readings_w))]
-            line, = axes.plot(times, view.readings_w, linewidth=1.2, label=view.label)
+            line, = axes.plot(times, view.readings_w, linewidth=1.2, label=_plot_label(view.label))
             if view.load_window_s:
                 axes.axvspan(*view.load_window_s, color=line.get_color(), alpha=0.08)
         axes.set_ylabel(title)

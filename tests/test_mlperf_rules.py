@@ -136,7 +136,7 @@ def test_single_stream_energy_per_query_and_the_labelled_estimate():
     records = result_records(
         files("SingleStream", summary("SingleStream", "90th percentile latency (ns) : 1250000"),
               detail(1.5, 5.5, "SingleStream", 3200), spl([60, 62, 150, 160, 170, 160, 70, 65])),
-        SystemDescription("T", "NVIDIA L4", 2, None))
+        SystemDescription("T", "NVIDIA L4", 2))
     by_rule = {record["extractor"]: record for record in records}
     window = by_rule["mlperf.power_window"]
     assert (window["power_w"], window["energy_per_query_j"], window["energy_j"], window["duration_s"]) == (
@@ -156,7 +156,7 @@ def test_offline_llm_energy_per_token_and_sample():
     records = result_records(
         files("Offline", summary("Offline", "Samples per second: 15", "Tokens per second: 2100"),
               detail(0.5, 3.5), spl([900, 6000, 6600, 6300, 900]), benchmark="llama2-70b-99"),
-        SystemDescription("T", "NVIDIA H100-SXM-80GB", None, None))
+        SystemDescription("T", "NVIDIA H100-SXM-80GB", None))
     window = records[0]
     assert (window["power_w"], window["energy_per_token_j"], window["energy_per_query_j"]) == (6300.0, 3.0, 420.0)
     assert (window["throughput_tokens_per_s"], window["task"], window["model_name"]) == (
@@ -175,7 +175,7 @@ def test_an_invalid_result_is_flagged_not_dropped():
     records = result_records(
         files("Offline", summary("Offline", "Samples per second: 10").replace("Result is : VALID", "Result is : INVALID"),
               detail(0.5, 2.5), spl([50, 100, 300, 50])),
-        SystemDescription("T", "NVIDIA L4", 1, None))
+        SystemDescription("T", "NVIDIA L4", 1))
     # Readings 1 and 2 inside 0.5..2.5 s: (100 + 300) / 2 = 200.0 W.
     assert records[0]["power_w"] == 200.0
     assert all("result_invalid" in record["flags"] for record in records)

@@ -117,3 +117,10 @@ def test_a_failed_push_is_one_line(tmp_path, monkeypatch, capsys):
     assert error.startswith("error: pushing to lab/x failed: ") and error.count("\n") == 1
     assert "Traceback" not in error and TOKEN not in error
     assert (tmp_path / "report" / "measurements.parquet").is_file()  # the local outputs are written
+
+
+def test_every_spider_has_a_row_in_the_dataset_cards_sources():
+    from crawler.schedule import spider_names
+    from postprocess.push import SOURCES
+
+    assert {name for name, _, _ in SOURCES} == set(spider_names())

@@ -2,8 +2,6 @@
 only, CPU-only runs out of GPU tables, idle/steady/peak figures apart, energy per query by task,
 units on every axis. Small hand-made records; every figure worked out by hand."""
 
-import html
-import json
 import os
 import shutil
 import subprocess

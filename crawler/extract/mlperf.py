@@ -251,11 +251,10 @@ class SystemDescription:
     name: str | None
     accelerator: str | None
     accelerators: int | None  # accelerators per node x nodes
-    host_processor: str | None
 
 
 def parse_system(document) -> SystemDescription:
-    """``systems/<system>.json``: the accelerator, how many the system holds, the host CPU."""
+    """``systems/<system>.json``: the accelerator and how many the system holds."""
     if not isinstance(document, dict):
         raise MLPerfInputError("malformed_system_description", "the system description is not a JSON object")
 
@@ -269,8 +268,7 @@ def parse_system(document) -> SystemDescription:
     if accelerator and accelerator.lower() in ("n/a", "none", "-"):
         accelerator = None
     return SystemDescription(name=text("system_name"), accelerator=accelerator,
-                             accelerators=per_node * nodes if per_node else None,
-                             host_processor=text("host_processor_model_name"))
+                             accelerators=per_node * nodes if per_node else None)
 
 
 # MLPerf benchmark names -> the project's task names (the first that the benchmark starts with).
@@ -356,6 +354,8 @@ def result_records(files: ResultFiles, system: SystemDescription) -> list[dict]:
             f"{method_note}; mean of the readings strictly inside the timed run (power_begin to power_end) "
             f"with W > 0, as MLPerf's submission checker computes it", per_query_note,
             f"trace: the whole spl.txt ({len(trace.watts)} readings), the timed run at load_window_s",
+            f"{trace.unreadable_lines} lines of spl.txt were no readings and were passed over"
+            if trace.unreadable_lines else "",
         ])),
     }, {
         **common, "extractor": "mlperf.peak", "locator": f"{where}#peak", "excerpt": excerpt,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import jsonschema_rs
 from scrapy.exceptions import DropItem
@@ -8,8 +9,11 @@ from scrapy.exceptions import DropItem
 from crawler.items import Discussion, Measurement, discussion_schema, measurement_schema
 from crawler.pipelines import CountingPipeline
 
+if TYPE_CHECKING:
+    import jsonschema
 
-def schema_validator(schema: dict) -> jsonschema.protocols.Validator:  # noqa: F821 (imported here)
+
+def schema_validator(schema: dict) -> jsonschema.protocols.Validator:
     import jsonschema  # noqa: PLC0415 (a crawl whose records all match never needs it)
 
     validator_class = jsonschema.validators.validator_for(schema)

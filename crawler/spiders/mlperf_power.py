@@ -262,7 +262,7 @@ class MLPerfPowerSpider(MeasurementSpider):
     @contained
     def parse_system_description(self, response, results: list[PowerResult]):
         where = f"{results[0].repo.round}/{results[0].division}/{results[0].submitter}/{results[0].system}"
-        system = SystemDescription(None, None, None, None)
+        system = SystemDescription(None, None, None)
         if response.status == 404:
             self.count_problem("missing_system_description", f"{where}: no systems/{results[0].system}.json")
         else:
