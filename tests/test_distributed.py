@@ -203,7 +203,7 @@ def test_redis_url_alone_switches_a_crawl_to_the_shared_scheduler(redis_url):
     assert alone.settings["SCHEDULER"] == "scrapy.core.scheduler.Scheduler"
     assert feed_uri_params({}, HubModelsSpider.from_crawler(alone))["worker"] == ""
     shared = crawler_with(REDIS_URL=redis_url)
-    assert shared.settings["SCHEDULER"] == "crawler.distributed.SharedScheduler"
+    assert shared.settings["SCHEDULER"] == "crawler.shared_scheduler.SharedScheduler"
     assert shared.settings["DUPEFILTER_CLASS"] == "scrapy_redis.dupefilter.RFPDupeFilter"
     assert feed_uri_params({}, HubModelsSpider.from_crawler(shared))["worker"].startswith(".")
     # A scheduler named in the settings or on the command line still wins.
