@@ -117,6 +117,20 @@ class StrictJsonLinesItemExporter(JsonLinesItemExporter):
     def __init__(self, file, **kwargs):
         super().__init__(file, allow_nan=False, **kwargs)
 
+    def export_item(self, item) -> None:
+        fields = FIELDS.get(type(item))
+        if fields is None or self.fields_to_export is not None:
+            super().export_item(item)
+            return
+        # A record of ours, every field at once: the fields in schema (declaration) order, with or
+        # without those not filled as export_empty_fields says, values as they stand (our fields
+        # have no serializers): the line Scrapy's exporter writes, without its per-field calls,
+        # which cost twice the JSON encoding.
+        filled = item.keys()
+        values = ({name: item[name] if name in filled else None for name in fields} if self.export_empty_fields
+                  else {name: item[name] for name in fields if name in filled})
+        self.file.write(f"{self.encoder.encode(values)}\n".encode(self.encoding or "utf-8"))
+
 
 class StrictJsonItemExporter(JsonItemExporter):
     def __init__(self, file, **kwargs):

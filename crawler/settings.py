@@ -218,6 +218,8 @@ PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = 60_000
 PLAYWRIGHT_ABORT_REQUEST = "crawler.middlewares.browser_request_not_allowed"
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"
+# Scrapy's log lines; the DEBUG line of each response and item is made only when LOG_LEVEL shows it.
+LOG_FORMATTER = "crawler.logformatter.VisibleLinesLogFormatter"
 # Scrapy's LogStats line (pages crawled, items scraped, each with its rate per minute) once a
 # minute, at INFO: shown by a crawl by hand, and by python -m crawler.schedule and the demo, which
 # log each crawl to a file and show its progress lines and warnings as it runs.

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
 from crawler.items import Measurement
@@ -17,7 +16,7 @@ class DeduplicatePipeline(CountingPipeline):
     def process_item(self, item):
         if not isinstance(item, Measurement):
             return item
-        record_id = ItemAdapter(item)["id"]
+        record_id = item["id"]
         if record_id in self.seen_ids:
             self.stats.inc_value("measurement/duplicate")
             raise DropItem(f"duplicate of {record_id}")

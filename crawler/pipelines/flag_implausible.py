@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from itemadapter import ItemAdapter
 
 from crawler.extract.gpus import spec_for
 from crawler.items import Measurement
@@ -38,43 +37,43 @@ class FlagImplausiblePipeline(CountingPipeline):
     """
 
     @staticmethod
-    def _flag(adapter: ItemAdapter, flag: str) -> None:
-        if flag not in adapter["flags"]:
-            adapter["flags"] = [*adapter["flags"], flag]
+    def _flag(record: Measurement, flag: str) -> None:
+        if flag not in record["flags"]:
+            record["flags"] = [*record["flags"], flag]
 
     def process_item(self, item):
         if not isinstance(item, Measurement):
             return item
-        adapter = ItemAdapter(item)
+        record = item  # a mapping: no ItemAdapter needed (see normalise.py)
         for name in ("power_w", *ENERGY_FIELDS):
-            if adapter[name] == 0:
-                adapter[name] = None
-                self._flag(adapter, "zero_not_measured")
+            if record[name] == 0:
+                record[name] = None
+                self._flag(record, "zero_not_measured")
                 note = f"{name} reported as 0, which means not measured"
-                adapter["notes"] = f"{adapter['notes']}; {note}" if adapter["notes"] else note
+                record["notes"] = f"{record['notes']}; {note}" if record["notes"] else note
         for name in ENERGY_FIELDS:
-            if adapter[name] is not None and adapter[name] < 0:
-                self._flag(adapter, "non_positive_energy")
-        power = adapter["power_w"]
+            if record[name] is not None and record[name] < 0:
+                self._flag(record, "non_positive_energy")
+        power = record["power_w"]
         if power is not None and power < 0:
-            self._flag(adapter, "non_positive_power")
-        spec = spec_for(adapter["gpu"]) if adapter["gpu"] else None
+            self._flag(record, "non_positive_power")
+        spec = spec_for(record["gpu"]) if record["gpu"] else None
         ceiling = spec.power_ceiling_w if spec else None
-        if (power is not None and ceiling and power > ceiling and adapter["scope"] != "system"
-                and adapter["power_kind"] != "rated"):
-            self._flag(adapter, "exceeds_tdp")
-        self._flag_implausible(adapter)
+        if (power is not None and ceiling and power > ceiling and record["scope"] != "system"
+                and record["power_kind"] != "rated"):
+            self._flag(record, "exceeds_tdp")
+        self._flag_implausible(record)
         # Every flag is counted here, including those the extractors set (derived, ...).
-        for flag in adapter["flags"]:
+        for flag in record["flags"]:
             self.stats.inc_value(f"measurement/flag/{flag}")
         return item
 
-    def _flag_implausible(self, adapter: ItemAdapter) -> None:
+    def _flag_implausible(self, record: Measurement) -> None:
         for name, (low, high) in PLAUSIBLE.items():
-            value = adapter[name]
+            value = record[name]
             if value is not None and (value > high or 0 < value < low):  # below 0: non_positive_*
-                self._flag(adapter, f"implausible_{name}")
-        power = adapter["power_w"]  # per GPU, or the whole system's
-        ceiling = MAX_SYSTEM_POWER_W if adapter["scope"] == "system" else MAX_POWER_PER_GPU_W
+                self._flag(record, f"implausible_{name}")
+        power = record["power_w"]  # per GPU, or the whole system's
+        ceiling = MAX_SYSTEM_POWER_W if record["scope"] == "system" else MAX_POWER_PER_GPU_W
         if power is not None and power > ceiling:
-            self._flag(adapter, "implausible_power_w")
+            self._flag(record, "implausible_power_w")

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
 from crawler.items import Measurement
@@ -15,8 +14,8 @@ class RequireEvidencePipeline(CountingPipeline):
     def process_item(self, item):
         if not isinstance(item, Measurement):
             return item
-        adapter = ItemAdapter(item)
-        missing = [name for name in EVIDENCE_FIELDS if not str(adapter.get(name) or "").strip()]
+        record = item  # a mapping: no ItemAdapter needed (see normalise.py)
+        missing = [name for name in EVIDENCE_FIELDS if not str(record.get(name) or "").strip()]
         if missing:
             for name in missing:
                 self.stats.inc_value(f"measurement/dropped/missing_{name}")

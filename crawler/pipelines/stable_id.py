@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import hashlib
 
-from itemadapter import ItemAdapter
 
 from crawler.items import Measurement
 
@@ -21,9 +20,9 @@ class StableIdPipeline:
     def process_item(self, item):
         if not isinstance(item, Measurement):
             return item
-        adapter = ItemAdapter(item)
-        adapter["id"] = measurement_id(
-            adapter["source"], adapter["url"], adapter["extractor"],
-            adapter["locator"] or adapter["excerpt"],
+        record = item  # a mapping: no ItemAdapter needed (see normalise.py)
+        record["id"] = measurement_id(
+            record["source"], record["url"], record["extractor"],
+            record["locator"] or record["excerpt"],
         )
         return item
