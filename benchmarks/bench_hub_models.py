@@ -2,7 +2,8 @@
 
 Run: python benchmarks/bench_hub_models.py [MODELS] [LATENCY_S]. Serves a mock Hub of MODELS
 generated model cards (default 2,000) that answers every request after LATENCY_S (default 0.05),
-then does the same work twice and prints wall time, requests per record and peak memory of each:
+then does the same work twice and prints wall time, requests per record and peak memory of each
+(and the crawl process's CPU time: the crawl is CPU-bound, so the load average is printed too):
 
 * the crawler: ``scrapy crawl hub_models -a search=bench/`` with the project's politeness
   settings as configured (they are printed);
@@ -19,6 +20,8 @@ ratio to the sequential script like the crawler's own figure.
 from __future__ import annotations
 
 import json
+import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -50,6 +53,10 @@ SEQUENTIAL = textwrap.dedent("""
 TARGET_RATIO = 12
 
 
+def cpu_seconds(usage: resource.struct_rusage) -> float:
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> None:
     models = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
     latency = float(sys.argv[2]) if len(sys.argv) > 2 else 0.05
@@ -69,9 +76,10 @@ def main() -> None:
         started = time.monotonic()
         subprocess.run([*crawl, "-a", "search="], env={**environment, "CRAWLER_STATS_JSON": ""}, check=True)
         startup_s = time.monotonic() - started
-        started = time.monotonic()
+        started, children = time.monotonic(), resource.getrusage(resource.RUSAGE_CHILDREN)
         subprocess.run([*crawl, "-a", "search=bench/"], env=environment, check=True)
         crawler_s = time.monotonic() - started
+        crawler_cpu_s = cpu_seconds(resource.getrusage(resource.RUSAGE_CHILDREN)) - cpu_seconds(children)
         stats = json.loads((work / "stats.json").read_text())
         crawler_records = stats.get("measurement/valid", 0)
         crawler_requests = stats.get("downloader/request_count", 0)
@@ -87,7 +95,7 @@ def main() -> None:
 
     print(f"crawler:    {crawler_s:7.1f} s, {crawler_records:,} records, "
           f"{crawler_requests / max(crawler_records, 1):.2f} requests per record, "
-          f"peak memory {stats.get('memusage/max', 0) / 2**20:.0f} MiB")
+          f"peak memory {stats.get('memusage/max', 0) / 2**20:.0f} MiB, {crawler_cpu_s:.1f} s CPU")
     print(f"sequential: {sequential_s:7.1f} s, {result['records']:,} records, "
           f"{sequential_requests / max(result['records'], 1):.2f} requests per record, "
           f"peak memory {result['peak_mib']:.0f} MiB")
@@ -97,6 +105,7 @@ def main() -> None:
           f"{crawler_requests:,} requests x {latency * 1000:.0f} ms / {per_host} in flight")
     print(f"the crawler is {sequential_s / crawler_s:.1f} times faster than the sequential script "
           f"(target: at least {TARGET_RATIO}; floor: {sequential_s / floor_s:.1f})")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (the crawler is CPU-bound: a busy machine slows it)")
 
 
 if __name__ == "__main__":
