@@ -243,10 +243,11 @@ def test_the_fast_schema_check_judges_every_record_as_jsonschema_does(crawler):
     assert check.errors(valid) == []
 
 
-def test_a_record_holding_a_tuple_is_judged_by_jsonschema(crawler):
+@pytest.mark.parametrize("field, value", [("flags", ("range_midpoint",)), ("bounds", {"power_w": (300.0, 400.0)})])
+def test_a_record_holding_a_tuple_is_judged_by_jsonschema(crawler, field, value):
     item = dict(run_all(crawler, evidence(power_w=10.0)))
-    item["flags"] = ("range_midpoint",)  # an array to jsonschema_rs, not to jsonschema
-    with pytest.raises(DropItem, match="flags"):
+    item[field] = value  # an array to jsonschema_rs, not to jsonschema, at the top or inside an object
+    with pytest.raises(DropItem, match=field):
         build(ValidateSchemaPipeline, crawler).process_item(Measurement(**item))
 
 
