@@ -19,7 +19,7 @@ from pathlib import Path
 # Imported here, with the command, for the crawl's downloader: its module's deprecated aliases
 # call inspect.stack() as they load, which reads every frame's source and looks up every loaded
 # module's file. Imported by the downloader, 40 frames deep once the crawl's modules are loaded,
-# that took ~0.3 s CPU of each crawl's start; here, a third of it.
+# that took ~0.3 s CPU of each crawl's start; here, an eighth of that.
 import scrapy.core.downloader.contextfactory  # noqa: F401
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
