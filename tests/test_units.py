@@ -84,3 +84,54 @@ def test_symbol_kind_and_factor(symbol, expected):
     from crawler.extract.units import symbol_kind_and_factor
     result = symbol_kind_and_factor(symbol)
     assert result == (None if expected is None else (expected[0], pytest.approx(expected[1])))
+
+
+def _pint_registry():
+    pint = pytest.importorskip("pint")
+    registry = pint.UnitRegistry()
+    registry.define("token = [token]")
+    registry.define("query = [query]")
+    return registry
+
+
+def test_unit_table_equals_pint_float_for_float():
+    """The factor table stands in for pint at run time; pint is its oracle. Every unit, every rate
+    an energy unit makes with a count of tokens or queries, and every inverse ("tokens/kWh") must
+    give pint's own float, so a record converted with the table is the record pint would give."""
+    from crawler.extract.units import UNIT_FACTORS, _inverse_to_canonical
+
+    registry = _pint_registry()
+    canonical = {"power": "watt", "energy": "joule", "duration": "second",
+                 "energy_per_token": "joule / token", "energy_per_query": "joule / query"}
+    for name, (kind, factor) in UNIT_FACTORS.items():
+        assert float(registry.Quantity(1.0, name).to(canonical[kind]).magnitude) == factor, name
+        if kind != "energy":
+            continue
+        for per in ("token", "query"):
+            for count in [*range(1, 1001), 1024, 10**6, 123_456_789, 10**12]:
+                quantity = registry.parse_expression(f"{name} / ({count} * {per})")
+                expected = float(quantity.to(canonical[f"energy_per_{per}"]).magnitude)
+                assert to_canonical(1.0, name, count, per) == (f"energy_per_{per}", expected), (name, per, count)
+    symbols = {"kilowatt_hour": "kWh", "watt_hour": "Wh", "kilojoule": "kJ", "joule": "J"}
+    for name, symbol in symbols.items():
+        for value in (1.0, 3.0, 7.0, 0.3, 7_059_021.0, 123.456, 1e-9):
+            inverse = 1 / registry.Quantity(value, f"token / {name}")
+            expected = float(inverse.to("joule / token").magnitude)
+            assert _inverse_to_canonical(value, "tokens", symbol) == ("energy_per_token", expected), (symbol, value)
+
+
+def test_rates_of_power_or_time_are_not_figures():
+    # "W per token" and "s per query" name no field; "per 0 queries" divides by nothing.
+    assert find_figures("5 W per token, 2 s per query") == []
+    assert find_figures("5 Wh per 0 queries") == []
+    assert [f.value for f in find_figures("3 J/token")] == [3.0]
+
+
+def test_converting_a_figure_does_not_import_pint():
+    # pint's import and registry were ~0.7 s CPU at the first figure of every crawl.
+    import subprocess
+    import sys
+    program = ("import sys; from crawler.extract.units import find_figures; "
+               "assert find_figures('3.5 Wh per 1k queries, 7,059,021 tokens/kWh, 300 W'); print('pint' in sys.modules)")
+    completed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True)
+    assert completed.stdout.strip() == "False"

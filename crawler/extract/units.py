@@ -1,8 +1,9 @@
 """Figures with units, as people write them, converted to the record's canonical units.
 
-Canonical units: watts, joules, J/token, J/query, seconds. pint does the arithmetic; this module
-only recognises how a figure is written ("~300 W", "350-400W", "3.5 Wh per 1k queries",
-"7,059,021 tokens/kWh") and says which quantity it is.
+Canonical units: watts, joules, J/token, J/query, seconds. This module recognises how a figure is
+written ("~300 W", "350-400W", "3.5 Wh per 1k queries", "7,059,021 tokens/kWh"), says which
+quantity it is and converts it with a table of factors that tests/test_units.py checks against
+pint, for every unit and every way of writing a rate.
 """
 
 from __future__ import annotations
@@ -11,32 +12,26 @@ import math
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
 
-
-@lru_cache(maxsize=1)
-def unit_registry():
-    """pint's registry, with tokens and queries as units. Imported and built at the first
-    conversion, not at import: that takes about a second, which start-up (every `scrapy` command,
-    every crawl before its first request) should not spend."""
-    import pint  # noqa: PLC0415 (deferred: see above)
-
-    registry = pint.UnitRegistry()
-    registry.define("token = [token]")
-    registry.define("query = [query]")
-    return registry
-
-
-# The record field a figure belongs to, with its canonical pint unit.
-CANONICAL_UNITS = {
-    "power": "watt",
-    "energy": "joule",
-    "energy_per_token": "joule / token",
-    "energy_per_query": "joule / query",
-    "duration": "second",
+# Each unit the symbols below name: the quantity it measures and its factor to the canonical unit.
+# A table, not pint at run time: importing pint and building its registry cost ~0.7 s CPU at the
+# first figure of every crawl, for 17 factors. The test holds each factor (and each rate built from
+# one, "Wh / (1000 * query)", and each inverse, "tokens/kWh") equal to pint's float for float.
+UNIT_FACTORS = {
+    "watt": ("power", 1.0), "kilowatt": ("power", 1000.0),
+    "milliwatt": ("power", 0.001), "megawatt": ("power", 1000000.0),
+    "joule": ("energy", 1.0), "kilojoule": ("energy", 1000.0),
+    "millijoule": ("energy", 0.001), "megajoule": ("energy", 1000000.0),
+    "watt_hour": ("energy", 3600.0), "kilowatt_hour": ("energy", 3600000.0),
+    "milliwatt_hour": ("energy", 3.6), "megawatt_hour": ("energy", 3600000000.0),
+    "gigawatt_hour": ("energy", 3600000000000.0),
+    "second": ("duration", 1.0), "millisecond": ("duration", 0.001),
+    "minute": ("duration", 60.0), "hour": ("duration", 3600.0),
 }
+# An energy per one of these is an energy per token or per query.
+_ENERGY_PER = {"token": "energy_per_token", "query": "energy_per_query"}
 
-# Unit symbols as written, to pint names. Keys are matched case-insensitively except where the
+# Unit symbols as written, to the names of UNIT_FACTORS. Keys are matched case-insensitively except where the
 # case changes the meaning (mW vs MW), which is why those few stand in _CASED_SYMBOLS.
 _SYMBOLS = {
     "w": "watt", "watt": "watt", "watts": "watt",
@@ -169,8 +164,8 @@ def parse_count(text: str) -> float | None:
     return float(value)
 
 
-def pint_unit(symbol: str) -> str:
-    """The pint name for a unit symbol as written ('kWh' -> 'kilowatt_hour')."""
+def unit_name(symbol: str) -> str:
+    """The name in UNIT_FACTORS of a unit symbol as written ('kWh' -> 'kilowatt_hour')."""
     if symbol in _CASED_SYMBOLS:
         return _CASED_SYMBOLS[symbol]
     lowered = symbol.lower()
@@ -179,53 +174,41 @@ def pint_unit(symbol: str) -> str:
     raise UnitError(f"unknown unit {symbol!r}")
 
 
-@lru_cache(maxsize=256)
-def _kind_and_factor(unit_expression: str) -> tuple[str, float]:
-    from pint.errors import PintError  # noqa: PLC0415 (pint is imported at the first conversion)
-
-    try:
-        quantity = unit_registry().parse_expression(unit_expression)
-    except (PintError, AttributeError, TypeError) as exc:
-        raise UnitError(f"cannot read unit {unit_expression!r}") from exc
-    for kind, canonical in CANONICAL_UNITS.items():
-        if quantity.is_compatible_with(canonical):
-            return kind, float(quantity.to(canonical).magnitude)
-    raise UnitError(f"{unit_expression!r} is not power, energy, energy per token/query or time")
-
-
-def to_canonical(value: float, unit_expression: str) -> tuple[str, float]:
-    """Convert a value in a pint unit expression; returns (kind, value in the canonical unit)."""
-    kind, factor = _kind_and_factor(unit_expression)
-    return kind, value * factor
+def to_canonical(value: float, unit: str, per_count: int = 1, per: str | None = None) -> tuple[str, float]:
+    """(kind, value in the canonical unit) of a value in a unit of UNIT_FACTORS, or in that unit
+    per ``per_count`` tokens or queries (``per`` 'token' or 'query')."""
+    if unit not in UNIT_FACTORS:
+        raise UnitError(f"unknown unit {unit!r}")
+    kind, factor = UNIT_FACTORS[unit]
+    if per is None:
+        return kind, value * factor
+    if kind != "energy":  # "5 W per token", "2 s per query": no field holds these
+        raise UnitError(f"{unit} per {per} is not an energy per token or query")
+    if per_count == 0:
+        raise ZeroDivisionError(f"per 0 {per}")
+    # (1 / count) * factor, in pint's order: the same float as pint's conversion.
+    return _ENERGY_PER[per], value * ((1 / per_count) * factor)
 
 
 def symbol_kind_and_factor(symbol: str) -> tuple[str, float] | None:
     """('power', 1000.0) for 'kW': which quantity a unit symbol measures and its canonical factor."""
     try:
-        return to_canonical(1.0, pint_unit(symbol))
+        return to_canonical(1.0, unit_name(symbol))
     except UnitError:
         return None
 
 
-def unit_expression(symbol: str, per: str | None = None, per_count: str | None = None) -> str:
-    """Build a pint expression for 'Wh' + 'per 1k queries' style units."""
-    expression = pint_unit(symbol)
-    if per:
-        count = 1000 if per_count and per_count.lower() == "1k" else int(parse_number(per_count or "1"))
-        if count == 0:
-            raise ZeroDivisionError(f"per 0 {per}")
-        expression = f"{expression} / ({count} * {_PER_UNITS[per.lower()]})"
-    return expression
+def _per_count(written: str | None) -> int:
+    """How many tokens or queries a rate is per: '1k' -> 1000, '1,000' -> 1000, none -> 1."""
+    if written and written.lower() == "1k":
+        return 1000
+    return int(parse_number(written or "1"))
 
 
 def _inverse_to_canonical(value: float, per: str, energy_symbol: str) -> tuple[str, float]:
     """'7,059,021 tokens/kWh' -> J/token: the reciprocal of a per-energy efficiency figure."""
-    efficiency = unit_registry().Quantity(value, f"{_PER_UNITS[per.lower()]} / {pint_unit(energy_symbol)}")
-    inverse = 1 / efficiency
-    for kind in ("energy_per_token", "energy_per_query"):
-        if inverse.is_compatible_with(CANONICAL_UNITS[kind]):
-            return kind, float(inverse.to(CANONICAL_UNITS[kind]).magnitude)
-    raise UnitError(f"cannot invert {per}/{energy_symbol}")
+    _, factor = UNIT_FACTORS[unit_name(energy_symbol)]
+    return _ENERGY_PER[_PER_UNITS[per.lower()]], (1 / value) * factor
 
 
 def _figure_from_match(match: re.Match) -> Figure | None:
@@ -246,11 +229,13 @@ def _figure_from_match(match: re.Match) -> Figure | None:
                 _, end_value = _inverse_to_canonical(second, match["inv_per"], match["inv_unit"])
                 low, high = sorted((value, end_value))
         else:
-            expression = unit_expression(match["unit"], match["per"], match["per_count"])
-            kind, value = to_canonical(first, expression)
+            unit = unit_name(match["unit"])
+            per = _PER_UNITS[match["per"].lower()] if match["per"] else None
+            per_count = _per_count(match["per_count"]) if per else 1
+            kind, value = to_canonical(first, unit, per_count, per)
             low = high = None
             if second is not None:
-                _, end_value = to_canonical(second, expression)
+                _, end_value = to_canonical(second, unit, per_count, per)
                 low, high = value, end_value
     except (UnitError, ZeroDivisionError, OverflowError):  # "5 Wh per 0 queries"
         return None
