@@ -146,9 +146,13 @@ def _masked(text: str, folder: Path) -> str:
 
 
 def _parquet_rows(path: Path) -> dict:
+    """The Parquet's Arrow schema (field types and descriptions, the record's title) and rows. The
+    ``pandas`` metadata pyarrow adds is left out: it records the dtypes of the frame that was written
+    (object where a loaded chunk happened to hold only nulls), not what the file holds."""
     table = pyarrow.parquet.read_table(path)
+    metadata = {key: value for key, value in (table.schema.metadata or {}).items() if key != b"pandas"}
     rows = json.loads(json.dumps(table.to_pylist(), default=str))  # datetimes as text
-    return {"schema": str(table.schema), "rows": rows}
+    return {"schema": table.schema.with_metadata(metadata).to_string(truncate_metadata=False), "rows": rows}
 
 
 def run_synthesis(tmp_path: Path) -> dict[str, str]:
