@@ -13,6 +13,8 @@ import math
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from crawler.extract.gpus import spec_for
 
@@ -69,8 +71,18 @@ def _distinct(values: pd.Series, limit: int | None = None) -> list[str]:
 
 
 def _has_flag(frame: pd.DataFrame, flag: str) -> pd.Series:
-    has = frame["flags"].apply(lambda flags: isinstance(flags, (list, np.ndarray)) and flag in list(flags))
-    return has.astype(bool)
+    """Which rows carry ``flag``: over the Arrow lists the loader gives, in one pass over every flag
+    of every row; row by row for a frame of Python lists (as tests build them)."""
+    flags = frame["flags"]
+    if not isinstance(flags.dtype, pd.ArrowDtype):
+        has = flags.apply(lambda value: isinstance(value, (list, np.ndarray)) and flag in list(value))
+        return has.astype(bool)
+    lists = pa.array(flags.array)
+    lists = lists.combine_chunks() if isinstance(lists, pa.ChunkedArray) else lists
+    rows = pc.list_parent_indices(lists).filter(pc.equal(pc.list_flatten(lists), flag))
+    has = np.zeros(len(frame), dtype=bool)
+    has[rows.to_numpy(zero_copy_only=False)] = True
+    return pd.Series(has, index=frame.index)
 
 
 def hardware(frame: pd.DataFrame) -> pd.Series:
@@ -153,7 +165,8 @@ def power_by_gpu(frame: pd.DataFrame) -> list[dict]:
                      & frame["power_kind"].isin(["measured", "peak"])]
     keys = [measured["gpu"], load(measured).map(LOAD_ORDER), load(measured), measured["scope"].eq("system"),
             accelerators(measured)]
-    for (gpu, _, phase, system, count), group in measured.groupby(keys, sort=True):
+    # Only the columns each group reads: iterating groups sorts every column of the frame it is given.
+    for (gpu, _, phase, system, count), group in measured[["power_w", "url"]].groupby(keys, sort=True):
         tdp = _tdp(gpu)
         # A whole server draws for all its accelerators (and its host): its figure is compared with
         # their TDPs together, and with none where it does not say how many it holds.
@@ -168,7 +181,7 @@ def power_by_gpu(frame: pd.DataFrame) -> list[dict]:
     # A rating or estimate of a whole server (a DGX's rated kW) is no GPU's: a row of its own.
     level = (others["power_kind"].where(~others["scope"].eq("system"), "system_" + others["power_kind"])
              .where(~shares, "system_share"))
-    for (gpu, kind), group in others.groupby([others["gpu"], level], sort=True):
+    for (gpu, kind), group in others[["power_w", "url"]].groupby([others["gpu"], level], sort=True):
         # One GPU's TDP says nothing about a whole server's rating: shown beside per-GPU figures only.
         tdp = None if kind in ("system_rated", "system_estimated") else _tdp(gpu)
         rows.append({"gpu": gpu, "level": kind, "load": None, "tdp_w": tdp, "accelerators": None,
@@ -188,7 +201,8 @@ def h100_pcie_estimate(frame: pd.DataFrame) -> dict:
         return {"basis": "direct", "power_w": stats, "band": "interquartile range",
                 "band_w": [stats["q1"], stats["q3"]], "sources": _distinct(direct["url"])}
     proxies = gpu_level[gpu_level["gpu"].isin(["A100 SXM", "A100 PCIe 40GB", "A100 PCIe 80GB", "H100 SXM"])]
-    fractions = proxies["power_w"] / proxies["gpu"].map(lambda g: spec_for(g).tdp_w).astype(float)
+    tdps = {gpu: spec_for(gpu).tdp_w for gpu in proxies["gpu"].unique()}
+    fractions = proxies["power_w"] / proxies["gpu"].map(tdps).astype(float)
     stats = describe(fractions)
     if not stats["n"]:
         return {"basis": "none", "power_w": describe(pd.Series(dtype=float)), "band": "interquartile range",
@@ -212,7 +226,7 @@ def energy_by_gpu_and_size(frame: pd.DataFrame) -> list[dict]:
         model = subset["model_id"].fillna(subset["model_name"]).fillna(MODEL_NOT_NAMED)
         keys = [subset["task"].fillna(""), subset["gpu"], subset["model_params_b"].fillna(-1),
                 model.where(subset["model_params_b"].isna(), ""), subset["scope"].fillna("")]
-        for (task, gpu, size, name, scope), group in subset.groupby(keys, sort=True):
+        for (task, gpu, size, name, scope), group in subset[[column, "url"]].groupby(keys, sort=True):
             rows.append({"quantity": column, "task": task or None, "gpu": gpu,
                          "model_params_b": None if size == -1 else float(size), "model": name or None,
                          "scope": scope or None,
@@ -267,7 +281,8 @@ def validation(frame: pd.DataFrame) -> dict:
     shares = system_share(gpus)
     keys = [gpus["gpu"], gpus["workload"], gpus["load"].fillna(""), gpus["power_kind"].fillna(""),
             gpus["scope"].eq("system") & ~shares, accelerators(gpus), shares]
-    for (_, _, phase, kind, system, count, share), group in gpus.groupby(keys):
+    listed = gpus[["id", "gpu", "model_id", "model_name", "power_w", "load", "url"]]
+    for (_, _, phase, kind, system, count, share), group in listed.groupby(keys):
         if len(group) < 4:
             continue
         q1, q3 = group["power_w"].quantile([0.25, 0.75])
