@@ -207,6 +207,24 @@ def _distinct_pass(check, column: pa.ChunkedArray) -> bool:
     return not check.failures(column.unique().to_pylist())
 
 
+# Joins a list's items into one text to find the distinct lists of a column (no flag holds it).
+ITEM_SEPARATOR = "\x1f"
+
+
+def _distinct_lists(column: pa.ChunkedArray) -> list[list]:
+    """The distinct non-null lists of a list column, as Python lists. Lists of text are told apart
+    joined in Arrow; where joining could make two lists one (an empty, null or separator-holding
+    item) or the items are not text, as tuples in Python."""
+    lists = column.combine_chunks()
+    items = pc.list_flatten(lists)
+    joinable = pa.types.is_string(items.type) and not items.null_count and not (len(items) and (
+        pc.any(pc.match_substring(items, ITEM_SEPARATOR)).as_py() or pc.min(pc.utf8_length(items)).as_py() == 0))
+    if not joinable:
+        return [list(value) for value in {tuple(value) for value in lists.to_pylist() if value is not None}]
+    joined = pc.unique(pc.binary_join(lists, ITEM_SEPARATOR)).to_pylist()
+    return [text.split(ITEM_SEPARATOR) if text else [] for text in joined if text is not None]
+
+
 def _all_finite(column: pa.ChunkedArray) -> bool:
     """No NaN or infinity anywhere in a column of numbers or of lists or structs of them (pyarrow
     reads them; strict JSON has none)."""
@@ -247,8 +265,7 @@ def _fast_frame(path: Path, check: SchemaCheck) -> pd.DataFrame | None:
             if field_check.needs_values and not _distinct_pass(field_check, column):
                 return None
         elif field_check.name in LIST_FIELDS:
-            if field_check.failures([list(value) for value in {tuple(value) for value in column.to_pylist()
-                                                               if value is not None}]):
+            if field_check.failures(_distinct_lists(column)):
                 return None
     retrieved_texts = table["retrieved_at"].combine_chunks().dictionary_encode()
     retrieved = _timestamps(retrieved_texts.dictionary.to_pylist())
@@ -318,10 +335,11 @@ def _typed_lists(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(**{name: pd.array(frame[name].tolist(), dtype=dtype) for name, dtype in LIST_FIELDS.items()})
 
 
-def _disagreeing(frame: pd.DataFrame) -> tuple[int, list[dict]]:
+def _disagreeing(frame: pd.DataFrame, repeated_ids: pd.Series) -> tuple[int, list[dict]]:
     """How many ids were read more than once with different figures, and the first
-    ``LISTED_DISAGREEMENTS`` of them with their versions, oldest first."""
-    repeated = frame[frame["id"].duplicated(keep=False)]
+    ``LISTED_DISAGREEMENTS`` of them with their versions, oldest first. ``repeated_ids``: which
+    rows have an id that some other row has too."""
+    repeated = frame[repeated_ids]
     if repeated.empty:
         return 0, []
     differing = repeated.groupby("id")[list(FIGURES)].nunique(dropna=False) > 1
@@ -343,11 +361,13 @@ def _plain(value):
     return None if pd.isna(value) else value.item() if hasattr(value, "item") else value
 
 
-def _merge(frame: pd.DataFrame) -> pd.DataFrame:
+def _merge(frame: pd.DataFrame, repeated_ids: pd.Series | None = None) -> pd.DataFrame:
     """One row per id: the latest retrieved_at wins (of equal ones, the last read); first_seen and
-    last_seen span every crawl."""
-    if frame.empty:
-        return frame.assign(first_seen=frame["retrieved_at"], last_seen=frame["retrieved_at"])
+    last_seen span every crawl. ``repeated_ids`` as for ``_disagreeing``, when already known."""
+    repeated_ids = frame["id"].duplicated(keep=False) if repeated_ids is None else repeated_ids
+    if frame.empty or not repeated_ids.any():  # each id read once: nothing to merge
+        merged = frame.assign(first_seen=frame["retrieved_at"], last_seen=frame["retrieved_at"])
+        return merged.sort_values(["source", "id"], kind="stable").reset_index(drop=True)
     seen = frame.groupby("id")["retrieved_at"].agg(first_seen="min", last_seen="max")
     latest = frame.sort_values("retrieved_at", kind="stable").drop_duplicates("id", keep="last")
     return latest.join(seen, on="id").sort_values(["source", "id"], kind="stable").reset_index(drop=True)
@@ -381,6 +401,7 @@ def _load_output(folder: Path) -> Loaded:
         fast = _fast_frame(path, MEASUREMENT_CHECK)
         measurements += [fast] if fast is not None else map(_typed_lists, _read_file(path, MEASUREMENT_CHECK, problems))
     every_measurement = _concat(measurements, MEASUREMENT_CHECK)
-    disagreeing, listed = _disagreeing(every_measurement)
-    return Loaded(measurements=_merge(every_measurement), discussions=_merge(_concat(discussions, DISCUSSION_CHECK)),
+    repeated_ids = every_measurement["id"].duplicated(keep=False)
+    disagreeing, listed = _disagreeing(every_measurement, repeated_ids)
+    return Loaded(measurements=_merge(every_measurement, repeated_ids), discussions=_merge(_concat(discussions, DISCUSSION_CHECK)),
                   problems=problems, disagreeing=disagreeing, disagreeing_listed=listed, files=files)

@@ -26,7 +26,6 @@ KNOWN_METHODS = {"nvml", "nvidia-smi", "codecarbon", "zeus", "external-meter"}
 # The loads a power figure can be taken at, in the order tables show them. A figure states its phase,
 # or is a peak reading (power_kind "peak"), or else is a steady load or an average over a run.
 LOADS = ("steady", "idle", "peak", "prefill", "decode")
-LOAD_ORDER = {name: position for position, name in enumerate(LOADS)}
 # A published rated figure agrees with an assumed TDP within this fraction ("~350 W", rounding).
 RATED_TOLERANCE = 0.02
 # What names a CPU where the GPU name should stand (a CPU baseline run, "Intel Xeon", "CPU").
@@ -66,8 +65,10 @@ def load(frame: pd.DataFrame) -> pd.Series:
 
 
 def _distinct(values: pd.Series, limit: int | None = None) -> list[str]:
-    """The distinct values, sorted (the first ``limit``): vectorised, for groups of a million rows."""
-    return sorted(values.dropna().unique())[:limit]
+    """The distinct values, sorted (the first ``limit``): vectorised, for groups of a million rows
+    (Arrow sorts text by its UTF-8 bytes, which is the order of its code points, as ``sorted``)."""
+    distinct = pd.Series(values.dropna().unique())
+    return distinct.sort_values(kind="stable").iloc[:limit].tolist()
 
 
 def _has_flag(frame: pd.DataFrame, flag: str) -> pd.Series:
@@ -160,11 +161,14 @@ def power_by_gpu(frame: pd.DataFrame) -> list[dict]:
     accelerators x TDP for a whole server, none where its count is not stated); then rated figures,
     estimates, and per-GPU shares of whole-server power (estimates)."""
     rows = []
-    frame = on_gpus(frame)
+    frame = on_gpus(frame)[["gpu", "power_w", "workload", "power_kind", "phase", "scope", "gpu_count", "flags", "url"]]
     measured = frame[frame["power_w"].notna() & (frame["workload"] == "inference")
                      & frame["power_kind"].isin(["measured", "peak"])]
-    keys = [measured["gpu"], load(measured).map(LOAD_ORDER), load(measured), measured["scope"].eq("system"),
-            accelerators(measured)]
+    loads = load(measured)
+    # Each load's place in LOADS (NaN for one not there, which groupby leaves out as map would).
+    order = pd.Index(LOADS).get_indexer(loads)
+    keys = [measured["gpu"], pd.Series(np.where(order >= 0, order, np.nan), index=measured.index), loads,
+            measured["scope"].eq("system"), accelerators(measured)]
     # Only the columns each group reads: iterating groups sorts every column of the frame it is given.
     for (gpu, _, phase, system, count), group in measured[["power_w", "url"]].groupby(keys, sort=True):
         tdp = _tdp(gpu)
@@ -219,7 +223,8 @@ def energy_by_gpu_and_size(frame: pd.DataFrame) -> list[dict]:
     alone, GPU + CPU + RAM...): a speech-recognition query and a 70B model's generation are not
     one population."""
     rows = []
-    frame = on_gpus(frame)
+    frame = on_gpus(frame)[["task", "gpu", "model_params_b", "model_id", "model_name", "scope", "url",
+                            "energy_per_token_j", "energy_per_query_j"]]
     for column in ("energy_per_token_j", "energy_per_query_j"):
         subset = frame[frame[column].notna()]
         # Figures of one model size are compared; a model of no stated size stands alone.
@@ -238,7 +243,8 @@ def batch_effects(frame: pd.DataFrame) -> list[dict]:
     """Slope and Pearson r of power (and energy per token) against batch size, where a GPU and model
     have three or more batch sizes."""
     rows = []
-    frame = on_gpus(frame)
+    frame = on_gpus(frame)[["gpu", "model_id", "model_name", "batch_size", "power_w", "energy_per_token_j", "phase",
+                            "power_kind", "scope", "url"]]
     frame = frame.assign(model=frame["model_id"].fillna(frame["model_name"]))
     for column in ("power_w", "energy_per_token_j"):
         subset = frame[frame[column].notna() & frame["batch_size"].notna() & frame["gpu"].notna()
@@ -249,7 +255,9 @@ def batch_effects(frame: pd.DataFrame) -> list[dict]:
         keys = ["gpu", "model"]
         means = subset.groupby(keys + ["batch_size"])[column].mean()
         sizes = means.groupby(level=[0, 1]).size()
-        sources = subset.groupby(keys)["url"].unique()
+        # The first 20 distinct sources of each GPU and model, in order, without listing them all.
+        sources = (subset[keys + ["url"]].drop_duplicates().sort_values("url", kind="stable")
+                   .groupby(keys)["url"].agg(lambda urls: list(urls[:20])))
         for (gpu, name), count in sizes.items():
             if count < 3:
                 continue
@@ -259,7 +267,7 @@ def batch_effects(frame: pd.DataFrame) -> list[dict]:
             r = float(np.corrcoef(x, y)[0, 1]) if np.std(y) > 0 else None
             rows.append({"quantity": column, "gpu": gpu, "model": name, "batch_sizes": [int(b) for b in x],
                          "values": [_clean(v) for v in y], "slope_per_batch": _clean(slope),
-                         "pearson_r": _clean(r), "sources": sorted(sources[(gpu, name)])[:20]})
+                         "pearson_r": _clean(r), "sources": sources[(gpu, name)]})
     return rows
 
 
@@ -596,7 +604,21 @@ def success_criteria(frame: pd.DataFrame, assumptions: list[dict], batches: list
     ]
 
 
+# What the synthesis and the report read of a record; the rest (excerpts, notes, dates...) is not
+# carried through their dozens of row selections.
+READ_COLUMNS = ("id", "source", "url", "locator", "model_id", "model_name", "model_params_b", "gpu", "gpu_raw",
+                "gpu_count", "workload", "task", "batch_size", "phase", "power_w", "power_kind", "energy_j",
+                "energy_per_token_j", "energy_per_query_j", "gpu_hours", "co2_kg", "scope", "method", "flags",
+                "bounds", "trace")
+
+
+def read_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """The columns of ``frame`` the synthesis and report read (a frame's own selection, not a copy)."""
+    return frame[[column for column in frame.columns if column in READ_COLUMNS]]
+
+
 def synthesise(frame: pd.DataFrame, assumptions: dict) -> dict:
+    frame = read_columns(frame)
     power_rows = power_by_gpu(frame)
     estimate = h100_pcie_estimate(frame)
     batches = batch_effects(frame)
