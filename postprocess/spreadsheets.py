@@ -6,6 +6,7 @@ leading tab or carriage return) is prefixed with an apostrophe.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -100,42 +101,53 @@ def without_float_noise(values: pd.Series) -> pd.Series:
     return pd.Series(np.where(usable, rounded, numbers), index=values.index, name=values.name)
 
 
-# Rows formatted at a time: a batch's text is a few tens of MB.
+# Rows formatted at a time (a batch's text is a few tens of MB), two batches at once: Arrow's kernels
+# run outside the GIL.
 CSV_BATCH_ROWS = 100_000
+CSV_THREADS = 2
 
 
-def _csv_text(column: pyarrow.Array) -> pyarrow.Array:
-    """A column's cells as pyarrow's CSV writer writes them (its default options): text quoted with
-    inner quotes doubled, other values as Arrow casts them to text, nulls empty. UTC date-times are
-    formatted without their zone and given its "Z": Arrow looks the zone up for every value, which
-    made them most of the time of writing a million-row table."""
-    kind = column.type
-    if pyarrow.types.is_null(kind):
-        return pyarrow.compute.cast(column, pyarrow.string()).fill_null("")
-    # (Nulls are filled before every join: pyarrow's element-wise join can drop rows around them.)
+def _cell_text(values: pyarrow.Array) -> pyarrow.Array:
+    """Values (no nulls among them) as pyarrow's CSV writer writes them (its default options): text
+    quoted with inner quotes doubled, anything else as Arrow casts it to text. UTC date-times are
+    formatted without their zone and given its "Z": Arrow looks the zone up for every value."""
+    kind = values.type
     if pyarrow.types.is_string(kind) or pyarrow.types.is_large_string(kind):
-        inner = pyarrow.compute.replace_substring(column.cast(pyarrow.string()).fill_null(""), '"', '""')
-        return pyarrow.compute.if_else(column.is_valid(), pyarrow.compute.binary_join_element_wise('"', inner, '"', ""), "")
+        inner = pyarrow.compute.replace_substring(values.cast(pyarrow.string()), '"', '""')
+        return pyarrow.compute.binary_join_element_wise('"', inner, '"', "")
     if pyarrow.types.is_timestamp(kind) and kind.tz == "UTC":
-        naive = pyarrow.compute.cast(column.cast(pyarrow.timestamp(kind.unit)), pyarrow.string()).fill_null("")
-        return pyarrow.compute.if_else(column.is_valid(), pyarrow.compute.binary_join_element_wise(naive, "Z", ""), "")
-    return pyarrow.compute.cast(column, pyarrow.string()).fill_null("")
+        naive = pyarrow.compute.cast(values.cast(pyarrow.timestamp(kind.unit)), pyarrow.string())
+        return pyarrow.compute.binary_join_element_wise(naive, "Z", "")
+    return pyarrow.compute.cast(values, pyarrow.string())
 
 
-def _csv_bytes(table: pyarrow.Table) -> list[bytes | pyarrow.Buffer]:
+def _csv_column(column: pyarrow.Array) -> pyarrow.Array:
+    """A column's cells, nulls empty. Each distinct value is formatted once (a GPU name or a date
+    repeats over thousands of rows). No null reaches a join: pyarrow 26's element-wise join can
+    drop rows around them."""
+    if pyarrow.types.is_null(column.type):
+        return pyarrow.array([""] * len(column), pyarrow.string())
+    encoded = pyarrow.compute.dictionary_encode(column)
+    return _cell_text(encoded.dictionary.cast(column.type)).take(encoded.indices).fill_null("")
+
+
+def _csv_lines(batch: pyarrow.RecordBatch) -> pyarrow.Buffer:
+    """A batch's rows as CSV lines, one after another."""
+    lines = pyarrow.compute.binary_join_element_wise(*map(_csv_column, batch.columns), ",")
+    lines = pyarrow.compute.binary_join_element_wise(lines, "\n", "").cast(pyarrow.large_string())
+    # The lines' text is the array's value buffer between its first and last offset.
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset:lines.offset + len(lines) + 1]
+    return lines.buffers()[2][int(offsets[0]):int(offsets[-1])]
+
+
+def _write_csv_table(table: pyarrow.Table, path: Path) -> None:
     header = ",".join('"' + name.replace('"', '""') + '"' for name in table.column_names) + "\n"
-    parts = [header.encode("utf-8")]
-    for batch in table.to_batches(max_chunksize=CSV_BATCH_ROWS):
-        if not batch.num_rows:
-            continue
-        cells = [_csv_text(column) for column in batch.columns]
-        lines = pyarrow.compute.binary_join_element_wise(*cells, ",")
-        lines = pyarrow.compute.binary_join_element_wise(lines, "\n", "").cast(pyarrow.large_string())
-        # The text of the lines, one after another, is the array's value buffer between its first
-        # and last offset.
-        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset:lines.offset + len(lines) + 1]
-        parts.append(lines.buffers()[2][int(offsets[0]):int(offsets[-1])])
-    return parts
+    batches = [batch for batch in table.to_batches(max_chunksize=CSV_BATCH_ROWS) if batch.num_rows]
+    with path.open("wb") as handle, ThreadPoolExecutor(CSV_THREADS) as pool:
+        handle.write(header.encode("utf-8"))
+        for start in range(0, len(batches), CSV_THREADS):  # no more batches' text held than are formatted at once
+            for lines in pool.map(_csv_lines, batches[start:start + CSV_THREADS]):
+                handle.write(lines)
 
 
 def write_csv(table: pd.DataFrame, path: Path) -> None:
@@ -145,9 +157,7 @@ def write_csv(table: pd.DataFrame, path: Path) -> None:
     for column in table.columns:
         if pd.api.types.is_float_dtype(table[column]):
             table[column] = without_float_noise(table[column])
-    with path.open("wb") as handle:
-        for part in _csv_bytes(pyarrow.Table.from_pandas(table, preserve_index=False)):
-            handle.write(part)
+    _write_csv_table(pyarrow.Table.from_pandas(table, preserve_index=False), path)
 
 
 def _power_energy(frame: pd.DataFrame) -> pd.Series:
