@@ -254,15 +254,13 @@ def batch_effects(frame: pd.DataFrame) -> list[dict]:
         subset = subset[subset["scope"].ne("system")]  # a whole server's figures are not one GPU's
         keys = ["gpu", "model"]
         means = subset.groupby(keys + ["batch_size"])[column].mean()
-        sizes = means.groupby(level=[0, 1]).size()
         # The first 20 distinct sources of each GPU and model, in order, without listing them all.
         sources = (subset[keys + ["url"]].drop_duplicates().sort_values("url", kind="stable")
                    .groupby(keys)["url"].agg(lambda urls: list(urls[:20])))
-        for (gpu, name), count in sizes.items():
-            if count < 3:
+        for (gpu, name), series in means.groupby(level=[0, 1], sort=True):
+            if len(series) < 3:
                 continue
-            series = means.loc[(gpu, name)]
-            x, y = series.index.to_numpy(dtype=float), series.to_numpy(dtype=float)
+            x, y = series.index.get_level_values(2).to_numpy(dtype=float), series.to_numpy(dtype=float)
             slope = float(np.polyfit(x, y, 1)[0])
             r = float(np.corrcoef(x, y)[0, 1]) if np.std(y) > 0 else None
             rows.append({"quantity": column, "gpu": gpu, "model": name, "batch_sizes": [int(b) for b in x],
