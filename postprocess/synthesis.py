@@ -80,9 +80,13 @@ def _has_flag(frame: pd.DataFrame, flag: str) -> pd.Series:
         return has.astype(bool)
     lists = pa.array(flags.array)
     lists = lists.combine_chunks() if isinstance(lists, pa.ChunkedArray) else lists
-    rows = pc.list_parent_indices(lists).filter(pc.equal(pc.list_flatten(lists), flag))
+    # Each flag's row, from the lists' lengths (list_parent_indices counts from the start of the
+    # array a selection was sliced from).
+    lengths = pc.list_value_length(lists).fill_null(0).to_numpy(zero_copy_only=False)
+    rows = np.repeat(np.arange(len(lists)), lengths)
+    matches = pc.equal(pc.list_flatten(lists), flag).to_numpy(zero_copy_only=False)
     has = np.zeros(len(frame), dtype=bool)
-    has[rows.to_numpy(zero_copy_only=False)] = True
+    has[rows[matches]] = True
     return pd.Series(has, index=frame.index)
 
 
