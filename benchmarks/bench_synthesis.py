@@ -36,7 +36,8 @@ import pyarrow.json
 from crawler.arrow_schema import measurement_arrow_schema
 options = pyarrow.json.ParseOptions(explicit_schema=measurement_arrow_schema())
 wall, cpu = time.monotonic(), time.process_time()
-rows = sum(pyarrow.json.read_json(path, parse_options=options).num_rows for path in sorted(Path(sys.argv[1]).rglob("*.jsonl")))
+paths = sorted(Path(sys.argv[1]).rglob("*.jsonl"))
+rows = sum(pyarrow.json.read_json(path, parse_options=options).num_rows for path in paths)
 print(rows, time.monotonic() - wall, time.process_time() - cpu)
 """
 

@@ -437,5 +437,6 @@ def _load_output(folder: Path) -> Loaded:
     every_measurement = _concat(measurements, MEASUREMENT_CHECK)
     repeated_ids = every_measurement["id"].duplicated(keep=False)
     disagreeing, listed = _disagreeing(every_measurement, repeated_ids)
-    return Loaded(measurements=_merge(every_measurement, repeated_ids), discussions=_merge(_concat(discussions, DISCUSSION_CHECK)),
-                  problems=problems, disagreeing=disagreeing, disagreeing_listed=listed, files=files)
+    return Loaded(measurements=_merge(every_measurement, repeated_ids),
+                  discussions=_merge(_concat(discussions, DISCUSSION_CHECK)), problems=problems,
+                  disagreeing=disagreeing, disagreeing_listed=listed, files=files)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow
-import pyarrow.csv
+import pyarrow.compute
 import pyarrow.parquet
 
 from crawler.arrow_schema import TIMESTAMP, measurement_arrow_schema
