@@ -198,10 +198,10 @@ def power_by_gpu(frame: pd.DataFrame) -> list[dict]:
     return rows
 
 
-def h100_pcie_estimate(frame: pd.DataFrame) -> dict:
+def h100_pcie_estimate(frame: pd.DataFrame, measured: pd.DataFrame | None = None) -> dict:
     """Direct H100 PCIe evidence when there is some; else a band inferred from A100 and H100 SXM.
     The band is the interquartile range of the figures."""
-    measured = measured_power(frame)
+    measured = measured_power(frame) if measured is None else measured
     gpu_level = measured[measured["scope"].ne("system")]
     direct = gpu_level[gpu_level["gpu"] == TARGET_GPU]
     if not direct.empty:
@@ -462,13 +462,14 @@ def rack_plan(frame: pd.DataFrame, estimate: dict, verdicts: list[dict], power_r
             "system_share": shares[0] if shares else None, "missing": missing}
 
 
-def confidence(frame: pd.DataFrame, power_rows: list[dict], estimate: dict) -> list[dict]:
+def confidence(frame: pd.DataFrame, power_rows: list[dict], estimate: dict,
+               measured: pd.DataFrame | None = None) -> list[dict]:
     """Graded findings: high = three or more direct H100 PCIe measured inference figures from a named
     tool; medium = fewer or untooled direct figures, or another GPU scaled, system-level, or
     training power; low = rated or estimated figures, a single figure, or training-only data."""
     findings = []
     if estimate["basis"] == "direct":
-        direct = measured_power(frame)
+        direct = measured_power(frame) if measured is None else measured
         direct = direct[(direct["gpu"] == TARGET_GPU) & direct["scope"].ne("system")]
         grade_of, why = grade(direct)
         stats = estimate["power_w"]
@@ -622,7 +623,8 @@ def read_columns(frame: pd.DataFrame) -> pd.DataFrame:
 def synthesise(frame: pd.DataFrame, assumptions: dict) -> dict:
     frame = read_columns(frame)
     power_rows = power_by_gpu(frame)
-    estimate = h100_pcie_estimate(frame)
+    measured = measured_power(frame)  # the estimate and the confidence grades read the same rows
+    estimate = h100_pcie_estimate(frame, measured)
     batches = batch_effects(frame)
     verdicts = check_assumptions(frame, assumptions)
     traces = trace_summaries(frame)
@@ -636,7 +638,7 @@ def synthesise(frame: pd.DataFrame, assumptions: dict) -> dict:
         "validation": validation(frame),
         "assumptions": {"gpu": assumptions.get("gpu"), "workload": assumptions.get("workload"),
                         "results": verdicts},
-        "confidence": confidence(frame, power_rows, estimate),
+        "confidence": confidence(frame, power_rows, estimate, measured),
         "traces": traces,
         "success_criteria": success_criteria(frame, verdicts, batches, traces),
     }
