@@ -202,16 +202,20 @@ def typed_table(frame: pd.DataFrame, schema: pyarrow.Schema) -> pyarrow.Table:
     return table.replace_schema_metadata(metadata)
 
 
-# Columns the spreadsheets derive from a row's own fields.
+# Columns the spreadsheets derive from a row's own fields, and the fields each reads.
 DERIVED = {"model_name_or_id": lambda rows: rows["model_id"].fillna(rows["model_name"]),
            "power_energy": _power_energy}
+DERIVED_FROM = {"model_name_or_id": ["model_id", "model_name"],
+                "power_energy": ["power_w", "energy_j", "gpu_hours", "co2_kg"]}
 
 
 def write_spreadsheets(measurements: pd.DataFrame, discussions: pd.DataFrame, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, (source, columns) in SPREADSHEETS.items():
-        subset = measurements[measurements["source"] == source]
+        read = {field for column in columns.values() for field in DERIVED_FROM.get(column, [column])}
+        # Only the fields the sheet shows are copied out of the source's rows.
+        subset = measurements.loc[measurements["source"] == source, [c for c in measurements.columns if c in read]]
         table = pd.DataFrame({title: DERIVED[column](subset) if column in DERIVED else subset[column]
                               for title, column in columns.items()})
         write_csv(table, out / name)
