@@ -25,6 +25,12 @@ CLEAN = [record(id=f"{i:020x}", gpu="A10", power_w=100.0 + i, power_kind="measur
          for i in range(8)]
 
 
+@pytest.fixture(autouse=True)
+def every_file_read_fast(monkeypatch):
+    """The fast read for files of any size: these files are small."""
+    monkeypatch.setattr(load_module, "FAST_READ_MIN_BYTES", 0)
+
+
 def _lines(records) -> str:
     return "".join(json.dumps(r) + "\n" for r in records)
 
@@ -103,6 +109,15 @@ def test_one_damaged_file_does_not_send_the_others_to_the_careful_path(tmp_path,
     assert careful == ["bad.jsonl"]
     assert len(loaded.measurements) == 8 and loaded.problems.count == 1 and loaded.problems.listed[0].line == 5
     assert isinstance(loaded.measurements["flags"].dtype, pd.ArrowDtype)  # one type whichever path read a row
+
+
+def test_a_small_file_is_read_line_by_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(load_module, "FAST_READ_MIN_BYTES", 256 << 10)
+    path = tmp_path / "x.jsonl"
+    path.write_text(_lines(CLEAN), "utf-8")
+    assert _fast_frame(path, MEASUREMENT_CHECK) is None
+    path.write_text(_lines(CLEAN) * (1 + (256 << 10) // len(_lines(CLEAN))), "utf-8")  # just over 256 KB
+    assert _fast_frame(path, MEASUREMENT_CHECK) is not None
 
 
 def test_flags_found_in_arrow_lists_as_in_python_lists():

@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 
 import pyarrow.parquet
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAPSHOT = ROOT / "tests" / "snapshots" / "synthesis"
@@ -35,6 +36,7 @@ PNG_DATA = re.compile(r'src="data:image/png;base64,[A-Za-z0-9+/=]*"')
 
 sys.path.insert(0, str(ROOT))
 from crawler.items import MEASUREMENT_FIELDS  # noqa: E402
+from postprocess import load  # noqa: E402
 from postprocess.__main__ import main  # noqa: E402
 from postprocess.report import _md_text  # noqa: E402
 
@@ -166,7 +168,10 @@ def run_synthesis(tmp_path: Path) -> dict[str, str]:
     return outputs
 
 
-def test_the_synthesis_of_a_fixed_input_is_the_pinned_one(tmp_path):
+@pytest.mark.parametrize("fast_read_min_bytes", [0, None], ids=["every-file-read-by-pyarrow", "default"])
+def test_the_synthesis_of_a_fixed_input_is_the_pinned_one(tmp_path, monkeypatch, fast_read_min_bytes):
+    if fast_read_min_bytes is not None:  # the input's files are small: read by pyarrow only when told to
+        monkeypatch.setattr(load, "FAST_READ_MIN_BYTES", fast_read_min_bytes)
     outputs = run_synthesis(tmp_path)
     synthesis = json.loads(outputs["synthesis.json"])
     # The snapshot pins a synthesis with something in every part, not an empty one.
