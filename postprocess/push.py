@@ -21,7 +21,7 @@ import yaml
 from crawler.arrow_schema import TIMESTAMP, discussion_arrow_schema, measurement_arrow_schema
 from crawler.items import discussion_schema, measurement_schema
 
-from .spreadsheets import merged_arrow_schema
+from .spreadsheets import merged_arrow_schema, typed_table
 
 CONFIGS = {"measurements": "data/measurements.parquet", "discussions": "data/discussions.parquet"}
 REPORT_FILES = ("report.md", "report.html", "synthesis.json")
@@ -50,7 +50,7 @@ SOURCES = (
 
 def _parquet_bytes(frame: pd.DataFrame, schema: pa.Schema) -> bytes:
     buffer = io.BytesIO()
-    pq.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False), buffer)
+    pq.write_table(typed_table(frame, schema), buffer)
     return buffer.getvalue()
 
 

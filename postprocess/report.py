@@ -28,7 +28,7 @@ from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
 from .schema_check import shorten  # noqa: E402
 from .synthesis import (MODEL_NOT_NAMED, TRANSITION_RATIO, measured_power, on_gpus, plain_number,  # noqa: E402
-                        plural)
+                        plural, read_columns)
 from .traces import MAX_PLOTTED, RISE_FRACTION, draw_traces, trace_views  # noqa: E402
 
 # Scraped text shown in a cell or paragraph, and in a plot's labels, is cut to this many characters.
@@ -247,6 +247,7 @@ def _draw_batch_effect(figure, batches: list[dict]) -> None:
 
 
 def make_plots(frame: pd.DataFrame, synthesis: dict) -> dict[str, Plot]:
+    frame = read_columns(frame)
     plots = {"power_by_gpu": _drawn(_draw_power, frame),
              "energy_per_token": _drawn(_draw_energy_per_token, frame),
              "batch_effect": _drawn(_draw_batch_effect, synthesis["batch_effects"])}

@@ -84,6 +84,9 @@ class ScalarField:
         self.pattern = re.compile(schema["pattern"]) if "pattern" in schema else None
         self.min_length, self.max_length = schema.get("minLength", 0), schema.get("maxLength")
         self.bounds = [(test, schema[keyword], text) for keyword, (test, text) in BOUNDS.items() if keyword in schema]
+        # Whether a value of the right type can still fail (a typed reader has checked the type).
+        self.needs_values = bool(self.enum is not None or self.pattern or self.min_length or self.max_length is not None
+                                 or self.bounds)
 
     def failures(self, values: list) -> dict[int, str]:
         bad = {}

@@ -13,6 +13,8 @@ import math
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from crawler.extract.gpus import spec_for
 
@@ -24,7 +26,6 @@ KNOWN_METHODS = {"nvml", "nvidia-smi", "codecarbon", "zeus", "external-meter"}
 # The loads a power figure can be taken at, in the order tables show them. A figure states its phase,
 # or is a peak reading (power_kind "peak"), or else is a steady load or an average over a run.
 LOADS = ("steady", "idle", "peak", "prefill", "decode")
-LOAD_ORDER = {name: position for position, name in enumerate(LOADS)}
 # A published rated figure agrees with an assumed TDP within this fraction ("~350 W", rounding).
 RATED_TOLERANCE = 0.02
 # What names a CPU where the GPU name should stand (a CPU baseline run, "Intel Xeon", "CPU").
@@ -64,13 +65,29 @@ def load(frame: pd.DataFrame) -> pd.Series:
 
 
 def _distinct(values: pd.Series, limit: int | None = None) -> list[str]:
-    """The distinct values, sorted (the first ``limit``): vectorised, for groups of a million rows."""
-    return sorted(values.dropna().unique())[:limit]
+    """The distinct values, sorted (the first ``limit``): vectorised, for groups of a million rows
+    (Arrow sorts text by its UTF-8 bytes, which is the order of its code points, as ``sorted``)."""
+    distinct = pd.Series(values.dropna().unique())
+    return distinct.sort_values(kind="stable").iloc[:limit].tolist()
 
 
 def _has_flag(frame: pd.DataFrame, flag: str) -> pd.Series:
-    has = frame["flags"].apply(lambda flags: isinstance(flags, (list, np.ndarray)) and flag in list(flags))
-    return has.astype(bool)
+    """Which rows carry ``flag``: over the Arrow lists the loader gives, in one pass over every flag
+    of every row; row by row for a frame of Python lists (as tests build them)."""
+    flags = frame["flags"]
+    if not isinstance(flags.dtype, pd.ArrowDtype):
+        has = flags.apply(lambda value: isinstance(value, (list, np.ndarray)) and flag in list(value))
+        return has.astype(bool)
+    lists = pa.array(flags.array)
+    lists = lists.combine_chunks() if isinstance(lists, pa.ChunkedArray) else lists
+    # Each flag's row, from the lists' lengths (list_parent_indices counts from the start of the
+    # array a selection was sliced from).
+    lengths = pc.list_value_length(lists).fill_null(0).to_numpy(zero_copy_only=False)
+    rows = np.repeat(np.arange(len(lists)), lengths)
+    matches = pc.equal(pc.list_flatten(lists), flag).to_numpy(zero_copy_only=False)
+    has = np.zeros(len(frame), dtype=bool)
+    has[rows[matches]] = True
+    return pd.Series(has, index=frame.index)
 
 
 def hardware(frame: pd.DataFrame) -> pd.Series:
@@ -148,12 +165,16 @@ def power_by_gpu(frame: pd.DataFrame) -> list[dict]:
     accelerators x TDP for a whole server, none where its count is not stated); then rated figures,
     estimates, and per-GPU shares of whole-server power (estimates)."""
     rows = []
-    frame = on_gpus(frame)
+    frame = on_gpus(frame)[["gpu", "power_w", "workload", "power_kind", "phase", "scope", "gpu_count", "flags", "url"]]
     measured = frame[frame["power_w"].notna() & (frame["workload"] == "inference")
                      & frame["power_kind"].isin(["measured", "peak"])]
-    keys = [measured["gpu"], load(measured).map(LOAD_ORDER), load(measured), measured["scope"].eq("system"),
-            accelerators(measured)]
-    for (gpu, _, phase, system, count), group in measured.groupby(keys, sort=True):
+    loads = load(measured)
+    # Each load's place in LOADS (NaN for one not there, which groupby leaves out as map would).
+    order = pd.Index(LOADS).get_indexer(loads)
+    keys = [measured["gpu"], pd.Series(np.where(order >= 0, order, np.nan), index=measured.index), loads,
+            measured["scope"].eq("system"), accelerators(measured)]
+    # Only the columns each group reads: iterating groups sorts every column of the frame it is given.
+    for (gpu, _, phase, system, count), group in measured[["power_w", "url"]].groupby(keys, sort=True):
         tdp = _tdp(gpu)
         # A whole server draws for all its accelerators (and its host): its figure is compared with
         # their TDPs together, and with none where it does not say how many it holds.
@@ -168,7 +189,7 @@ def power_by_gpu(frame: pd.DataFrame) -> list[dict]:
     # A rating or estimate of a whole server (a DGX's rated kW) is no GPU's: a row of its own.
     level = (others["power_kind"].where(~others["scope"].eq("system"), "system_" + others["power_kind"])
              .where(~shares, "system_share"))
-    for (gpu, kind), group in others.groupby([others["gpu"], level], sort=True):
+    for (gpu, kind), group in others[["power_w", "url"]].groupby([others["gpu"], level], sort=True):
         # One GPU's TDP says nothing about a whole server's rating: shown beside per-GPU figures only.
         tdp = None if kind in ("system_rated", "system_estimated") else _tdp(gpu)
         rows.append({"gpu": gpu, "level": kind, "load": None, "tdp_w": tdp, "accelerators": None,
@@ -177,10 +198,10 @@ def power_by_gpu(frame: pd.DataFrame) -> list[dict]:
     return rows
 
 
-def h100_pcie_estimate(frame: pd.DataFrame) -> dict:
+def h100_pcie_estimate(frame: pd.DataFrame, measured: pd.DataFrame | None = None) -> dict:
     """Direct H100 PCIe evidence when there is some; else a band inferred from A100 and H100 SXM.
     The band is the interquartile range of the figures."""
-    measured = measured_power(frame)
+    measured = measured_power(frame) if measured is None else measured
     gpu_level = measured[measured["scope"].ne("system")]
     direct = gpu_level[gpu_level["gpu"] == TARGET_GPU]
     if not direct.empty:
@@ -188,7 +209,8 @@ def h100_pcie_estimate(frame: pd.DataFrame) -> dict:
         return {"basis": "direct", "power_w": stats, "band": "interquartile range",
                 "band_w": [stats["q1"], stats["q3"]], "sources": _distinct(direct["url"])}
     proxies = gpu_level[gpu_level["gpu"].isin(["A100 SXM", "A100 PCIe 40GB", "A100 PCIe 80GB", "H100 SXM"])]
-    fractions = proxies["power_w"] / proxies["gpu"].map(lambda g: spec_for(g).tdp_w).astype(float)
+    tdps = {gpu: spec_for(gpu).tdp_w for gpu in proxies["gpu"].unique()}
+    fractions = proxies["power_w"] / proxies["gpu"].map(tdps).astype(float)
     stats = describe(fractions)
     if not stats["n"]:
         return {"basis": "none", "power_w": describe(pd.Series(dtype=float)), "band": "interquartile range",
@@ -205,14 +227,15 @@ def energy_by_gpu_and_size(frame: pd.DataFrame) -> list[dict]:
     alone, GPU + CPU + RAM...): a speech-recognition query and a 70B model's generation are not
     one population."""
     rows = []
-    frame = on_gpus(frame)
+    frame = on_gpus(frame)[["task", "gpu", "model_params_b", "model_id", "model_name", "scope", "url",
+                            "energy_per_token_j", "energy_per_query_j"]]
     for column in ("energy_per_token_j", "energy_per_query_j"):
         subset = frame[frame[column].notna()]
         # Figures of one model size are compared; a model of no stated size stands alone.
         model = subset["model_id"].fillna(subset["model_name"]).fillna(MODEL_NOT_NAMED)
         keys = [subset["task"].fillna(""), subset["gpu"], subset["model_params_b"].fillna(-1),
                 model.where(subset["model_params_b"].isna(), ""), subset["scope"].fillna("")]
-        for (task, gpu, size, name, scope), group in subset.groupby(keys, sort=True):
+        for (task, gpu, size, name, scope), group in subset[[column, "url"]].groupby(keys, sort=True):
             rows.append({"quantity": column, "task": task or None, "gpu": gpu,
                          "model_params_b": None if size == -1 else float(size), "model": name or None,
                          "scope": scope or None,
@@ -224,7 +247,8 @@ def batch_effects(frame: pd.DataFrame) -> list[dict]:
     """Slope and Pearson r of power (and energy per token) against batch size, where a GPU and model
     have three or more batch sizes."""
     rows = []
-    frame = on_gpus(frame)
+    frame = on_gpus(frame)[["gpu", "model_id", "model_name", "batch_size", "power_w", "energy_per_token_j", "phase",
+                            "power_kind", "scope", "url"]]
     frame = frame.assign(model=frame["model_id"].fillna(frame["model_name"]))
     for column in ("power_w", "energy_per_token_j"):
         subset = frame[frame[column].notna() & frame["batch_size"].notna() & frame["gpu"].notna()
@@ -234,18 +258,18 @@ def batch_effects(frame: pd.DataFrame) -> list[dict]:
         subset = subset[subset["scope"].ne("system")]  # a whole server's figures are not one GPU's
         keys = ["gpu", "model"]
         means = subset.groupby(keys + ["batch_size"])[column].mean()
-        sizes = means.groupby(level=[0, 1]).size()
-        sources = subset.groupby(keys)["url"].unique()
-        for (gpu, name), count in sizes.items():
-            if count < 3:
+        # The first 20 distinct sources of each GPU and model, in order, without listing them all.
+        sources = (subset[keys + ["url"]].drop_duplicates().sort_values("url", kind="stable")
+                   .groupby(keys)["url"].agg(lambda urls: list(urls[:20])))
+        for (gpu, name), series in means.groupby(level=[0, 1], sort=True):
+            if len(series) < 3:
                 continue
-            series = means.loc[(gpu, name)]
-            x, y = series.index.to_numpy(dtype=float), series.to_numpy(dtype=float)
+            x, y = series.index.get_level_values(2).to_numpy(dtype=float), series.to_numpy(dtype=float)
             slope = float(np.polyfit(x, y, 1)[0])
             r = float(np.corrcoef(x, y)[0, 1]) if np.std(y) > 0 else None
             rows.append({"quantity": column, "gpu": gpu, "model": name, "batch_sizes": [int(b) for b in x],
                          "values": [_clean(v) for v in y], "slope_per_batch": _clean(slope),
-                         "pearson_r": _clean(r), "sources": sorted(sources[(gpu, name)])[:20]})
+                         "pearson_r": _clean(r), "sources": sources[(gpu, name)]})
     return rows
 
 
@@ -267,7 +291,8 @@ def validation(frame: pd.DataFrame) -> dict:
     shares = system_share(gpus)
     keys = [gpus["gpu"], gpus["workload"], gpus["load"].fillna(""), gpus["power_kind"].fillna(""),
             gpus["scope"].eq("system") & ~shares, accelerators(gpus), shares]
-    for (_, _, phase, kind, system, count, share), group in gpus.groupby(keys):
+    listed = gpus[["id", "gpu", "model_id", "model_name", "power_w", "load", "url"]]
+    for (_, _, phase, kind, system, count, share), group in listed.groupby(keys):
         if len(group) < 4:
             continue
         q1, q3 = group["power_w"].quantile([0.25, 0.75])
@@ -437,13 +462,14 @@ def rack_plan(frame: pd.DataFrame, estimate: dict, verdicts: list[dict], power_r
             "system_share": shares[0] if shares else None, "missing": missing}
 
 
-def confidence(frame: pd.DataFrame, power_rows: list[dict], estimate: dict) -> list[dict]:
+def confidence(frame: pd.DataFrame, power_rows: list[dict], estimate: dict,
+               measured: pd.DataFrame | None = None) -> list[dict]:
     """Graded findings: high = three or more direct H100 PCIe measured inference figures from a named
     tool; medium = fewer or untooled direct figures, or another GPU scaled, system-level, or
     training power; low = rated or estimated figures, a single figure, or training-only data."""
     findings = []
     if estimate["basis"] == "direct":
-        direct = measured_power(frame)
+        direct = measured_power(frame) if measured is None else measured
         direct = direct[(direct["gpu"] == TARGET_GPU) & direct["scope"].ne("system")]
         grade_of, why = grade(direct)
         stats = estimate["power_w"]
@@ -581,9 +607,24 @@ def success_criteria(frame: pd.DataFrame, assumptions: list[dict], batches: list
     ]
 
 
+# What the synthesis and the report read of a record; the rest (excerpts, notes, dates...) is not
+# carried through their dozens of row selections.
+READ_COLUMNS = ("id", "source", "url", "locator", "model_id", "model_name", "model_params_b", "gpu", "gpu_raw",
+                "gpu_count", "workload", "task", "batch_size", "phase", "power_w", "power_kind", "energy_j",
+                "energy_per_token_j", "energy_per_query_j", "gpu_hours", "co2_kg", "scope", "method", "flags",
+                "bounds", "trace")
+
+
+def read_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """The columns of ``frame`` the synthesis and report read (a frame's own selection, not a copy)."""
+    return frame[[column for column in frame.columns if column in READ_COLUMNS]]
+
+
 def synthesise(frame: pd.DataFrame, assumptions: dict) -> dict:
+    frame = read_columns(frame)
     power_rows = power_by_gpu(frame)
-    estimate = h100_pcie_estimate(frame)
+    measured = measured_power(frame)  # the estimate and the confidence grades read the same rows
+    estimate = h100_pcie_estimate(frame, measured)
     batches = batch_effects(frame)
     verdicts = check_assumptions(frame, assumptions)
     traces = trace_summaries(frame)
@@ -597,7 +638,7 @@ def synthesise(frame: pd.DataFrame, assumptions: dict) -> dict:
         "validation": validation(frame),
         "assumptions": {"gpu": assumptions.get("gpu"), "workload": assumptions.get("workload"),
                         "results": verdicts},
-        "confidence": confidence(frame, power_rows, estimate),
+        "confidence": confidence(frame, power_rows, estimate, measured),
         "traces": traces,
         "success_criteria": success_criteria(frame, verdicts, batches, traces),
     }
