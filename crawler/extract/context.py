@@ -87,6 +87,11 @@ def literal_stems(pattern: str) -> set[str] | None:
     return stems
 
 
+# Up to this length a text's stems are found by one scan of it (_stem_scanner); a longer text
+# (a section's context) by str.find per stem, which skips through the text at memchr speed.
+_SHORT_TEXT = 100
+
+
 class CuePattern:
     """A cue list compiled to one pattern, run only where a cue can start.
 
@@ -102,9 +107,13 @@ class CuePattern:
         stems = [literal_stems(p) for p in patterns]
         if any(s is None for s in stems):
             self.stems = None
+            self._stem_scanner = None
         else:  # "do" finds every place "does" could start
             every = set().union(*stems)
             self.stems = tuple(s for s in every if not any(o != s and s.startswith(o) for o in every))
+            # The stems as one alternation of literals: the engine skips every position whose
+            # character starts no stem and tries a branch only where its first letter stands.
+            self._stem_scanner = re.compile("|".join(map(re.escape, sorted(self.stems))))
 
     def _starts(self, text: str) -> list[int]:
         """Where a cue may start, in order."""
@@ -120,6 +129,15 @@ class CuePattern:
     def search(self, text: str):
         if self.stems is None:
             return self.regex.search(text)
+        if len(text) <= _SHORT_TEXT:
+            scan, match_at, start = self._stem_scanner.search, self.regex.match, 0
+            while stem := scan(text, start):
+                start = stem.start()
+                match = match_at(text, start)
+                if match:
+                    return match
+                start += 1
+            return None
         # The next place each stem stands, visited in order: most searches end at the first.
         upcoming = [(position, stem) for stem in self.stems if (position := text.find(stem)) >= 0]
         heapify(upcoming)
@@ -138,6 +156,14 @@ class CuePattern:
     def finditer(self, text: str):
         if self.stems is None:
             yield from self.regex.finditer(text)
+            return
+        if len(text) <= _SHORT_TEXT:
+            scan, match_at, start = self._stem_scanner.search, self.regex.match, 0
+            while stem := scan(text, start):
+                match = match_at(text, stem.start())
+                if match:
+                    yield match
+                start = max(stem.start() + 1, match.end()) if match else stem.start() + 1
             return
         end = 0
         for start in self._starts(text):
