@@ -159,15 +159,27 @@ def _folded(text: str) -> bytes:
 
 def candidate_lines(text: str) -> list[int]:
     """The numbers (from 0) of the lines that may hold a figure, in order (see _FOLDED_CANDIDATE_RES)."""
+    return _candidates_and_units(text)[0]
+
+
+def _candidates_and_units(text: str) -> tuple[list[int], dict[int, int]]:
+    """candidate_lines, and how many numbers with a power or energy unit each line holds (what
+    _FOLDED_NUMBER_UNIT_RE finds in that line alone: its matches hold no line break)."""
     folded = _folded(text)
-    positions = [match.start() for pattern in _FOLDED_CANDIDATE_RES for match in pattern.finditer(folded)]
-    lines, line, counted_to = [], 0, 0
+    number_units = [match.start() for match in _FOLDED_NUMBER_UNIT_RE.finditer(folded)]
+    # The other patterns start with other characters than "0": no position is found twice.
+    positions = number_units + [match.start() for pattern in _FOLDED_CANDIDATE_RES[1:]
+                                for match in pattern.finditer(folded)]
+    units_at = set(number_units)
+    lines, units, line, counted_to = [], {}, 0, 0
     for position in sorted(positions):
         line += folded.count(b"\n", counted_to, position)
         counted_to = position
         if not lines or lines[-1] != line:
             lines.append(line)
-    return lines
+        if position in units_at:
+            units[line] = units.get(line, 0) + 1
+    return lines, units
 
 
 class _Document:
@@ -570,6 +582,7 @@ class ReadingPlan:
     code_lines: list[int]
     layout: Layout
     text_lines: list[str]
+    number_units: dict[int, int]  # line number -> numbers with a power or energy unit on it
 
 
 # An HTML table read past its block is bounded: a missing </table> costs at most this much text.
@@ -594,7 +607,7 @@ def _whole_html_table(block: Block, text_lines: list[str]) -> tuple[str, int]:
 
 def reading_plan(text: str) -> ReadingPlan:
     text_lines = text.split("\n")
-    candidates = candidate_lines(text)
+    candidates, number_units = _candidates_and_units(text)
     sections = layout(text_lines, until=candidates[-1] if candidates else -1)
     lines, code_lines = [], []
     for number in candidates:
@@ -603,7 +616,7 @@ def reading_plan(text: str) -> ReadingPlan:
             lines.append(number)
         else:
             code_lines.append(number)
-    return ReadingPlan(lines, code_lines, sections, text_lines)
+    return ReadingPlan(lines, code_lines, sections, text_lines, number_units)
 
 
 def _is_codecarbon_header(line: str) -> bool:
@@ -645,8 +658,7 @@ def document_records(text: str, *, table_extractor: str, locator_prefix: str, ti
     reader.result.skipped.update(tools.skipped)
     for number in plan.code_lines:
         if not any(start <= number <= end for start, end in tool_lines):
-            line = plan.text_lines[number]
-            figures = len(_FOLDED_NUMBER_UNIT_RE.findall(_folded(line)))
+            figures = plan.number_units.get(number, 0)
             if figures:
                 reader.skip("code", figures)
     tables, html_until = 0, -1

@@ -358,15 +358,20 @@ def layout(lines: list[str], until: int | None = None) -> Layout:
     only as far as the first section that begins after that line.
 
     Only the lines that may matter are visited, picked out in one comprehension by their first
-    character: blank lines, and lines that may open or close a fence or an HTML block or be a
-    heading (text, table rows and list items are none of these). The patterns run only on those.
-    An HTML block that ends at a marker ("-->") is followed line by line, whatever its lines
-    start with.
+    character: lines of white space, and lines that may open or close a fence or an HTML block or
+    be a heading (text, table rows and list items are none of these). The patterns run only on
+    those. An HTML block that ends at a marker ("-->") is followed line by line, whatever its
+    lines start with. Empty lines (a third of a card's) are not visited either: all one does is
+    end an HTML block outside code, which is checked when the next visited line comes.
     """
     starts, code, fence, opened, in_html = [0], [], None, 0, False
     html_until = -1  # the line that ends the HTML block being passed over
+    previous = -1  # the line visited last
     for number in [number for number, line in enumerate(lines)
-                   if not line or line[0] in "`~<#" or line[0].isspace()]:
+                   if line and (line[0] in "`~<#" or line[0].isspace())]:
+        if in_html and fence is None and "" in lines[max(previous, html_until) + 1:number]:
+            in_html = False
+        previous = number
         if number <= html_until:
             continue
         line = lines[number]
