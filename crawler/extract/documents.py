@@ -32,7 +32,6 @@ import time
 from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import cached_property
 
 from .context import classify_method, classify_phase, classify_workload, phase_near
 from .datafiles import Problem, read_delimited
@@ -43,7 +42,7 @@ from .gpus import GpuMention, find_gpus
 from .markdown_doc import Block, Layout, layout, parse_blocks
 from .power_tables import table_records
 from .prose import batch_size, gpu_count, sentences
-from .records import truncate
+from .records import cached_attribute, truncate
 from .tables import DocumentTable, html_tables
 from .tool_output import tool_output_records
 from .units import Figure, find_carbon, find_figures, find_gpu_hours
@@ -122,7 +121,7 @@ def _is_part_of_a_name(sentence: str, candidate: Figure) -> bool:
     return glued or with_word
 
 
-def _role(sentence: str, candidates: list[Figure], position: int) -> str:
+def _role(sentence: str, candidates: list[Figure], position: int, clause: tuple[str, str] | None = None) -> str:
     candidate = candidates[position]
     if _is_part_of_a_name(sentence, candidate) or _UNIT_SCALE_RE.match(candidate.written):
         return "not_a_figure"
@@ -132,7 +131,8 @@ def _role(sentence: str, candidates: list[Figure], position: int) -> str:
         return "zero"  # "returns power_usage = 0 W": no reading of anything
     return figure_role(sentence, candidate.start, candidate.end,
                        previous_end=candidates[position - 1].end if position else 0,
-                       next_start=candidates[position + 1].start if position + 1 < len(candidates) else None)
+                       next_start=candidates[position + 1].start if position + 1 < len(candidates) else None,
+                       clause=clause)
 
 
 def _next_or_previous_phase(parts: list[tuple[int, str]], number: int, next_sentence: str) -> str | None:
@@ -345,36 +345,36 @@ class _SentenceFacts:
     def __init__(self, reader: _Reader, index: int, offset: int, sentence: str):
         self.reader, self.index, self.offset, self.sentence = reader, index, offset, sentence
 
-    @cached_property
+    @cached_attribute
     def earlier(self) -> str:
         """What the block said just before this sentence (bounded: a post can be one paragraph)."""
         return self.reader.doc.blocks[self.index].text[max(0, self.offset - _EARLIER_CHARS):self.offset]
 
-    @cached_property
+    @cached_attribute
     def method(self) -> str | None:
         return self.reader.context_label(self.index, self.sentence, classify_method, post=False)
 
-    @cached_property
+    @cached_attribute
     def workload(self) -> str:
         return self.reader.context_label(self.index, self.sentence, classify_workload) or "unknown"
 
-    @cached_property
+    @cached_attribute
     def gpu_count(self) -> int | None:
         return gpu_count(self.sentence) or gpu_count(self.earlier)
 
-    @cached_property
+    @cached_attribute
     def batch_size(self) -> int | None:
         return batch_size(self.sentence) or batch_size(self.earlier)
 
-    @cached_property
+    @cached_attribute
     def about_gpus(self) -> bool:
         return self.reader.about_gpus(self.index, self.sentence)
 
-    @cached_property
+    @cached_attribute
     def key(self) -> str:
         return _sentence_key(self.sentence)
 
-    @cached_property
+    @cached_attribute
     def excerpt(self) -> str:
         return truncate(" ".join(self.sentence.split()))
 
@@ -387,11 +387,11 @@ class _Reader:
         # (field, value to 6 significant digits) -> [(bounds, GPU as written)] of figures recorded
         self.seen: dict[tuple[str, str], list[tuple[tuple | None, str | None]]] = {}
 
-    @cached_property
+    @cached_attribute
     def post_text(self) -> str:
         return self.doc.title + " " + self.doc.block_text(range(len(self.doc.blocks)))
 
-    @cached_property
+    @cached_attribute
     def post_has_gpu_words(self) -> bool:
         return bool(GPU_WORDS.search(self.post_text.lower()))
 
@@ -450,17 +450,18 @@ class _Reader:
             if block.kind == "list_item" and _SPEC_LABEL_RE.match(sentence):
                 self.skip("spec_list", len(candidates))
                 continue
-            roles = [_role(sentence, candidates, position) for position in range(len(candidates))]
+            # Each figure's clause, read once for its role and its phase.
+            clauses = [clause_around(sentence, c.start, c.end, candidates[i - 1].end if i else 0,
+                                     candidates[i + 1].start if i + 1 < len(candidates) else None)
+                       for i, c in enumerate(candidates)]
+            roles = [_role(sentence, candidates, position, clauses[position]) for position in range(len(candidates))]
             # A cap stated beside a draw ("peaks at 340 W (power limit 450 W)") goes into its notes.
             caps = [c.written.strip() for c, role in zip(candidates, roles) if role == "cap"]
             # Each recorded figure's phase from its own clause; the others share the sentence's
             # unless another figure's clause names a different one ("16W when idle and 280W when
             # fully active" gives each its own; "pulling 60W or just 11W during idle" both idle).
-            clause_phases = [phase_near(*clause_around(sentence, c.start, c.end,
-                                                       candidates[i - 1].end if i else 0,
-                                                       candidates[i + 1].start if i + 1 < len(candidates) else None))
-                             if role in RECORDED_ROLES else None
-                             for i, (c, role) in enumerate(zip(candidates, roles))]
+            clause_phases = [phase_near(*clause) if role in RECORDED_ROLES else None
+                             for clause, role in zip(clauses, roles)]
             sentence_phase = classify_phase(sentence)
             facts = _SentenceFacts(self, index, offset, sentence)
             shared = sentence_phase if all(p in (None, sentence_phase) for p in clause_phases) else None

@@ -19,9 +19,10 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from functools import cached_property
 
 from markdown_it_pyrs import MarkdownIt
+
+from .records import cached_attribute
 
 _PARSER = MarkdownIt("commonmark").enable("table")
 # The parser recurses once per nested container: a line of 50,000 ">" (or "1. " repeated) overflows
@@ -90,7 +91,7 @@ class Block:
         """Length of the block's source (bytes), known without reading its text."""
         return len(self.literal) if self.literal is not None else self.source[2] - self.source[1]
 
-    @cached_property
+    @cached_attribute
     def raw(self) -> str:
         """The block's source (a code or HTML block's content): cheap to test for words before
         the text is worked out."""
@@ -99,7 +100,7 @@ class Block:
         data, start, end = self.source
         return data[start:end].decode("utf-8", errors="replace")
 
-    @cached_property
+    @cached_attribute
     def text(self) -> str:
         """Read when first asked for: most blocks of a long document are never read."""
         if self.literal is not None or self.kind == "table":
@@ -114,7 +115,7 @@ class Block:
         data, start, end = self.source
         return [_plain(line) for line in data[start:end].decode("utf-8", errors="replace").split("\n")]
 
-    @cached_property
+    @cached_attribute
     def _table(self) -> tuple[list[list[str]], list[int]]:
         return _table_rows(self.table_node) if self.table_node is not None else ([], [])
 
