@@ -92,6 +92,28 @@ def literal_stems(pattern: str) -> set[str] | None:
 _SHORT_TEXT = 100
 
 
+def _cues_starting_with(patterns, stem: str, capture: bool) -> re.Pattern:
+    """The cue pattern with only the alternatives that can match where ``stem`` stands: those with
+    a stem that starts with it or that it starts with (the stems of a CuePattern are prefix-free,
+    so no other alternative's stem stands there). Tried in the same order, they give the match the
+    whole pattern gives there. The rest of a cue becomes a branch that never matches, so that
+    each cue keeps its group number."""
+    def fits(alternative: str) -> bool:
+        return any(other.startswith(stem) or stem.startswith(other) for other in literal_stems(alternative))
+
+    cues = []
+    for pattern in patterns:
+        alternatives = _alternatives(pattern)
+        try:  # each piece must stand alone: a bracket the splitter misread leaves one that does not
+            for alternative in alternatives:
+                re.compile(alternative)
+        except re.error:
+            alternatives = [pattern]
+        kept = "|".join(alternative for alternative in alternatives if fits(alternative)) or "(?!)"
+        cues.append(f"({kept})" if capture else kept)
+    return re.compile("|".join(cues))
+
+
 class CuePattern:
     """A cue list compiled to one pattern, run only where a cue can start.
 
@@ -114,14 +136,15 @@ class CuePattern:
             # The stems as one alternation of literals: the engine skips every position whose
             # character starts no stem and tries a branch only where its first letter stands.
             self._stem_scanner = re.compile("|".join(map(re.escape, sorted(self.stems))))
+            self._at_stem = {stem: _cues_starting_with(patterns, stem, capture) for stem in self.stems}
 
-    def _starts(self, text: str) -> list[int]:
-        """Where a cue may start, in order."""
+    def _starts(self, text: str) -> list[tuple[int, str]]:
+        """Where a cue may start, in order, and the stem that stands there."""
         found = []
         for stem in self.stems:
             position = text.find(stem)
             while position >= 0:
-                found.append(position)
+                found.append((position, stem))
                 position = text.find(stem, position + 1)
         found.sort()
         return found
@@ -130,10 +153,10 @@ class CuePattern:
         if self.stems is None:
             return self.regex.search(text)
         if len(text) <= _SHORT_TEXT:
-            scan, match_at, start = self._stem_scanner.search, self.regex.match, 0
+            scan, at_stem, start = self._stem_scanner.search, self._at_stem, 0
             while stem := scan(text, start):
                 start = stem.start()
-                match = match_at(text, start)
+                match = at_stem[stem[0]].match(text, start)
                 if match:
                     return match
                 start += 1
@@ -143,7 +166,7 @@ class CuePattern:
         heapify(upcoming)
         while upcoming:
             start, stem = upcoming[0]
-            match = self.regex.match(text, start)
+            match = self._at_stem[stem].match(text, start)
             if match:
                 return match
             following = text.find(stem, start + 1)
@@ -158,16 +181,16 @@ class CuePattern:
             yield from self.regex.finditer(text)
             return
         if len(text) <= _SHORT_TEXT:
-            scan, match_at, start = self._stem_scanner.search, self.regex.match, 0
+            scan, at_stem, start = self._stem_scanner.search, self._at_stem, 0
             while stem := scan(text, start):
-                match = match_at(text, stem.start())
+                match = at_stem[stem[0]].match(text, stem.start())
                 if match:
                     yield match
                 start = max(stem.start() + 1, match.end()) if match else stem.start() + 1
             return
         end = 0
-        for start in self._starts(text):
-            if start >= end and (match := self.regex.match(text, start)):
+        for start, stem in self._starts(text):
+            if start >= end and (match := self._at_stem[stem].match(text, start)):
                 end = match.end()
                 yield match
 
