@@ -109,8 +109,11 @@ def _cues_starting_with(patterns, stem: str, capture: bool) -> re.Pattern:
                 re.compile(alternative)
         except re.error:
             alternatives = [pattern]
-        kept = "|".join(alternative for alternative in alternatives if fits(alternative)) or "(?!)"
-        cues.append(f"({kept})" if capture else kept)
+        kept = "|".join(alternative for alternative in alternatives if fits(alternative))
+        if capture:
+            cues.append(f"({kept or '(?!)'})")
+        elif kept:
+            cues.append(kept)
     return re.compile("|".join(cues))
 
 
@@ -120,7 +123,8 @@ class CuePattern:
     Python's regex engine tries an alternation of many cues at every position of the text (a few
     MB/s). When every cue starts with a literal word, its matches can start only where one of
     those words stands: str.find locates them (C speed), and the pattern is tried there alone, in
-    order, which gives the same matches as a search of the whole text.
+    order, which gives the same matches as a search of the whole text. Where a word stands, only
+    the cues that can start with it are tried (a pattern per word).
     """
 
     def __init__(self, patterns: tuple[str, ...] | list[str], *, capture: bool = False):
