@@ -64,6 +64,9 @@ def test_layout_follows_html_blocks_whatever_their_lines_start_with():
     assert layout("<!-- note\n# hidden\n# still hidden\n".split("\n")).section_starts == [0]
     # An HTML line ends at a blank line, even one of a carriage return (a CRLF document).
     assert layout("<div>\r\n# inside\r\n\r\n# Out\r\n".split("\n")).section_starts == [0, 3]
+    # Empty lines are not visited: the one between ends the HTML block all the same.
+    assert layout("<div>\n# inside\n\n\n# Out\n".split("\n")).section_starts == [0, 4]
+    assert layout("<div>\ntext\n# inside\ntext\n# still inside\n".split("\n")).section_starts == [0]
 
 
 def test_candidate_lines_and_the_reading_plan():
@@ -71,6 +74,8 @@ def test_candidate_lines_and_the_reading_plan():
     assert candidate_lines(text) == [1, 3, 5, 6]
     plan = reading_plan(text)
     assert (plan.lines, plan.code_lines) == ([1, 5, 6], [3])
+    # Numbers with a power or energy unit, per line ("3 with" is no "3 W"): what a code line counts.
+    assert plan.number_units == {1: 1, 3: 1}
 
 
 def test_only_sections_holding_a_figure_are_parsed():

@@ -76,6 +76,35 @@ def test_cue_pattern_finds_what_a_whole_text_search_finds():
     # "unidle" holds the stem "idle" but no word boundary: tried there, not matched.
     assert cues.search("unidle, then standby").span() == (13, 20)
     assert cues.search("nothing to see") is None
+    # Past 100 characters the stems are found with str.find instead of one scan: the same matches.
+    long_text = text + " " + "x" * 100 + " does nothing"
+    assert [(m.span(), m.lastindex) for m in cues.finditer(long_text)] == \
+        [(m.span(), m.lastindex) for m in cues.regex.finditer(long_text)]
+    assert cues.search("x" * 120 + " unidle, it does nothing").span() == (132, 144)
+
+
+def test_cue_patterns_match_as_their_whole_patterns_do():
+    """Every cue list, on texts strung together from the literal words its cues start with (and
+    what follows them in real text), short and long: CuePattern (a pattern per stem, tried where
+    the stem stands) finds what the whole pattern finds."""
+    import random
+
+    from crawler.extract import context, figure_roles
+    patterns = [getattr(figure_roles, name) for name in ("CAP", "PSU", "COMPONENT", "GPU", "SYSTEM", "ASSUMPTION",
+                                                         "ESTIMATE", "HYPOTHETICAL", "RATED", "DELTA",
+                                                         "OTHER_DEVICE", "ACCOUNTING")]
+    patterns += [context._WORKLOAD_RES[0], context._PHASE_RES[0], context._METHOD_RES[0]]
+    words = sorted({stem for cues in patterns for alternative in context._alternatives(cues.regex.pattern)
+                    for stem in context.literal_stems(alternative.strip("()")) or ()})
+    words += [" ", " ", "s", "ed", "-", " nothing", " calculating", " is running", " loaded", "ing", "x"]
+    rng = random.Random(0)
+    for cues in patterns:
+        for _ in range(300):
+            text = "".join(rng.choice(words) for _ in range(rng.randint(1, rng.choice([10, 60]))))
+            assert [(m.span(), m.lastindex) for m in cues.finditer(text)] == \
+                [(m.span(), m.lastindex) for m in cues.regex.finditer(text)], text
+            found, expected = cues.search(text), cues.regex.search(text)
+            assert (found and (found.span(), found.lastindex)) == (expected and (expected.span(), expected.lastindex)), text
 
 
 def test_literal_stems_of_cue_patterns():

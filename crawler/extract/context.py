@@ -87,13 +87,44 @@ def literal_stems(pattern: str) -> set[str] | None:
     return stems
 
 
+# Up to this length a text's stems are found by one scan of it (_stem_scanner); a longer text
+# (a section's context) by str.find per stem, which skips through the text at memchr speed.
+_SHORT_TEXT = 100
+
+
+def _cues_starting_with(patterns, stem: str, capture: bool) -> re.Pattern:
+    """The cue pattern with only the alternatives that can match where ``stem`` stands: those with
+    a stem that starts with it or that it starts with (the stems of a CuePattern are prefix-free,
+    so no other alternative's stem stands there). Tried in the same order, they give the match the
+    whole pattern gives there. The rest of a cue becomes a branch that never matches, so that
+    each cue keeps its group number."""
+    def fits(alternative: str) -> bool:
+        return any(other.startswith(stem) or stem.startswith(other) for other in literal_stems(alternative))
+
+    cues = []
+    for pattern in patterns:
+        alternatives = _alternatives(pattern)
+        try:  # each piece must stand alone: a bracket the splitter misread leaves one that does not
+            for alternative in alternatives:
+                re.compile(alternative)
+        except re.error:
+            alternatives = [pattern]
+        kept = "|".join(alternative for alternative in alternatives if fits(alternative))
+        if capture:
+            cues.append(f"({kept or '(?!)'})")
+        elif kept:
+            cues.append(kept)
+    return re.compile("|".join(cues))
+
+
 class CuePattern:
     """A cue list compiled to one pattern, run only where a cue can start.
 
     Python's regex engine tries an alternation of many cues at every position of the text (a few
     MB/s). When every cue starts with a literal word, its matches can start only where one of
     those words stands: str.find locates them (C speed), and the pattern is tried there alone, in
-    order, which gives the same matches as a search of the whole text.
+    order, which gives the same matches as a search of the whole text. Where a word stands, only
+    the cues that can start with it are tried (a pattern per word).
     """
 
     def __init__(self, patterns: tuple[str, ...] | list[str], *, capture: bool = False):
@@ -102,17 +133,22 @@ class CuePattern:
         stems = [literal_stems(p) for p in patterns]
         if any(s is None for s in stems):
             self.stems = None
+            self._stem_scanner = None
         else:  # "do" finds every place "does" could start
             every = set().union(*stems)
             self.stems = tuple(s for s in every if not any(o != s and s.startswith(o) for o in every))
+            # The stems as one alternation of literals: the engine skips every position whose
+            # character starts no stem and tries a branch only where its first letter stands.
+            self._stem_scanner = re.compile("|".join(map(re.escape, sorted(self.stems))))
+            self._at_stem = {stem: _cues_starting_with(patterns, stem, capture) for stem in self.stems}
 
-    def _starts(self, text: str) -> list[int]:
-        """Where a cue may start, in order."""
+    def _starts(self, text: str) -> list[tuple[int, str]]:
+        """Where a cue may start, in order, and the stem that stands there."""
         found = []
         for stem in self.stems:
             position = text.find(stem)
             while position >= 0:
-                found.append(position)
+                found.append((position, stem))
                 position = text.find(stem, position + 1)
         found.sort()
         return found
@@ -120,12 +156,21 @@ class CuePattern:
     def search(self, text: str):
         if self.stems is None:
             return self.regex.search(text)
+        if len(text) <= _SHORT_TEXT:
+            scan, at_stem, start = self._stem_scanner.search, self._at_stem, 0
+            while stem := scan(text, start):
+                start = stem.start()
+                match = at_stem[stem[0]].match(text, start)
+                if match:
+                    return match
+                start += 1
+            return None
         # The next place each stem stands, visited in order: most searches end at the first.
         upcoming = [(position, stem) for stem in self.stems if (position := text.find(stem)) >= 0]
         heapify(upcoming)
         while upcoming:
             start, stem = upcoming[0]
-            match = self.regex.match(text, start)
+            match = self._at_stem[stem].match(text, start)
             if match:
                 return match
             following = text.find(stem, start + 1)
@@ -139,9 +184,17 @@ class CuePattern:
         if self.stems is None:
             yield from self.regex.finditer(text)
             return
+        if len(text) <= _SHORT_TEXT:
+            scan, at_stem, start = self._stem_scanner.search, self._at_stem, 0
+            while stem := scan(text, start):
+                match = at_stem[stem[0]].match(text, stem.start())
+                if match:
+                    yield match
+                start = max(stem.start() + 1, match.end()) if match else stem.start() + 1
+            return
         end = 0
-        for start in self._starts(text):
-            if start >= end and (match := self.regex.match(text, start)):
+        for start, stem in self._starts(text):
+            if start >= end and (match := self._at_stem[stem].match(text, start)):
                 end = match.end()
                 yield match
 

@@ -32,7 +32,6 @@ import time
 from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import cached_property
 
 from .context import classify_method, classify_phase, classify_workload, phase_near
 from .datafiles import Problem, read_delimited
@@ -43,7 +42,7 @@ from .gpus import GpuMention, find_gpus
 from .markdown_doc import Block, Layout, layout, parse_blocks
 from .power_tables import table_records
 from .prose import batch_size, gpu_count, sentences
-from .records import truncate
+from .records import cached_attribute, truncate
 from .tables import DocumentTable, html_tables
 from .tool_output import tool_output_records
 from .units import Figure, find_carbon, find_figures, find_gpu_hours
@@ -122,7 +121,7 @@ def _is_part_of_a_name(sentence: str, candidate: Figure) -> bool:
     return glued or with_word
 
 
-def _role(sentence: str, candidates: list[Figure], position: int) -> str:
+def _role(sentence: str, candidates: list[Figure], position: int, clause: tuple[str, str] | None = None) -> str:
     candidate = candidates[position]
     if _is_part_of_a_name(sentence, candidate) or _UNIT_SCALE_RE.match(candidate.written):
         return "not_a_figure"
@@ -132,7 +131,8 @@ def _role(sentence: str, candidates: list[Figure], position: int) -> str:
         return "zero"  # "returns power_usage = 0 W": no reading of anything
     return figure_role(sentence, candidate.start, candidate.end,
                        previous_end=candidates[position - 1].end if position else 0,
-                       next_start=candidates[position + 1].start if position + 1 < len(candidates) else None)
+                       next_start=candidates[position + 1].start if position + 1 < len(candidates) else None,
+                       clause=clause)
 
 
 def _next_or_previous_phase(parts: list[tuple[int, str]], number: int, next_sentence: str) -> str | None:
@@ -159,15 +159,27 @@ def _folded(text: str) -> bytes:
 
 def candidate_lines(text: str) -> list[int]:
     """The numbers (from 0) of the lines that may hold a figure, in order (see _FOLDED_CANDIDATE_RES)."""
+    return _candidates_and_units(text)[0]
+
+
+def _candidates_and_units(text: str) -> tuple[list[int], dict[int, int]]:
+    """candidate_lines, and how many numbers with a power or energy unit each line holds (what
+    _FOLDED_NUMBER_UNIT_RE finds in that line alone: its matches hold no line break)."""
     folded = _folded(text)
-    positions = [match.start() for pattern in _FOLDED_CANDIDATE_RES for match in pattern.finditer(folded)]
-    lines, line, counted_to = [], 0, 0
+    number_units = [match.start() for match in _FOLDED_NUMBER_UNIT_RE.finditer(folded)]
+    # The other patterns start with other characters than "0": no position is found twice.
+    positions = number_units + [match.start() for pattern in _FOLDED_CANDIDATE_RES[1:]
+                                for match in pattern.finditer(folded)]
+    units_at = set(number_units)
+    lines, units, line, counted_to = [], {}, 0, 0
     for position in sorted(positions):
         line += folded.count(b"\n", counted_to, position)
         counted_to = position
         if not lines or lines[-1] != line:
             lines.append(line)
-    return lines
+        if position in units_at:
+            units[line] = units.get(line, 0) + 1
+    return lines, units
 
 
 class _Document:
@@ -333,36 +345,36 @@ class _SentenceFacts:
     def __init__(self, reader: _Reader, index: int, offset: int, sentence: str):
         self.reader, self.index, self.offset, self.sentence = reader, index, offset, sentence
 
-    @cached_property
+    @cached_attribute
     def earlier(self) -> str:
         """What the block said just before this sentence (bounded: a post can be one paragraph)."""
         return self.reader.doc.blocks[self.index].text[max(0, self.offset - _EARLIER_CHARS):self.offset]
 
-    @cached_property
+    @cached_attribute
     def method(self) -> str | None:
         return self.reader.context_label(self.index, self.sentence, classify_method, post=False)
 
-    @cached_property
+    @cached_attribute
     def workload(self) -> str:
         return self.reader.context_label(self.index, self.sentence, classify_workload) or "unknown"
 
-    @cached_property
+    @cached_attribute
     def gpu_count(self) -> int | None:
         return gpu_count(self.sentence) or gpu_count(self.earlier)
 
-    @cached_property
+    @cached_attribute
     def batch_size(self) -> int | None:
         return batch_size(self.sentence) or batch_size(self.earlier)
 
-    @cached_property
+    @cached_attribute
     def about_gpus(self) -> bool:
         return self.reader.about_gpus(self.index, self.sentence)
 
-    @cached_property
+    @cached_attribute
     def key(self) -> str:
         return _sentence_key(self.sentence)
 
-    @cached_property
+    @cached_attribute
     def excerpt(self) -> str:
         return truncate(" ".join(self.sentence.split()))
 
@@ -375,11 +387,11 @@ class _Reader:
         # (field, value to 6 significant digits) -> [(bounds, GPU as written)] of figures recorded
         self.seen: dict[tuple[str, str], list[tuple[tuple | None, str | None]]] = {}
 
-    @cached_property
+    @cached_attribute
     def post_text(self) -> str:
         return self.doc.title + " " + self.doc.block_text(range(len(self.doc.blocks)))
 
-    @cached_property
+    @cached_attribute
     def post_has_gpu_words(self) -> bool:
         return bool(GPU_WORDS.search(self.post_text.lower()))
 
@@ -438,17 +450,18 @@ class _Reader:
             if block.kind == "list_item" and _SPEC_LABEL_RE.match(sentence):
                 self.skip("spec_list", len(candidates))
                 continue
-            roles = [_role(sentence, candidates, position) for position in range(len(candidates))]
+            # Each figure's clause, read once for its role and its phase.
+            clauses = [clause_around(sentence, c.start, c.end, candidates[i - 1].end if i else 0,
+                                     candidates[i + 1].start if i + 1 < len(candidates) else None)
+                       for i, c in enumerate(candidates)]
+            roles = [_role(sentence, candidates, position, clauses[position]) for position in range(len(candidates))]
             # A cap stated beside a draw ("peaks at 340 W (power limit 450 W)") goes into its notes.
             caps = [c.written.strip() for c, role in zip(candidates, roles) if role == "cap"]
             # Each recorded figure's phase from its own clause; the others share the sentence's
             # unless another figure's clause names a different one ("16W when idle and 280W when
             # fully active" gives each its own; "pulling 60W or just 11W during idle" both idle).
-            clause_phases = [phase_near(*clause_around(sentence, c.start, c.end,
-                                                       candidates[i - 1].end if i else 0,
-                                                       candidates[i + 1].start if i + 1 < len(candidates) else None))
-                             if role in RECORDED_ROLES else None
-                             for i, (c, role) in enumerate(zip(candidates, roles))]
+            clause_phases = [phase_near(*clause) if role in RECORDED_ROLES else None
+                             for clause, role in zip(clauses, roles)]
             sentence_phase = classify_phase(sentence)
             facts = _SentenceFacts(self, index, offset, sentence)
             shared = sentence_phase if all(p in (None, sentence_phase) for p in clause_phases) else None
@@ -570,6 +583,7 @@ class ReadingPlan:
     code_lines: list[int]
     layout: Layout
     text_lines: list[str]
+    number_units: dict[int, int]  # line number -> numbers with a power or energy unit on it
 
 
 # An HTML table read past its block is bounded: a missing </table> costs at most this much text.
@@ -594,7 +608,7 @@ def _whole_html_table(block: Block, text_lines: list[str]) -> tuple[str, int]:
 
 def reading_plan(text: str) -> ReadingPlan:
     text_lines = text.split("\n")
-    candidates = candidate_lines(text)
+    candidates, number_units = _candidates_and_units(text)
     sections = layout(text_lines, until=candidates[-1] if candidates else -1)
     lines, code_lines = [], []
     for number in candidates:
@@ -603,7 +617,7 @@ def reading_plan(text: str) -> ReadingPlan:
             lines.append(number)
         else:
             code_lines.append(number)
-    return ReadingPlan(lines, code_lines, sections, text_lines)
+    return ReadingPlan(lines, code_lines, sections, text_lines, number_units)
 
 
 def _is_codecarbon_header(line: str) -> bool:
@@ -645,8 +659,7 @@ def document_records(text: str, *, table_extractor: str, locator_prefix: str, ti
     reader.result.skipped.update(tools.skipped)
     for number in plan.code_lines:
         if not any(start <= number <= end for start, end in tool_lines):
-            line = plan.text_lines[number]
-            figures = len(_FOLDED_NUMBER_UNIT_RE.findall(_folded(line)))
+            figures = plan.number_units.get(number, 0)
             if figures:
                 reader.skip("code", figures)
     tables, html_until = 0, -1

@@ -173,8 +173,9 @@ ROLE_RULES = (
 
 
 def figure_role(sentence: str, start: int, end: int, *, previous_end: int = 0,
-                next_start: int | None = None) -> str:
-    """The role of the figure at sentence[start:end] (see the module docstring)."""
+                next_start: int | None = None, clause: tuple[str, str] | None = None) -> str:
+    """The role of the figure at sentence[start:end] (see the module docstring). ``clause``: what
+    clause_around gives for the same figure and neighbours, when the caller has it already."""
     # What stands right around the figure (the patterns anchored there need no more): operators,
     # currency, "per month", "more".
     after_text = sentence[end: end + _NEAR_CHARS]
@@ -188,6 +189,6 @@ def figure_role(sentence: str, start: int, end: int, *, previous_end: int = 0,
     # "286W / 350W" with no calculation: the second figure of a draw / cap pair is the cap.
     if previous_end and re.fullmatch(r"\s*/\s*", sentence[previous_end:start]):
         return "cap"
-    before, after = clause_around(sentence, start, end, previous_end, next_start)
+    before, after = clause or clause_around(sentence, start, end, previous_end, next_start)
     around = _Around(before, after, f"{before} {after}", sentence.lower(), after_text)
     return next((role for role, holds in ROLE_RULES if holds(around)), "measured")

@@ -19,9 +19,10 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from functools import cached_property
 
 from markdown_it_pyrs import MarkdownIt
+
+from .records import cached_attribute
 
 _PARSER = MarkdownIt("commonmark").enable("table")
 # The parser recurses once per nested container: a line of 50,000 ">" (or "1. " repeated) overflows
@@ -90,7 +91,7 @@ class Block:
         """Length of the block's source (bytes), known without reading its text."""
         return len(self.literal) if self.literal is not None else self.source[2] - self.source[1]
 
-    @cached_property
+    @cached_attribute
     def raw(self) -> str:
         """The block's source (a code or HTML block's content): cheap to test for words before
         the text is worked out."""
@@ -99,7 +100,7 @@ class Block:
         data, start, end = self.source
         return data[start:end].decode("utf-8", errors="replace")
 
-    @cached_property
+    @cached_attribute
     def text(self) -> str:
         """Read when first asked for: most blocks of a long document are never read."""
         if self.literal is not None or self.kind == "table":
@@ -114,7 +115,7 @@ class Block:
         data, start, end = self.source
         return [_plain(line) for line in data[start:end].decode("utf-8", errors="replace").split("\n")]
 
-    @cached_property
+    @cached_attribute
     def _table(self) -> tuple[list[list[str]], list[int]]:
         return _table_rows(self.table_node) if self.table_node is not None else ([], [])
 
@@ -358,15 +359,20 @@ def layout(lines: list[str], until: int | None = None) -> Layout:
     only as far as the first section that begins after that line.
 
     Only the lines that may matter are visited, picked out in one comprehension by their first
-    character: blank lines, and lines that may open or close a fence or an HTML block or be a
-    heading (text, table rows and list items are none of these). The patterns run only on those.
-    An HTML block that ends at a marker ("-->") is followed line by line, whatever its lines
-    start with.
+    character: lines of white space, and lines that may open or close a fence or an HTML block or
+    be a heading (text, table rows and list items are none of these). The patterns run only on
+    those. An HTML block that ends at a marker ("-->") is followed line by line, whatever its
+    lines start with. Empty lines (a third of a card's) are not visited either: all one does is
+    end an HTML block outside code, which is checked when the next visited line comes.
     """
     starts, code, fence, opened, in_html = [0], [], None, 0, False
     html_until = -1  # the line that ends the HTML block being passed over
+    previous = -1  # the line visited last
     for number in [number for number, line in enumerate(lines)
-                   if not line or line[0] in "`~<#" or line[0].isspace()]:
+                   if line and (line[0] in "`~<#" or line[0].isspace())]:
+        if in_html and fence is None and "" in lines[max(previous, html_until) + 1:number]:
+            in_html = False
+        previous = number
         if number <= html_until:
             continue
         line = lines[number]

@@ -58,3 +58,24 @@ def _cell(value) -> str:
 
 def truncate(text: str, limit: int = EXCERPT_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class cached_attribute:
+    """functools.cached_property without its lock: Python 3.11 takes an RLock on every first read,
+    which costs more than most of the values read here (a block's text, a sentence's facts), and
+    the extractors run on one thread. The value is stored on the instance, read from then on
+    without calling this."""
+
+    def __init__(self, compute):
+        self.compute = compute
+        self.name = compute.__name__
+        self.__doc__ = compute.__doc__
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.compute(instance)
+        return value

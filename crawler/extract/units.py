@@ -61,6 +61,14 @@ _PER_UNITS = {
 # Scientific notation included: "1e-300" is one number, not a 300 after a dash.
 _NUMBER = r"(?<!\d)(?>(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d{1,3}(?![\d.]))?)"
 _APPROX = r"~|≈|about\s+|around\s+|approx(?:\.|imately)?\s+|roughly\s+|circa\s+|ca\.\s*"
+# Where a figure may start: an approximation word or mark, or its number. The engine tries a
+# pattern at every position; these lookaheads turn most positions away in one test each. The
+# first is a class read case-sensitively (it lists both cases: no other character folds to these,
+# and a case-blind class costs a case fold of every character); the second lets only the
+# approximation words through of the letters the first admits ("a" of "about", not of "data").
+_APPROX_STARTS = r"about|around|approx|roughly|circa|ca\."
+_STARTS_A_FIGURE = rf"(?=(?-i:[~≈\d.aArRcC\-−]))(?=[~≈\d.\-−]|{_APPROX_STARTS})"
+_STARTS_A_QUANTITY = rf"(?=(?-i:[~≈\d.aArRcC]))(?=[~≈\d.]|{_APPROX_STARTS})"  # no sign
 _UNIT = (
     r"kilowatts?|kilojoules?|millijoules?|megajoules?|watts?|joules?|seconds?|secs?|minutes?|mins?|hours?|hrs?|"
     r"GWh|MWh|kWh|mWh|Wh|MW|kW|mW|W|MJ|kJ|mJ|J|ms|min|s|h"
@@ -71,8 +79,7 @@ _RANGE_UNIT = r"(?:k?w|watts?|k?wh|[km]?j)(?![A-Za-z0-9])"
 _PER_COUNT = r"1k|1K|\d{1,3}(?:,\d{3})+|\d+"
 
 _FIGURE_RE = re.compile(
-    # The lookahead lets the engine skip, in one test, every position that cannot start a figure.
-    r"(?=[~≈\d.aArRcC\-−])"
+    _STARTS_A_FIGURE +
     rf"(?P<approx>{_APPROX})?"
     # A sign glued to the number ("-300 W", "−300 W"), not a dash after a word ("GPU-300").
     r"(?:(?<![\w.])(?P<sign>[-−]))?"
@@ -281,12 +288,12 @@ _MASS_UNITS = {"g": 0.001, "gram": 0.001, "grams": 0.001, "kg": 1.0, "kilogram":
 _MASS = r"metric tons?|kilograms?|kgs?|grams?|g|tonnes?|tons?|t|pounds?|lbs?"
 _CO2 = r"(?:of\s+)?co(?:2|₂)(?:[\s_-]?(?:eq|e)\b\.?|e\b|eq\.?|_2)?"
 _CARBON_RE = re.compile(
-    rf"(?P<approx>{_APPROX})?(?P<num>{_NUMBER})"
+    rf"{_STARTS_A_QUANTITY}(?P<approx>{_APPROX})?(?P<num>{_NUMBER})"
     rf"(?:\s*(?:-|–|to)\s*(?P<num2>{_NUMBER}))?\s*(?P<unit>{_MASS})(?:(?=\s*(?:of\s+)?co[2₂])|\b)\.?\s*(?P<co2>{_CO2})?",
     re.IGNORECASE)
 # GPU-hours: "10 V100 GPU hours", "147K H100 hours", "1.3M GPU-hours", "600 GPU hours".
 _GPU_HOURS_RE = re.compile(
-    rf"(?P<approx>{_APPROX})?(?P<num>{_NUMBER})\s*(?:(?P<mult>[kKmM])\b\s*)?"
+    rf"{_STARTS_A_QUANTITY}(?P<approx>{_APPROX})?(?P<num>{_NUMBER})\s*(?:(?P<mult>[kKmM])\b\s*)?"
     r"(?P<gpu>(?:[A-Za-z]{1,6}[- ]?)?[A-Z]{1,3}\d{2,4}[A-Za-z0-9-]{0,8}\s+)?"
     r"(?:gpu|accelerator)?[- ]?hours?\b",
     re.IGNORECASE)
