@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 import pyarrow.json
 
 from crawler.arrow_schema import TIMESTAMP, measurement_arrow_schema
-from crawler.items import discussion_schema, measurement_schema
+from crawler.record_schemas import discussion_schema, measurement_schema
 
 from .schema_check import REASON_CHARS, ScalarField, SchemaCheck, shorten, show
 
