@@ -249,18 +249,21 @@ def batch_effects(frame: pd.DataFrame) -> list[dict]:
     rows = []
     frame = on_gpus(frame)[["gpu", "model_id", "model_name", "batch_size", "power_w", "energy_per_token_j", "phase",
                             "power_kind", "scope", "url"]]
-    frame = frame.assign(model=frame["model_id"].fillna(frame["model_name"]))
+    model = frame["model_id"].fillna(frame["model_name"])
+    steady = load(frame).eq("steady") & frame["power_kind"].eq("measured")
     for column in ("power_w", "energy_per_token_j"):
-        subset = frame[frame[column].notna() & frame["batch_size"].notna() & frame["gpu"].notna()
-                       & frame["model"].notna()]
+        keep = frame[column].notna() & frame["batch_size"].notna() & frame["gpu"].notna() & model.notna()
         if column == "power_w":  # one load: idle readings between batches are no batch effect
-            subset = subset[load(subset).eq("steady") & subset["power_kind"].eq("measured")]
-        subset = subset[subset["scope"].ne("system")]  # a whole server's figures are not one GPU's
+            keep &= steady
+        keep &= frame["scope"].ne("system")  # a whole server's figures are not one GPU's
+        # The rows are selected once, and only the columns read below are copied out of them.
+        subset = frame.loc[keep, ["gpu", "batch_size", column, "url"]].assign(model=model[keep])
         keys = ["gpu", "model"]
         means = subset.groupby(keys + ["batch_size"])[column].mean()
-        # The first 20 distinct sources of each GPU and model, in order, without listing them all.
-        sources = (subset[keys + ["url"]].drop_duplicates().sort_values("url", kind="stable")
-                   .groupby(keys)["url"].agg(lambda urls: list(urls[:20])))
+        # The first 20 distinct sources of each GPU and model, in order, without listing them all:
+        # the distinct (GPU, model, source) triples come sorted out of a group-by.
+        triples = subset.groupby(keys + ["url"], sort=True).size().index.to_frame(index=False)
+        sources = triples.groupby(keys, sort=False).head(20).groupby(keys)["url"].agg(list)
         for (gpu, name), series in means.groupby(level=[0, 1], sort=True):
             if len(series) < 3:
                 continue
