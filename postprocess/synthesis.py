@@ -331,6 +331,11 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
+# What a set of figures is graded, described and sourced by (load, grade, describe, _distinct): the
+# columns copied out when the figures are selected from a million rows, not all the frame's.
+GRADED_COLUMNS = ["power_w", "phase", "power_kind", "scope", "url", "method", "flags"]
+
+
 def grade(figures: pd.DataFrame) -> tuple[str, str]:
     """(confidence, why) for a set of direct figures: high when three or more were measured with a
     named tool (nvml, nvidia-smi, CodeCarbon, Zeus, a meter) and not derived; medium for two or more
@@ -392,15 +397,17 @@ def check_assumptions(frame: pd.DataFrame, assumptions: dict) -> list[dict]:
     band against the measured per-GPU figures of its load (idle, steady or peak)."""
     gpu = assumptions.get("gpu", TARGET_GPU)
     workload = assumptions.get("workload", "inference")
+    # The measured per-GPU figures every band is checked against, selected once.
+    measured = frame.loc[(frame["gpu"] == gpu) & (frame["workload"] == workload) & frame["power_w"].notna()
+                         & frame["power_kind"].isin(["measured", "peak"]) & frame["scope"].ne("system"),
+                         GRADED_COLUMNS]
     results = []
     for assumption in assumptions.get("assumptions", []):
         if assumption.get("kind") == "tdp":
             results.append(check_tdp(frame, gpu, assumption))
             continue
         phase = assumption.get("phase")
-        subset = frame[(frame["gpu"] == gpu) & (frame["workload"] == workload) & frame["power_w"].notna()
-                       & frame["power_kind"].isin(["measured", "peak"]) & frame["scope"].ne("system")]
-        subset = subset[load(subset) == (phase or "steady")]
+        subset = measured[load(measured) == (phase or "steady")]
         low, high = assumption["band_w"]
         stats = describe(subset["power_w"])
         verdict = ("no evidence" if not stats["n"] else
@@ -420,8 +427,8 @@ def rack_plan(frame: pd.DataFrame, estimate: dict, verdicts: list[dict], power_r
     does not cover."""
     power_rows = power_by_gpu(frame) if power_rows is None else power_rows
     traces = trace_summaries(frame) if traces is None else traces
-    target = frame[(frame["gpu"] == TARGET_GPU) & frame["power_w"].notna() & (frame["workload"] == "inference")
-                   & frame["power_kind"].isin(["measured", "peak"])]
+    target = frame.loc[(frame["gpu"] == TARGET_GPU) & frame["power_w"].notna() & (frame["workload"] == "inference")
+                       & frame["power_kind"].isin(["measured", "peak"]), GRADED_COLUMNS]
     per_gpu = target[target["scope"].ne("system")]
     loads = {}
     for phase in ("steady", "idle", "peak"):
