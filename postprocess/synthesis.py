@@ -295,12 +295,14 @@ def validation(frame: pd.DataFrame) -> dict:
     keys = [gpus["gpu"], gpus["workload"], gpus["load"].fillna(""), gpus["power_kind"].fillna(""),
             gpus["scope"].eq("system") & ~shares, accelerators(gpus), shares]
     listed = gpus[["id", "gpu", "model_id", "model_name", "power_w", "load", "url"]]
-    for (_, _, phase, kind, system, count, share), group in listed.groupby(keys):
+    # Only the figures are grouped (iterating groups sorts every column it is given); the few odd rows'
+    # other fields are looked up by their labels, in the group's order.
+    for (_, _, phase, kind, system, count, share), group in gpus["power_w"].groupby(keys):
         if len(group) < 4:
             continue
-        q1, q3 = group["power_w"].quantile([0.25, 0.75])
+        q1, q3 = group.quantile([0.25, 0.75])
         spread = q3 - q1
-        odd = group[(group["power_w"] < q1 - 1.5 * spread) | (group["power_w"] > q3 + 1.5 * spread)]
+        odd = listed.loc[group.index[((group < q1 - 1.5 * spread) | (group > q3 + 1.5 * spread)).to_numpy()]]
         kind_text = ((f"measured {phase}" if phase else kind or "unclassified")
                      + (f" whole-server ({count} accelerators)" if system and count else
                         " whole-server" if system else "")
