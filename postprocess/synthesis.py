@@ -302,7 +302,10 @@ def validation(frame: pd.DataFrame) -> dict:
             continue
         q1, q3 = group.quantile([0.25, 0.75])
         spread = q3 - q1
-        odd = listed.loc[group.index[((group < q1 - 1.5 * spread) | (group > q3 + 1.5 * spread)).to_numpy()]]
+        odd = ((group < q1 - 1.5 * spread) | (group > q3 + 1.5 * spread)).to_numpy()
+        if not odd.any():  # the usual group: no label lookup in a million-row index
+            continue
+        odd = listed.loc[group.index[odd]]
         kind_text = ((f"measured {phase}" if phase else kind or "unclassified")
                      + (f" whole-server ({count} accelerators)" if system and count else
                         " whole-server" if system else "")
