@@ -21,7 +21,7 @@ from functools import lru_cache
 
 import pyarrow as pa
 
-from crawler.items import discussion_schema, measurement_schema
+from crawler.record_schemas import discussion_schema, measurement_schema
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 _SCALARS = {"integer": pa.int64(), "number": pa.float64(), "boolean": pa.bool_()}

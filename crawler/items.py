@@ -7,28 +7,11 @@ read from them so the two cannot drift apart.
 
 from __future__ import annotations
 
-import json
-from functools import lru_cache
-from importlib import resources
-
 import scrapy
 
-
-@lru_cache(maxsize=2)
-def _schema(name: str) -> dict:
-    return json.loads(resources.files("crawler").joinpath(f"schema/{name}.schema.json").read_text("utf-8"))
-
-
-def measurement_schema() -> dict:
-    return _schema("measurement")
-
-
-def discussion_schema() -> dict:
-    return _schema("discussion")
-
-
-MEASUREMENT_FIELDS: tuple[str, ...] = tuple(measurement_schema()["properties"])
-DISCUSSION_FIELDS: tuple[str, ...] = tuple(discussion_schema()["properties"])
+# The schema readers live apart, where reading them imports no Scrapy; importers here keep them.
+from crawler.record_schemas import (DISCUSSION_FIELDS, MEASUREMENT_FIELDS, discussion_schema,  # noqa: F401
+                                    measurement_schema)
 
 
 class Measurement(scrapy.Item):

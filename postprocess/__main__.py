@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 
@@ -62,17 +63,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: the assumptions file is not valid YAML: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
     try:
-        with staged_output(out) as staging:
+        # The pool's block ends first: the spreadsheets are finished (or failed) before the staging
+        # folder is swapped in or removed.
+        with staged_output(out) as staging, ThreadPoolExecutor(1) as pool:
             loaded = load_output(args.output_dir)
             _print_input_problems(loaded)
+            # The spreadsheets are written while the synthesis and report are worked out: they read the
+            # same frames and write files of their own, and their Arrow kernels release the GIL.
+            spreadsheets = pool.submit(write_spreadsheets, loaded.measurements, loaded.discussions, staging)
             synthesis = synthesise(loaded.measurements, assumptions)
             tools = tool_counts(loaded.discussions)
             synthesis["community_tools"] = tools
             synthesis["input"] = loaded.summary()
-            write_spreadsheets(loaded.measurements, loaded.discussions, staging)
             # orjson writes NaN and infinities as null: the file stays strict JSON whatever the figures.
             (staging / "synthesis.json").write_bytes(orjson.dumps(synthesis, default=str, option=SYNTHESIS_JSON))
             write_report(loaded.measurements, synthesis, tools, staging)
+            spreadsheets.result()  # its error, if any, is this run's
     except OutputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

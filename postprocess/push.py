@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from crawler.arrow_schema import TIMESTAMP, discussion_arrow_schema, measurement_arrow_schema
-from crawler.items import discussion_schema, measurement_schema
+from crawler.record_schemas import discussion_schema, measurement_schema
 
 from .spreadsheets import merged_arrow_schema, typed_table
 

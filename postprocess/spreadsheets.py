@@ -92,6 +92,8 @@ def without_float_noise(values: pd.Series) -> pd.Series:
     """Floats rounded to CELL_DIGITS significant digits, vectorised; values whose rounding would
     need a power of ten beyond the exact ones (below 1e-11, above 1e33) are left as they are."""
     numbers = values.to_numpy(dtype=float, na_value=np.nan)
+    if not values.notna().any():  # a figure no row gives (most columns of a source's sheet): nothing to round
+        return pd.Series(numbers, index=values.index, name=values.name)
     with np.errstate(all="ignore"):
         decimals = CELL_DIGITS - 1 - np.floor(np.log10(np.abs(numbers)))
         usable = np.isfinite(decimals) & (np.abs(decimals) <= _EXACT_POWERS)

@@ -249,18 +249,21 @@ def batch_effects(frame: pd.DataFrame) -> list[dict]:
     rows = []
     frame = on_gpus(frame)[["gpu", "model_id", "model_name", "batch_size", "power_w", "energy_per_token_j", "phase",
                             "power_kind", "scope", "url"]]
-    frame = frame.assign(model=frame["model_id"].fillna(frame["model_name"]))
+    model = frame["model_id"].fillna(frame["model_name"])
+    steady = load(frame).eq("steady") & frame["power_kind"].eq("measured")
     for column in ("power_w", "energy_per_token_j"):
-        subset = frame[frame[column].notna() & frame["batch_size"].notna() & frame["gpu"].notna()
-                       & frame["model"].notna()]
+        keep = frame[column].notna() & frame["batch_size"].notna() & frame["gpu"].notna() & model.notna()
         if column == "power_w":  # one load: idle readings between batches are no batch effect
-            subset = subset[load(subset).eq("steady") & subset["power_kind"].eq("measured")]
-        subset = subset[subset["scope"].ne("system")]  # a whole server's figures are not one GPU's
+            keep &= steady
+        keep &= frame["scope"].ne("system")  # a whole server's figures are not one GPU's
+        # The rows are selected once, and only the columns read below are copied out of them.
+        subset = frame.loc[keep, ["gpu", "batch_size", column, "url"]].assign(model=model[keep])
         keys = ["gpu", "model"]
         means = subset.groupby(keys + ["batch_size"])[column].mean()
-        # The first 20 distinct sources of each GPU and model, in order, without listing them all.
-        sources = (subset[keys + ["url"]].drop_duplicates().sort_values("url", kind="stable")
-                   .groupby(keys)["url"].agg(lambda urls: list(urls[:20])))
+        # The first 20 distinct sources of each GPU and model, in order, without listing them all:
+        # the distinct (GPU, model, source) triples come sorted out of a group-by.
+        triples = subset.groupby(keys + ["url"], sort=True).size().index.to_frame(index=False)
+        sources = triples.groupby(keys, sort=False).head(20).groupby(keys)["url"].agg(list)
         for (gpu, name), series in means.groupby(level=[0, 1], sort=True):
             if len(series) < 3:
                 continue
@@ -292,12 +295,17 @@ def validation(frame: pd.DataFrame) -> dict:
     keys = [gpus["gpu"], gpus["workload"], gpus["load"].fillna(""), gpus["power_kind"].fillna(""),
             gpus["scope"].eq("system") & ~shares, accelerators(gpus), shares]
     listed = gpus[["id", "gpu", "model_id", "model_name", "power_w", "load", "url"]]
-    for (_, _, phase, kind, system, count, share), group in listed.groupby(keys):
+    # Only the figures are grouped (iterating groups sorts every column it is given); the few odd rows'
+    # other fields are looked up by their labels, in the group's order.
+    for (_, _, phase, kind, system, count, share), group in gpus["power_w"].groupby(keys):
         if len(group) < 4:
             continue
-        q1, q3 = group["power_w"].quantile([0.25, 0.75])
+        q1, q3 = group.quantile([0.25, 0.75])
         spread = q3 - q1
-        odd = group[(group["power_w"] < q1 - 1.5 * spread) | (group["power_w"] > q3 + 1.5 * spread)]
+        odd = ((group < q1 - 1.5 * spread) | (group > q3 + 1.5 * spread)).to_numpy()
+        if not odd.any():  # the usual group: no label lookup in a million-row index
+            continue
+        odd = listed.loc[group.index[odd]]
         kind_text = ((f"measured {phase}" if phase else kind or "unclassified")
                      + (f" whole-server ({count} accelerators)" if system and count else
                         " whole-server" if system else "")
@@ -326,6 +334,11 @@ def plain_number(value, digits: int = 3) -> str:
 
 def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+# What a set of figures is graded, described and sourced by (load, grade, describe, _distinct): the
+# columns copied out when the figures are selected from a million rows, not all the frame's.
+GRADED_COLUMNS = ["power_w", "phase", "power_kind", "scope", "url", "method", "flags"]
 
 
 def grade(figures: pd.DataFrame) -> tuple[str, str]:
@@ -389,15 +402,17 @@ def check_assumptions(frame: pd.DataFrame, assumptions: dict) -> list[dict]:
     band against the measured per-GPU figures of its load (idle, steady or peak)."""
     gpu = assumptions.get("gpu", TARGET_GPU)
     workload = assumptions.get("workload", "inference")
+    # The measured per-GPU figures every band is checked against, selected once.
+    measured = frame.loc[(frame["gpu"] == gpu) & (frame["workload"] == workload) & frame["power_w"].notna()
+                         & frame["power_kind"].isin(["measured", "peak"]) & frame["scope"].ne("system"),
+                         GRADED_COLUMNS]
     results = []
     for assumption in assumptions.get("assumptions", []):
         if assumption.get("kind") == "tdp":
             results.append(check_tdp(frame, gpu, assumption))
             continue
         phase = assumption.get("phase")
-        subset = frame[(frame["gpu"] == gpu) & (frame["workload"] == workload) & frame["power_w"].notna()
-                       & frame["power_kind"].isin(["measured", "peak"]) & frame["scope"].ne("system")]
-        subset = subset[load(subset) == (phase or "steady")]
+        subset = measured[load(measured) == (phase or "steady")]
         low, high = assumption["band_w"]
         stats = describe(subset["power_w"])
         verdict = ("no evidence" if not stats["n"] else
@@ -417,8 +432,8 @@ def rack_plan(frame: pd.DataFrame, estimate: dict, verdicts: list[dict], power_r
     does not cover."""
     power_rows = power_by_gpu(frame) if power_rows is None else power_rows
     traces = trace_summaries(frame) if traces is None else traces
-    target = frame[(frame["gpu"] == TARGET_GPU) & frame["power_w"].notna() & (frame["workload"] == "inference")
-                   & frame["power_kind"].isin(["measured", "peak"])]
+    target = frame.loc[(frame["gpu"] == TARGET_GPU) & frame["power_w"].notna() & (frame["workload"] == "inference")
+                       & frame["power_kind"].isin(["measured", "peak"]), GRADED_COLUMNS]
     per_gpu = target[target["scope"].ne("system")]
     loads = {}
     for phase in ("steady", "idle", "peak"):

@@ -154,3 +154,14 @@ def test_power_energy_summaries_skip_missing_figures_whatever_column_is_empty():
                           "gpu_hours": [184320.0, 2.0, None, None], "co2_kg": [None, 0.25, None, None]})
     assert list(_power_energy(frame)) == ["power_w=400 W; gpu_hours=184320 GPU h",
                                           "gpu_hours=2 GPU h; co2_kg=0.25 kg CO2", "power_w=350.5 W", ""]
+
+
+def test_float_noise_of_a_column_without_figures_is_the_column():
+    """A column no row fills skips the rounding and comes back as the same float NaNs, index and name;
+    a column with one figure is still rounded (5934.618907200001 -> 5934.6189072)."""
+    empty = pd.Series([None, None], index=[7, 3], name="energy_j", dtype=float)
+    cleaned = spreadsheets.without_float_noise(empty)
+    assert cleaned.dtype == np.float64 and cleaned.isna().all()
+    assert list(cleaned.index) == [7, 3] and cleaned.name == "energy_j"
+    one = spreadsheets.without_float_noise(pd.Series([None, 5934.618907200001], dtype=float))
+    assert one.iloc[1] == 5934.6189072 and np.isnan(one.iloc[0])

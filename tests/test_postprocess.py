@@ -192,6 +192,15 @@ def test_command_writes_every_output(report_dir):
     assert pd.read_parquet(report_dir / "measurements.parquet").shape[0] == 6
 
 
+def test_postprocess_imports_no_scrapy():
+    """The command reads the record schemas only: Scrapy and Twisted (over a second to import) stay out."""
+    completed = subprocess.run([sys.executable, "-c", "import sys, postprocess.__main__; "
+                                "print(sorted({'scrapy', 'twisted'} & set(sys.modules)))"],
+                               capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "[]"
+
+
 def test_missing_output_folder_is_a_clear_error(tmp_path):
     completed = subprocess.run([sys.executable, "-m", "postprocess", str(tmp_path / "nothing")],
                                capture_output=True, text=True)
