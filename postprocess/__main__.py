@@ -69,8 +69,11 @@ def main(argv: list[str] | None = None) -> int:
             loaded = load_output(args.output_dir)
             _print_input_problems(loaded)
             # The spreadsheets are written while the synthesis and report are worked out: they read the
-            # same frames and write files of their own, and their Arrow kernels release the GIL.
-            spreadsheets = pool.submit(write_spreadsheets, loaded.measurements, loaded.discussions, staging)
+            # same data and write files of their own, and their Arrow kernels release the GIL. The
+            # thread gets shallow copies: the columns are shared, not pandas' block manager, which some
+            # reads reorganise in place (consolidation), so neither thread changes what the other reads.
+            spreadsheets = pool.submit(write_spreadsheets, loaded.measurements.copy(deep=False),
+                                       loaded.discussions.copy(deep=False), staging)
             synthesis = synthesise(loaded.measurements, assumptions)
             tools = tool_counts(loaded.discussions)
             synthesis["community_tools"] = tools
