@@ -31,8 +31,8 @@ UNIT_FACTORS = {
 # An energy per one of these is an energy per token or per query.
 _ENERGY_PER = {"token": "energy_per_token", "query": "energy_per_query"}
 
-# Unit symbols as written, to the names of UNIT_FACTORS. Keys are matched case-insensitively except where the
-# case changes the meaning (mW vs MW), which is why those few stand in _CASED_SYMBOLS.
+# Unit symbols as written, to the names of UNIT_FACTORS. Keys are matched case-insensitively except
+# where the case changes the meaning (mW vs MW), which is why those few stand in _CASED_SYMBOLS.
 _SYMBOLS = {
     "w": "watt", "watt": "watt", "watts": "watt",
     "kw": "kilowatt", "kilowatt": "kilowatt", "kilowatts": "kilowatt",
