@@ -132,6 +132,7 @@ def test_converting_a_figure_does_not_import_pint():
     import subprocess
     import sys
     program = ("import sys; from crawler.extract.units import find_figures; "
-               "assert find_figures('3.5 Wh per 1k queries, 7,059,021 tokens/kWh, 300 W'); print('pint' in sys.modules)")
+               "assert find_figures('3.5 Wh per 1k queries, 7,059,021 tokens/kWh, 300 W'); "
+               "print('pint' in sys.modules)")
     completed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True)
     assert completed.stdout.strip() == "False"
