@@ -56,6 +56,10 @@ def _safe_objects(series: pd.Series) -> pd.Series:
         series = series.map(_cell)
     text = series.astype("string")
     formula = text.str.contains(_FORMULA_RE, regex=True).fillna(False).astype(bool)
+    if formula.any():
+        # Only text is a formula: a negative number in a column pandas left untyped (one file's
+        # column all null, another's figures) stays a number, not the text "'-5.0".
+        formula[formula] = series[formula].map(lambda value: isinstance(value, str)).astype(bool)
     return series.where(~formula, "'" + text)
 
 

@@ -156,6 +156,10 @@ def test_spreadsheet_cells_are_neutralised():
     assert pd.isna(safe[6])
     table = safe_table(pd.DataFrame({"flags": [["a", "b"]], "notes": ["=1+1"], "power_w": [-3.0]}))
     assert table.iloc[0].tolist() == ["a; b", "'=1+1", -3.0]
+    # A column pandas left untyped (object) mixes numbers and text: only its text is neutralised.
+    mixed = safe_table(pd.DataFrame({"power_w": pd.Series([-5.0, None, "=1+1", "-x"], dtype=object)}))
+    assert mixed["power_w"].tolist()[0] == -5.0
+    assert mixed["power_w"].tolist()[2:] == ["'=1+1", "'-x"]
 
 
 SCRIPT = "<script>window.reportScriptRan = true</script>"
