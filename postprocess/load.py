@@ -202,11 +202,15 @@ def _other_kind(record: dict, check: SchemaCheck) -> SchemaCheck | None:
     return next((other for other in CHECKS if other is not check and not OWN_FIELDS[other].isdisjoint(record)), None)
 
 
-def _line_values(data: bytes, rows: np.ndarray, name: str) -> list:
-    """``name``'s value in each of the given rows (0-based lines) of ``data``, as orjson reads it."""
-    starts = np.concatenate(([0], np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n")) + 1))
-    ends = np.append(starts[1:], len(data))
-    return [orjson.loads(data[starts[row]:ends[row]])[name] for row in rows]
+def _line_starts(data: bytes) -> np.ndarray:
+    """Where each line of ``data`` starts, and (last) where the data ends."""
+    return np.concatenate(([0], np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n")) + 1, [len(data)]))
+
+
+def _line_values(data: bytes, starts: np.ndarray, rows: np.ndarray, name: str) -> list:
+    """``name``'s value in each of the given rows (0-based lines) of ``data``, as orjson reads it;
+    ``starts`` as ``_line_starts`` gives them."""
+    return [orjson.loads(data[starts[row]:starts[row + 1]])[name] for row in rows]
 
 
 def _arrow_pass(check: ScalarField, column: pa.Array) -> bool:
@@ -315,12 +319,14 @@ def _fast_frame(path: Path, check: SchemaCheck) -> pd.DataFrame | None:
     retrieved = _timestamps(retrieved_texts.dictionary.to_pylist())
     if retrieved.isna().any():
         return None
-    objects = {}
+    objects, starts = {}, None
     for name in OBJECT_FIELDS:
         values = np.full(table.num_rows, None, dtype=object)
         rows = np.flatnonzero(table[name].is_valid().to_numpy(zero_copy_only=False))
         if len(rows):
-            present = _line_values(data, rows, name)
+            # The lines are found once for both fields (a scan of the whole file).
+            starts = _line_starts(data) if starts is None else starts
+            present = _line_values(data, starts, rows, name)
             field_check = check.checks[check.fields.index(name)]
             if field_check.failures(present):
                 return None
