@@ -182,6 +182,8 @@ EXTENSIONS = {
     # With JOBDIR: a crawl killed outright (SIGKILL) is started over cleanly by the next one.
     "crawler.resume.HardKillRecovery": 0,
 }
+# Scrapy's in-memory stats, without the per-read deprecation shim of Scrapy 2.13+ (crawler/stats.py).
+STATS_CLASS = "crawler.stats.CrawlStatsCollector"
 # Where StatsJsonDump writes the crawl stats as JSON at close ("" = nowhere). %(name)s and
 # %(time)s (and %(worker)s) are filled in as in FEEDS.
 STATS_JSON_PATH = os.environ.get("CRAWLER_STATS_JSON", "")

@@ -11,10 +11,12 @@ from scrapy.exporters import JsonLinesItemExporter
 from scrapy.http import Request, TextResponse
 from scrapy.settings import Settings
 from scrapy.utils.project import get_project_settings
+from scrapy.utils.test import get_crawler
 
 from crawler.exporters import StrictJsonLinesItemExporter
 from crawler.items import Discussion, Measurement
 from crawler.logformatter import VisibleLinesLogFormatter, shows_debug
+from crawler.stats import CrawlStatsCollector
 from demosite.__main__ import crawl_environment
 from tests.conftest import ROOT
 
@@ -92,3 +94,30 @@ def test_a_record_is_written_as_scrapys_exporter_writes_it(item, options):
 def test_a_record_holding_nan_is_refused_as_before():
     with pytest.raises(ValueError, match="not JSON compliant"):
         our_line(Measurement(source="hub_models", power_w=float("nan")))
+
+
+def test_stats_are_kept_as_scrapys_collector_keeps_them_without_its_per_read_shim():
+    settings = get_project_settings()
+    assert settings["STATS_CLASS"] == "crawler.stats.CrawlStatsCollector"
+    stats = CrawlStatsCollector(get_crawler(settings_dict={"STATS_DUMP": False}))
+    stats.inc_value("records_found")
+    stats.inc_value("records_found", 2)
+    stats.inc_value("pages", spider=None)  # the deprecated argument still works
+    stats.max_value("depth", 3)
+    stats.max_value("depth", 1)
+    stats.set_value("finish_reason", "finished")
+    assert stats.get_stats() == {"records_found": 3, "pages": 1, "depth": 3, "finish_reason": "finished"}
+    assert stats.get_value("records_found") == 3 and stats.get_value("missing", 0) == 0
+    # Scrapy's shim leaves a wrapped copy of each method it was asked for on the instance.
+    assert not [name for name in vars(stats) if name.startswith("_cached_")]
+
+
+def test_the_downloader_is_imported_with_a_cheap_stack_and_inspect_is_left_as_it_was():
+    """crawler.commands.crawl imports Scrapy's downloader with inspect.stack() reading no source:
+    the deprecated aliases it makes still name their module, and inspect.stack is restored."""
+    script = ("import inspect, sys; import crawler.commands.crawl; "
+              "from scrapy.core.downloader.tls import ScrapyClientTLSOptions; "
+              "print(ScrapyClientTLSOptions.__module__, type(inspect.stack).__name__, "
+              "inspect.stack.__defaults__, 'scrapy.core.downloader.contextfactory' in sys.modules)")
+    completed = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert completed.stdout.split() == ["scrapy.core.downloader.tls", "function", "(1,)", "True"], completed.stderr
