@@ -22,5 +22,10 @@ if [ ! -f "$STAMP" ]; then
   touch "$STAMP"
   echo "Installed in $((SECONDS - INSTALL_STARTED)) s"
 fi
+# The project's own modules byte-compiled, as pip does for a package it installs (not for an
+# editable one). Python then reads the .pyc files even where PYTHONDONTWRITEBYTECODE is set (as in
+# many container images), which otherwise compiles every module's source again at each crawl's
+# start: ~0.35 s CPU of each `scrapy crawl`. Only sources newer than their .pyc are compiled.
+"$VENV/bin/python" -m compileall -q "$ROOT/crawler" "$ROOT/postprocess" "$ROOT/demosite" >/dev/null
 export PATH="$VENV/bin:$PATH"
 cd "$ROOT"
