@@ -9,16 +9,22 @@ import pytest
 from scrapy import Request
 from scrapy.http import TextResponse
 from scrapy.utils.test import get_crawler
+from twisted.internet.task import Clock
 
-from crawler.http_cache import SqliteCacheStorage
+from crawler.http_cache import COMMIT_AFTER_S, SqliteCacheStorage
 
 
-def storage_for(tmp_path, **settings):
+def storage_for(tmp_path, clock=None, **settings):
     crawler = get_crawler(settings_dict={"HTTPCACHE_DIR": str(tmp_path / "cache"), **settings})
     crawler.spider = type("Spider", (), {"name": "hub_models", "crawler": crawler})()
-    storage = SqliteCacheStorage(crawler.settings)
+    storage = SqliteCacheStorage(crawler.settings, call_later=(clock or Clock()).callLater)
     storage.open_spider(crawler.spider)
     return storage, crawler.spider
+
+
+def rows_seen_by_another_crawl(tmp_path) -> int:
+    with sqlite3.connect(tmp_path / "cache" / "hub_models.sqlite") as db:
+        return db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
 
 
 @pytest.mark.parametrize("gzip", [True, False])
@@ -80,10 +86,34 @@ def test_an_expired_response_is_not_given_back(tmp_path):
 
 
 def test_two_crawls_share_one_cache_file(tmp_path):
-    first, spider = storage_for(tmp_path)
-    second, _ = storage_for(tmp_path)
+    clock = Clock()
+    first, spider = storage_for(tmp_path, clock)
+    second, _ = storage_for(tmp_path, clock)
     request = Request("http://hub.test/a")
     first.store_response(spider, request, TextResponse(request.url, body=b"from the first", encoding="utf-8"))
+    clock.advance(COMMIT_AFTER_S)  # the first crawl's write is committed: the second's turn
     second.store_response(spider, Request("http://hub.test/b"), TextResponse("http://hub.test/b", body=b"b"))
+    clock.advance(COMMIT_AFTER_S)
     assert second.retrieve_response(spider, request).body == b"from the first"
     assert first.retrieve_response(spider, Request("http://hub.test/b")).body == b"b"
+
+
+def test_responses_are_committed_together_after_a_short_wait_and_at_close(tmp_path):
+    clock = Clock()
+    storage, spider = storage_for(tmp_path, clock)
+    requests = [Request(f"http://hub.test/{name}") for name in "abc"]
+    for request in requests[:2]:
+        storage.store_response(spider, request, TextResponse(request.url, body=b"x", encoding="utf-8"))
+    # The crawl reads its own responses at once; another crawl sees them once they are committed.
+    assert storage.retrieve_response(spider, requests[0]).body == b"x"
+    assert rows_seen_by_another_crawl(tmp_path) == 0
+    clock.advance(COMMIT_AFTER_S - 0.1)
+    assert rows_seen_by_another_crawl(tmp_path) == 0
+    clock.advance(0.1)
+    assert rows_seen_by_another_crawl(tmp_path) == 2
+    # The next response starts the wait again; closing commits it without waiting.
+    storage.store_response(spider, requests[2], TextResponse(requests[2].url, body=b"x", encoding="utf-8"))
+    assert rows_seen_by_another_crawl(tmp_path) == 2
+    storage.close_spider(spider)
+    assert rows_seen_by_another_crawl(tmp_path) == 3
+    assert not clock.getDelayedCalls()  # the commit scheduled for it was called off
