@@ -199,6 +199,56 @@ class CuePattern:
                 yield match
 
 
+def literal_trie(words) -> str:
+    """A pattern that matches exactly the given literal words, written as a trie ("pdu", "psu",
+    "psus" -> "p(?:du|su(?:s)?)"): at each position the engine follows one branch per character
+    instead of trying every word, and where several words start there it gives the longest (each
+    optional part is greedy)."""
+    trie: dict = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def pattern(node: dict) -> str:
+        branches = [re.escape(char) + pattern(child) for char, child in sorted(node.items()) if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return pattern(trie)
+
+
+class CueScan:
+    """Which of several CuePatterns can match in a text, from one scan of it for all their stems.
+
+    A CuePattern matches only where one of its stems stands, so a pattern none of whose stems the
+    text holds finds nothing there: searching for it can be skipped. Where several stems stand at
+    one place they are prefixes of the longest, which the scan gives; each stem maps to every
+    pattern with a stem that starts it.
+    """
+
+    def __init__(self, patterns):
+        if any(pattern.stems is None for pattern in patterns):
+            raise ValueError("a cue pattern without literal stems can match anywhere")
+        every = set().union(*(pattern.stems for pattern in patterns))
+        self._scanner = re.compile(literal_trie(every))
+        self._patterns_at = {stem: frozenset(pattern for pattern in patterns
+                                             if any(stem.startswith(own) for own in pattern.stems))
+                             for stem in every}
+
+    def present(self, text: str) -> frozenset:
+        """The patterns with a stem in the text (each of the others finds nothing in it)."""
+        found, scan, patterns_at = frozenset(), self._scanner.search, self._patterns_at
+        match = scan(text)
+        while match:
+            found |= patterns_at[match[0]]
+            match = scan(text, match.start() + 1)
+        return found
+
+
 def _compile(cues) -> CuePattern:
     """One pattern for all cues of a classifier (one scan of the text); group N is cue N.
 
