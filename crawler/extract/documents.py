@@ -68,8 +68,11 @@ _FOLDED_CANDIDATE_RES = (_FOLDED_NUMBER_UNIT_RE, re.compile(rb"\([km]?[wj]"), re
                          re.compile(rb"per token"), re.compile(rb"wh/"))
 # "uJ (1e-6J)": a power of ten in scientific notation says what a unit is, it measures nothing.
 _UNIT_SCALE_RE = re.compile(r"1(?:\.0+)?[eE][-+]?\d")
-# "38/140W": a draw over its cap, the unit written once.
-_DRAW_OVER_CAP_RE = re.compile(r"(?<![\d.,/])(\d{1,4}(?:\.\d+)?)\s*/\s*\d{1,4}(?:\.\d+)?\s*(?:W|watts?)\b", re.IGNORECASE)
+# "38/140W": a draw over its cap, the unit written once. The draw starts with a digit with none of
+# [\d.,/] before it, written as a digit then a lookbehind: a pattern that starts with a class is
+# scanned for at C speed, one that starts with a lookbehind is entered at every position.
+_DRAW_OVER_CAP_RE = re.compile(r"(\d(?<![\d.,/]\d)\d{0,3}(?:\.\d+)?)\s*/\s*\d{1,4}(?:\.\d+)?\s*(?:W|watts?)\b",
+                               re.IGNORECASE)
 # A list item that is one line of a hardware spec sheet ("TDP: 125W", "System's: 750W",
 # "PSU: 1000W"): candidate parts' ratings, not figures of GPU work.
 _SPEC_LABEL_RE = re.compile(r"^\s*(?:tdp|tgp|tbp|system'?s?(?: power)?|psu|power suppl(?:y|ies)|recommended [\w ]{0,20}"
