@@ -264,3 +264,33 @@ def test_mentions_are_found_anywhere_in_a_long_text():
     text = (filler + "We ran 8x NVIDIA A100-SXM4-80GB. " + filler + "Then a Jetson AGX Orin, " + filler
             + "a Titan V and my 4090.")
     assert [m.match.canonical for m in find_gpus(text)] == ["A100 SXM", "Jetson AGX Orin", "Titan V", "RTX 4090"]
+
+
+def test_folded_letters_are_every_character_a_case_blind_letter_matches():
+    """case_blind_first spells a letter as a case-sensitive class: it must hold every character
+    the case-blind letter matches, or a mention written with one would be missed."""
+    import re
+    import sys
+
+    from crawler.extract.gpus import FOLDED_LETTERS
+    any_letter = re.compile("[a-z]", re.IGNORECASE)
+    extras: dict[str, str] = {}
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        if not char.isascii() and any_letter.match(char):
+            letter = next(a for a in "abcdefghijklmnopqrstuvwxyz" if re.match(a, char, re.IGNORECASE))
+            extras[letter] = extras.get(letter, "") + char
+    assert extras == FOLDED_LETTERS
+
+
+@pytest.mark.parametrize("text, raw", [
+    ("on an İntel Gaudi 2", "İntel Gaudi 2"),  # the dotted capital I folds to i case-blind
+    ("two nvidia GPU H100 cards", "two nvidia GPU H100"),
+])
+def test_mentions_starting_with_letters_that_fold(text, raw):
+    assert [mention.match.raw for mention in find_gpus(text)] == [raw]
+
+
+def test_a_model_number_after_a_letter_that_folds_is_still_read_as_one():
+    from crawler.extract.gpus import _GPU_MENTION_RE
+    assert _GPU_MENTION_RE.search("on a \u212a80 box")[0] == "\u212a80"  # the Kelvin sign folds to k

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from crawler.extract.context import classify_method, classify_phase, classify_workload
@@ -76,11 +78,40 @@ def test_cue_pattern_finds_what_a_whole_text_search_finds():
     # "unidle" holds the stem "idle" but no word boundary: tried there, not matched.
     assert cues.search("unidle, then standby").span() == (13, 20)
     assert cues.search("nothing to see") is None
-    # Past 100 characters the stems are found with str.find instead of one scan: the same matches.
-    long_text = text + " " + "x" * 100 + " does nothing"
+    # Past 200 characters the stems are found with str.find instead of one scan: the same matches.
+    long_text = text + " " + "x" * 200 + " does nothing"
     assert [(m.span(), m.lastindex) for m in cues.finditer(long_text)] == \
         [(m.span(), m.lastindex) for m in cues.regex.finditer(long_text)]
-    assert cues.search("x" * 120 + " unidle, it does nothing").span() == (132, 144)
+    assert cues.search("x" * 220 + " unidle, it does nothing").span() == (232, 244)
+
+
+def test_literal_trie_matches_the_longest_word_where_one_stands():
+    from crawler.extract.context import literal_trie
+    assert literal_trie(["pdu", "psu", "psus"]) == "p(?:du|su(?:s)?)"
+    words = ["power", "power suppl", "psu", "p", "out of"]
+    trie = re.compile(literal_trie(words))
+    assert [m[0] for m in trie.finditer("a power supply, psus, out of power, pout o")] == \
+        ["power suppl", "psu", "out of", "power", "p"]
+    assert trie.fullmatch("power sup") is None
+
+
+def test_cue_scan_names_the_cue_lists_with_a_stem_in_a_text():
+    """A list is named where one of its stems stands, also inside or across another list's stem
+    ("power" of the cap cues in "power supply", "gpu" ending in "nvidia gpu"); the others are
+    not, and searching them finds nothing."""
+    from crawler.extract.context import CuePattern, CueScan
+    cap = CuePattern([r"power[- ]?limit", r"\bcap(?:ped|s)?\b"])
+    psu = CuePattern([r"\bpsus?\b", r"power suppl"])
+    gpu = CuePattern([r"\bgpus?\b", r"nvidia"])
+    scan = CueScan([cap, psu, gpu])
+    assert scan.present("a 1500w power supply") == {cap, psu}
+    assert scan.present("set a cap on the nvidia gpu") == {cap, gpu}
+    assert scan.present("escapes") == {cap}  # a stem without its word boundary: the search decides
+    assert cap.search("escapes") is None
+    assert scan.present("300 w on the card") == set()
+    assert all(pattern.search("300 w on the card") is None for pattern in (cap, psu, gpu))
+    with pytest.raises(ValueError):
+        CueScan([CuePattern([r"[xy]z"])])
 
 
 def test_cue_patterns_match_as_their_whole_patterns_do():

@@ -136,3 +136,15 @@ def test_converting_a_figure_does_not_import_pint():
                "print('pint' in sys.modules)")
     completed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True)
     assert completed.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("text", ["2,040", "0.35", ".5", "1.", "007", "1" * 30 + ".123456789012345678901",
+                                  "9007199254740993", "0." + "0" * 30 + "17", "1e3", " 12 "])
+def test_parse_number_rounds_plain_digits_as_through_decimal(text):
+    from decimal import Decimal
+    assert parse_number(text) == float(Decimal(text.strip().replace(",", "")))
+
+
+def test_parse_number_refuses_digits_past_a_float():
+    with pytest.raises(ValueError):
+        parse_number("1" * 400)

@@ -37,7 +37,7 @@ from .context import classify_method, classify_phase, classify_workload, phase_n
 from .datafiles import Problem, read_delimited
 from .dataset_tables import CODECARBON_COLUMNS, extract_codecarbon
 from .figure_roles import ACCOUNTING, GPU as GPU_WORDS
-from .figure_roles import RECORDED_ROLES, clause_around, figure_role
+from .figure_roles import RECORDED_ROLES, SentenceText, clause_around, figure_role
 from .gpus import GpuMention, find_gpus
 from .markdown_doc import Block, Layout, layout, parse_blocks
 from .power_tables import table_records
@@ -68,8 +68,11 @@ _FOLDED_CANDIDATE_RES = (_FOLDED_NUMBER_UNIT_RE, re.compile(rb"\([km]?[wj]"), re
                          re.compile(rb"per token"), re.compile(rb"wh/"))
 # "uJ (1e-6J)": a power of ten in scientific notation says what a unit is, it measures nothing.
 _UNIT_SCALE_RE = re.compile(r"1(?:\.0+)?[eE][-+]?\d")
-# "38/140W": a draw over its cap, the unit written once.
-_DRAW_OVER_CAP_RE = re.compile(r"(?<![\d.,/])(\d{1,4}(?:\.\d+)?)\s*/\s*\d{1,4}(?:\.\d+)?\s*(?:W|watts?)\b", re.IGNORECASE)
+# "38/140W": a draw over its cap, the unit written once. The draw starts with a digit with none of
+# [\d.,/] before it, written as a digit then a lookbehind: a pattern that starts with a class is
+# scanned for at C speed, one that starts with a lookbehind is entered at every position.
+_DRAW_OVER_CAP_RE = re.compile(r"(\d(?<![\d.,/]\d)\d{0,3}(?:\.\d+)?)\s*/\s*\d{1,4}(?:\.\d+)?\s*(?:W|watts?)\b",
+                               re.IGNORECASE)
 # A list item that is one line of a hardware spec sheet ("TDP: 125W", "System's: 750W",
 # "PSU: 1000W"): candidate parts' ratings, not figures of GPU work.
 _SPEC_LABEL_RE = re.compile(r"^\s*(?:tdp|tgp|tbp|system'?s?(?: power)?|psu|power suppl(?:y|ies)|recommended [\w ]{0,20}"
@@ -82,7 +85,10 @@ _CAPTION_CHARS = 1000
 # How far back in a block a figure's batch size and GPU count are looked for.
 _EARLIER_CHARS = 600
 _WITH_ABBREVIATION_RE = re.compile(r"^/\s")  # "1.11 w/ CUDA": the w/ is "with"
-_TOOL_WORDS_RE = re.compile(r"nvidia[- ]smi|\bnvml\b|\bzeus\b|codecarbon|code carbon|\bdcgm")
+# "nvidia[- ]smi|\bnvml\b|\bzeus\b|codecarbon|code carbon|\bdcgm", each word's \b written after its
+# first letter ("n" with no word character before it): every alternative starts with a letter,
+# which the engine scans for at C speed (a \b first is tried at every position).
+_TOOL_WORDS_RE = re.compile(r"nvidia[- ]smi|n(?<!\wn)vml\b|z(?<!\wz)eus\b|codecarbon|code carbon|d(?<!\wd)cgm")
 _ROLE_KINDS = {"rated": "rated", "estimated": "estimated", "measured": "measured", "system": "measured"}
 
 
@@ -121,18 +127,18 @@ def _is_part_of_a_name(sentence: str, candidate: Figure) -> bool:
     return glued or with_word
 
 
-def _role(sentence: str, candidates: list[Figure], position: int, clause: tuple[str, str] | None = None) -> str:
-    candidate = candidates[position]
+def _role(text: SentenceText, candidates: list[Figure], position: int, clause: tuple[str, str]) -> str:
+    sentence, candidate = text.sentence, candidates[position]
     if _is_part_of_a_name(sentence, candidate) or _UNIT_SCALE_RE.match(candidate.written):
         return "not_a_figure"
-    if candidate.kind == "co2" and candidate.value == 0 and ACCOUNTING.search(sentence.lower()):
+    if candidate.kind == "co2" and candidate.value == 0 and ACCOUNTING.search(text.lowered):
         return "accounting"  # "market-based emissions were 0 tons": offsets, not the work's carbon
     if candidate.value == 0 and candidate.kind != "co2":
         return "zero"  # "returns power_usage = 0 W": no reading of anything
     return figure_role(sentence, candidate.start, candidate.end,
                        previous_end=candidates[position - 1].end if position else 0,
                        next_start=candidates[position + 1].start if position + 1 < len(candidates) else None,
-                       clause=clause)
+                       clause=clause, text=text)
 
 
 def _next_or_previous_phase(parts: list[tuple[int, str]], number: int, next_sentence: str) -> str | None:
@@ -454,7 +460,8 @@ class _Reader:
             clauses = [clause_around(sentence, c.start, c.end, candidates[i - 1].end if i else 0,
                                      candidates[i + 1].start if i + 1 < len(candidates) else None)
                        for i, c in enumerate(candidates)]
-            roles = [_role(sentence, candidates, position, clauses[position]) for position in range(len(candidates))]
+            text = SentenceText(sentence)
+            roles = [_role(text, candidates, position, clauses[position]) for position in range(len(candidates))]
             # A cap stated beside a draw ("peaks at 340 W (power limit 450 W)") goes into its notes.
             caps = [c.written.strip() for c, role in zip(candidates, roles) if role == "cap"]
             # Each recorded figure's phase from its own clause; the others share the sentence's

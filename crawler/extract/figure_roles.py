@@ -30,9 +30,9 @@ can exercise on the shapes of text seen in real posts.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
-from .context import CuePattern
+from .context import CuePattern, CueScan
+from .records import cached_attribute
 
 RECORDED_ROLES = ("measured", "rated", "estimated", "system")
 
@@ -82,7 +82,12 @@ OTHER_DEVICE_CUES = (r"\biphone", r"\bphone\b", r"\bcharg(?:e|er|ing)\b", r"\bla
                      r"\bhouse(?:hold)?\b", r"\bkettle\b", r"\bbulb\b", r"\bcar\b", r"\bfridge\b")
 
 # Clause breaks: punctuation that ends a clause, and words that start another one.
-_CLAUSE_BREAK_RE = re.compile(r"[,;()\[\]]|\s[-–—]\s|=>|->|\bbut\b|\bwhile\b|\bwhereas\b|\band\b")
+# Written as its first character, a class, then what each break needs after it ("\bbut\b" is a "b"
+# with no word character before it, then "ut\b"): a pattern that starts with a class is scanned
+# for at C speed, skipping every character the class does not hold; the alternatives as written
+# ("[,;()\[\]]|\s[-–—]\s|=>|->|\bbut\b|\bwhile\b|\bwhereas\b|\band\b") are entered at each.
+_CLAUSE_BREAK_RE = re.compile(r"[,;()\[\]\s=\-bwa](?:(?<=[,;()\[\]])|(?<=\s)[-–—]\s|(?<==)>|(?<=-)>"
+                              r"|(?<=b)(?<!\wb)ut\b|(?<=w)(?<!\ww)hile\b|(?<=w)(?<!\ww)hereas\b|(?<=a)(?<!\wa)nd\b)")
 # What follows a figure that makes it a rate: per kWh, per hour, per GB, per month.
 _RATE_AFTER_RE = re.compile(r"^\s*(?:(?:/|per\s+|a\s+)\s*(?:k?wh|mwh|kw\b|h\b|hr|hour|gb|gib|mb|month|mo\b|year|"
                             r"yr|day|week|km|mile|\$|€|usd|eur|cent)|(?:monthly|yearly|annually|daily|weekly)\b)",
@@ -96,6 +101,7 @@ _MONEY_RE = re.compile(r"[$€£]\s*$|\b(?:usd|eur|cents?|dollars?)\s*$", re.IGN
 _OPERATOR_AFTER_RE = re.compile(r"^\s*(?:[*×+]|/(?!\s*(?:gpu|card|device)\b)|=(?![>=]))", re.IGNORECASE)
 _OPERATOR_BEFORE_RE = re.compile(r"(?:[*×/+]|\bx)\s*$", re.IGNORECASE)
 _EQUALS_RE = re.compile(r"=(?![>=])")
+_DRAW_CAP_GAP_RE = re.compile(r"\s*/\s*")
 _NEAR_CHARS = 80
 # A setting named right after its figure: "160W power limit", "the 290 W efficiency knee".
 _CAP_AFTER_RE = re.compile(r"\s*(?:\*\*)?\s*(?:power\s*|efficiency\s*|sweet\s*)?(?:knee|spot|target|setting|cap|limit)\b")
@@ -108,6 +114,9 @@ def _compile(cues: tuple[str, ...]) -> CuePattern:
 CAP, PSU, COMPONENT, GPU, SYSTEM, ASSUMPTION, ESTIMATE, HYPOTHETICAL, RATED, DELTA, OTHER_DEVICE, ACCOUNTING = map(
     _compile, (CAP_CUES, PSU_CUES, COMPONENT_CUES, GPU_CUES, SYSTEM_CUES, ASSUMPTION_CUES, ESTIMATE_CUES,
                HYPOTHETICAL_CUES, RATED_CUES, DELTA_CUES, OTHER_DEVICE_CUES, ACCOUNTING_CUES))
+# The cue lists ROLE_RULES reads in a figure's clause, found in one scan of it: most clauses hold
+# the stems of none or one, and the others need no search.
+_CLAUSE_CUES = CueScan((PSU, CAP, DELTA, COMPONENT, GPU, OTHER_DEVICE, ASSUMPTION, HYPOTHETICAL, RATED, SYSTEM))
 
 
 def clause_around(sentence: str, start: int, end: int, previous_end: int = 0,
@@ -143,52 +152,76 @@ def _component_nearer_than_gpu(before: str, after: str) -> bool:
     return False
 
 
-@dataclass(frozen=True)
+class SentenceText:
+    """A sentence, lower-cased once, and whether it says the figures in it are estimates: the
+    same for all of them, read once (a sentence often holds several)."""
+
+    def __init__(self, sentence: str):
+        self.sentence = sentence
+        self.lowered = sentence.lower()
+
+    @cached_attribute
+    def estimated(self) -> bool:
+        return bool(ESTIMATE.search(self.lowered))
+
+
 class _Around:
     """The text a figure's role is read from: its clause before and after it (lower case), both
-    together, the whole sentence (lower case), and the characters right after it."""
+    together, the cue lists with a stem in the clause (before and after are parts of it: a list
+    with none finds nothing in them either), the sentence, and the characters right after it."""
 
-    before: str
-    after: str
-    clause: str
-    sentence: str
-    right_after: str
+    __slots__ = ("before", "after", "clause", "cues", "sentence", "right_after")
+
+    def __init__(self, before: str, after: str, sentence: SentenceText, right_after: str):
+        self.before, self.after, self.right_after, self.sentence = before, after, right_after, sentence
+        self.clause = f"{before} {after}"
+        self.cues = _CLAUSE_CUES.present(self.clause)
 
 
 # The role of a figure once the structural cases (rates, calculations, draw / cap pairs) are out:
 # the first rule whose cue its text holds, in this order, else "measured".
+# A cue list is searched only when the clause holds one of its stems (``in a.cues``); without a
+# component cue, _component_nearer_than_gpu is False.
 ROLE_RULES = (
-    ("psu", lambda a: PSU.search(a.clause)),
-    ("cap", lambda a: CAP.search(a.before) or _CAP_AFTER_RE.match(a.after)),
-    ("delta", lambda a: DELTA.search(a.clause) or a.before.rstrip().endswith("+")
+    ("psu", lambda a: PSU in a.cues and PSU.search(a.clause)),
+    ("cap", lambda a: (CAP in a.cues and CAP.search(a.before)) or _CAP_AFTER_RE.match(a.after)),
+    ("delta", lambda a: (DELTA in a.cues and DELTA.search(a.clause)) or a.before.rstrip().endswith("+")
      or _DELTA_AFTER_RE.match(a.right_after)),
-    ("component", lambda a: _component_nearer_than_gpu(a.before, a.after)),
-    ("not_gpu", lambda a: OTHER_DEVICE.search(a.clause)),
-    ("assumption", lambda a: ASSUMPTION.search(a.before)),
-    ("hypothetical", lambda a: HYPOTHETICAL.search(a.before)),
-    ("rated", lambda a: RATED.search(a.clause)),
-    ("system", lambda a: SYSTEM.search(a.clause)),
-    ("estimated", lambda a: ESTIMATE.search(a.sentence)),
+    ("component", lambda a: COMPONENT in a.cues and _component_nearer_than_gpu(a.before, a.after)),
+    ("not_gpu", lambda a: OTHER_DEVICE in a.cues and OTHER_DEVICE.search(a.clause)),
+    ("assumption", lambda a: ASSUMPTION in a.cues and ASSUMPTION.search(a.before)),
+    ("hypothetical", lambda a: HYPOTHETICAL in a.cues and HYPOTHETICAL.search(a.before)),
+    ("rated", lambda a: RATED in a.cues and RATED.search(a.clause)),
+    ("system", lambda a: SYSTEM in a.cues and SYSTEM.search(a.clause)),
+    ("estimated", lambda a: a.sentence.estimated),
 )
 
 
 def figure_role(sentence: str, start: int, end: int, *, previous_end: int = 0,
-                next_start: int | None = None, clause: tuple[str, str] | None = None) -> str:
+                next_start: int | None = None, clause: tuple[str, str] | None = None,
+                text: SentenceText | None = None) -> str:
     """The role of the figure at sentence[start:end] (see the module docstring). ``clause``: what
-    clause_around gives for the same figure and neighbours, when the caller has it already."""
+    clause_around gives for the same figure and neighbours, and ``text``: SentenceText(sentence),
+    when the caller has them already."""
     # What stands right around the figure (the patterns anchored there need no more): operators,
     # currency, "per month", "more".
     after_text = sentence[end: end + _NEAR_CHARS]
     before_text = sentence[max(0, start - _NEAR_CHARS): start]
-    if _RATE_AFTER_RE.match(after_text) or _MONEY_RE.search(before_text) or _PERIOD_BEFORE_RE.search(before_text):
+    # The patterns searched before the figure end with "\s*$": they match only in the last
+    # characters before it, past its white space, which are all they are given. A currency word
+    # is at most 7 characters, a period word 9 with at most 41 after it; one character more for
+    # the \b before it.
+    stripped = before_text.rstrip()
+    if _RATE_AFTER_RE.match(after_text) or _MONEY_RE.search(stripped[-8:]) or \
+            _PERIOD_BEFORE_RE.search(before_text[-51:]):
         return "rate"
     # An operand of a written-out calculation: next to an operator, with an "=" after it.
-    if (_OPERATOR_AFTER_RE.match(after_text) or _OPERATOR_BEFORE_RE.search(before_text)) and \
+    if (_OPERATOR_AFTER_RE.match(after_text) or _OPERATOR_BEFORE_RE.search(stripped[-2:])) and \
             _EQUALS_RE.search(sentence, end):
         return "calculation_input"
     # "286W / 350W" with no calculation: the second figure of a draw / cap pair is the cap.
-    if previous_end and re.fullmatch(r"\s*/\s*", sentence[previous_end:start]):
+    if previous_end and _DRAW_CAP_GAP_RE.fullmatch(sentence, previous_end, start):
         return "cap"
     before, after = clause or clause_around(sentence, start, end, previous_end, next_start)
-    around = _Around(before, after, f"{before} {after}", sentence.lower(), after_text)
+    around = _Around(before, after, text or SentenceText(sentence), after_text)
     return next((role for role, holds in ROLE_RULES if holds(around)), "measured")

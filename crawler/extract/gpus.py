@@ -202,8 +202,28 @@ _MODEL_SUFFIX = (
     r"|Laptop|Mobile|Ada(?:[\s_]Generation)?|Nano|NX)"
     r"|\s*\((?:HBM\d?e?|GDDR\d\w?)\))"
 )
+# The letters a case-blind pattern matches for an ASCII letter besides its two cases: "İ" and "ı"
+# for i, "ſ" for s, the Kelvin sign for k (tests/test_gpus.py checks every character).
+FOLDED_LETTERS = {"i": "\u0130\u0131", "s": "\u017f", "k": "\u212a"}
+
+
+def case_blind_first(word: str) -> str:
+    """The word as a case-blind pattern does, its first letter as a case-sensitive class: the
+    engine then passes over it in one test where the text starts with another letter (in a
+    case-blind alternation it enters every alternative)."""
+    first = word[0].lower()
+    return f"(?-i:[{first}{first.upper()}{FOLDED_LETTERS.get(first, '')}]){re.escape(word[1:])}"
+
+
+# What a mention starts with (a count, a maker word, a model, a TPU), as a lookahead: most words of
+# a text start none of these, and are passed over without the alternatives of the whole pattern.
+_MENTION_START_WORDS = ("NVIDIA", "Tesla", "GeForce", "Quadro", "AMD", "Instinct", "Radeon", "Intel", "Habana", "GPU",
+                        *_SPELLED_COUNTS, "TPU", "RTX", "GTX", "Titan", "RX", "Gaudi", "Jetson", "AGX", "Orin", "Xavier")
+_LETTER = f"(?-i:[A-Za-z{''.join(FOLDED_LETTERS.values())}])"  # what [A-Z] matches case-blind
+_MENTION_STARTS = (rf"(?=\d|{_LETTER}{_LETTER}?\d|{case_blind_first('v')}\d|"
+                   + "|".join(map(case_blind_first, _MENTION_START_WORDS)) + ")")
 _GPU_MENTION_RE = re.compile(
-    r"(?<![A-Za-z0-9])(?:"
+    r"(?<![A-Za-z0-9])" + _MENTION_STARTS + r"(?:"
     # Google TPUs: "TPU v3-8", "TPUv4", "Cloud TPU v5e", "v4-64 TPU", "TPUs".
     r"(?P<tpu>(?:TPU[\s_-]?v\d[a-z]?(?:-\d{1,4})?|v\d[a-z]?-\d{1,4}\s+TPU|TPU)s?)"
     r"|(?P<gpu>"
@@ -242,9 +262,11 @@ class GpuMention:
 # full patterns (case-blind alternations, a few MB/s) run only in windows around those anchors:
 # a mention starts at most MENTION_LEAD characters before its model number (a count and three
 # maker words) and ends at most MENTION_TAIL after it (six suffixes and a count).
-_MODEL_DIGIT_RE = re.compile(r"[0-9](?<=[A-Za-z][0-9])|[0-9](?<=[A-Za-z][\s_-][0-9])")
+# The anchor patterns start with a digit's class, which the engine scans for at C speed (an
+# alternation or a repeat first is entered at every position).
+_MODEL_DIGIT_RE = re.compile(r"[0-9](?:(?<=[A-Za-z][0-9])|(?<=[A-Za-z][\s_-][0-9]))")
 _NAMES_WITHOUT_DIGITS = ("tpu", "titan", "jetson", "orin", "xavier", "agx")
-_FOUR_DIGITS_RE = re.compile(r"[0-9]{4}")
+_FOUR_DIGITS_RE = re.compile(r"[0-9][0-9]{3}")
 MENTION_LEAD, MENTION_TAIL = 80, 200
 
 

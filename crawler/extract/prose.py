@@ -9,20 +9,31 @@ from __future__ import annotations
 
 import re
 
-# Sentence ends: after . ! ? before a capital or an opening bracket or quote, and line breaks.
-_SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'\[*])|\n+")
+from .gpus import case_blind_first
+
+# Sentence ends: after . ! ? before a capital or an opening bracket or quote, and line breaks
+# ("(?<=[.!?])\s+(?=[A-Z(\"'\[*])|\n+"), written to start with the white space both start with:
+# the engine then skips through the words at C speed instead of entering the pattern at each
+# character.
+_SENTENCE_END_RE = re.compile(r"\s(?:(?<=[.!?]\s)\s*(?=[A-Z(\"'\[*])|(?<=\n)\n*)")
+# Each pattern below starts at a word that starts one of its alternatives: a lookahead tests for
+# those words first, with each one's first letter a case-sensitive class, so that the engine passes
+# over the other words of a sentence without entering each alternative.
 _BATCH_RE = re.compile(
-    r"\bbatch(?:[\s_-]?size)?(?:\s+of)?\s*(?:=|:)?\s*(\d{1,5})\b|\bbs\s*=\s*(\d{1,5})\b"
-    r"|\b(\d{1,5})\s*(?:prompts|requests|sequences)?\s*per batch\b",
+    r"\b(?=\d|" + case_blind_first("batch") + "|" + case_blind_first("bs") + ")"
+    r"(?:batch(?:[\s_-]?size)?(?:\s+of)?\s*(?:=|:)?\s*(\d{1,5})\b|\bbs\s*=\s*(\d{1,5})\b"
+    r"|\b(\d{1,5})\s*(?:prompts|requests|sequences)?\s*per batch\b)",
     re.IGNORECASE,
 )
 _WORD_COUNTS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
                 "single": 1, "dual": 2}
+_GPU_COUNT_STARTS = "(?=\\d|" + "|".join(map(case_blind_first, [*_WORD_COUNTS, "gpu", "tp", "tensor"])) + ")"
 _GPU_COUNT_RE = re.compile(
-    r"\b(\d{1,5}|one|two|three|four|five|six|seven|eight|single|dual)\s*(?:x\s*)?"
+    r"\b" + _GPU_COUNT_STARTS + r"(?:"
+    r"(\d{1,5}|one|two|three|four|five|six|seven|eight|single|dual)\s*(?:x\s*)?"
     r"(?:(?!per\b)[A-Za-z][\w-]{1,11}\s+){0,2}gpus?\b(?![- ]?hours?)"
     r"|\bgpu\s*(?:quantity|count)\s*[:=]?\s*(\d{1,5})\b"
-    r"|\b(?:tp|tensor[- _]parallel(?:ism)?(?:[- _]size)?)\s*[=:]?\s*(\d{1,3})\b",
+    r"|\b(?:tp|tensor[- _]parallel(?:ism)?(?:[- _]size)?)\s*[=:]?\s*(\d{1,3})\b)",
     re.IGNORECASE,
 )
 

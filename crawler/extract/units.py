@@ -151,10 +151,15 @@ def _short_unit(kind: str) -> str:
 def parse_number(text: str) -> float:
     """'2,040' -> 2040.0, '0.35' -> 0.35; raises ValueError on anything else."""
     cleaned = text.strip().replace(",", "")
-    try:
-        value = float(Decimal(cleaned))
-    except InvalidOperation as exc:
-        raise ValueError(f"not a number: {text!r}") from exc
+    if cleaned.isascii() and cleaned.replace(".", "", 1).isdigit():
+        # Plain digits: float() rounds them to the same float as through Decimal (which converts
+        # its exact value's digits with float()), without building a Decimal.
+        value = float(cleaned)
+    else:
+        try:
+            value = float(Decimal(cleaned))
+        except InvalidOperation as exc:
+            raise ValueError(f"not a number: {text!r}") from exc
     if not math.isfinite(value):  # "1e999", 400 digits: no figure anyone measured
         raise ValueError(f"not a finite number: {text[:40]!r}")
     return value
