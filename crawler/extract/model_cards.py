@@ -342,6 +342,111 @@ def _expanded_size(value) -> int:
     return sizes.get(id(value), 1)
 
 
+class _NotSimple(Exception):
+    """The front matter uses YAML beyond what _simple_front_matter reads: load it with PyYAML."""
+
+
+# The YAML most front matter is written in: "key: value" lines, nested mappings by indentation,
+# and lists of plain words ("[en, fr]", or "- item" lines), in printable ASCII. Anything else
+# (quotes, comments after a value, anchors, multi-line values, tabs, non-ASCII) goes to PyYAML.
+_OUTSIDE_SIMPLE_YAML_RE = re.compile(r"[^\x20-\x7e\n]")
+_SIMPLE_KEY_LINE_RE = re.compile(r"( *)([A-Za-z][A-Za-z0-9_-]*):(?: +(.*))?")
+_SIMPLE_ITEM_LINE_RE = re.compile(r"( *)- +(.*)")
+# A plain scalar with none of YAML's indicators: no ": ", " #", quote, flow or block mark in it.
+_SIMPLE_SCALAR_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _./+()-]*")
+_SIMPLE_DECIMAL_RE = re.compile(r"0|[1-9][0-9]{0,17}")
+_SIMPLE_FLOAT_RE = re.compile(r"[0-9]{1,15}\.[0-9]{1,15}")
+_SIMPLE_MAX_DEPTH = 20
+_YAML_TAG = "tag:yaml.org,2002:"
+
+
+def _simple_scalar(text: str):
+    """The value PyYAML's safe loader gives a plain scalar, for the forms whose construction is
+    plainly Python's (str, decimal int, float, bool, null); _NotSimple for any other."""
+    if not _SIMPLE_SCALAR_RE.fullmatch(text):
+        raise _NotSimple
+    # The tag PyYAML's resolver gives it (the same table, the same order: Resolver.resolve).
+    tag = next((tag for tag, pattern in _YAML_LOADER.yaml_implicit_resolvers.get(text[0], ()) if pattern.match(text)),
+               _YAML_TAG + "str")
+    if tag == _YAML_TAG + "str":
+        return text
+    if tag == _YAML_TAG + "bool":
+        return _YAML_LOADER.bool_values[text.lower()]
+    if tag == _YAML_TAG + "null":
+        return None
+    if tag == _YAML_TAG + "int" and _SIMPLE_DECIMAL_RE.fullmatch(text):
+        return int(text)
+    if tag == _YAML_TAG + "float" and _SIMPLE_FLOAT_RE.fullmatch(text):
+        return float(text)
+    raise _NotSimple  # octal, hexadecimal, sexagesimal, underscores, timestamps, ...
+
+
+def _simple_value(text: str):
+    if text.startswith("[") and text.endswith("]"):
+        inside = text[1:-1].strip(" ")
+        return [_simple_scalar(item.strip(" ")) for item in inside.split(",")] if inside else []
+    return _simple_scalar(text)
+
+
+def _simple_front_matter(text: str) -> dict:
+    """The front matter as PyYAML's safe loader reads it, when it is written in the simple YAML
+    above; else _NotSimple. PyYAML's constructor is Python code that costs a card more than its
+    whole table reading; this reads the usual front matter several times faster."""
+    if not text or _OUTSIDE_SIMPLE_YAML_RE.search(text):
+        raise _NotSimple
+    lines = [line.rstrip(" ") for line in text.split("\n")]
+    lines = [line for line in lines if line and not line.lstrip(" ").startswith("#")]
+    if not lines:
+        raise _NotSimple
+    mapping, end = _simple_mapping(lines, 0, len(lines[0]) - len(lines[0].lstrip(" ")), 0)
+    if end != len(lines):
+        raise _NotSimple
+    return mapping
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _simple_mapping(lines: list[str], start: int, indent: int, depth: int) -> tuple[dict, int]:
+    """The mapping whose keys stand at ``indent`` from line ``start``, and the line after it."""
+    if depth > _SIMPLE_MAX_DEPTH:
+        raise _NotSimple
+    mapping, number = {}, start
+    while number < len(lines) and _indent(lines[number]) >= indent:
+        match = _SIMPLE_KEY_LINE_RE.fullmatch(lines[number])
+        if not match or len(match[1]) != indent:
+            raise _NotSimple
+        key = _simple_scalar(match[2])
+        if not isinstance(key, str):  # "yes:", "null:": keys PyYAML makes a bool or None
+            raise _NotSimple
+        number += 1
+        if match[3] is not None:
+            mapping[key] = _simple_value(match[3])
+            continue
+        value = None
+        if number < len(lines):
+            below = _indent(lines[number])
+            if lines[number][below:].startswith("-") and below >= indent:
+                value, number = _simple_sequence(lines, number, below)
+            elif below > indent:
+                value, number = _simple_mapping(lines, number, below, depth + 1)
+        mapping[key] = value
+    return mapping, number
+
+
+def _simple_sequence(lines: list[str], start: int, indent: int) -> tuple[list, int]:
+    """The "- item" lines at ``indent`` from line ``start``, and the line after them."""
+    items, number = [], start
+    while number < len(lines) and _indent(lines[number]) == indent and lines[number][indent:].startswith("-"):
+        match = _SIMPLE_ITEM_LINE_RE.fullmatch(lines[number])
+        if not match:
+            raise _NotSimple
+        items.append(_simple_scalar(match[2]))
+        number += 1
+    return items, number
+
+
 def split_front_matter(content: str) -> tuple[dict, str, list[Problem]]:
     """(metadata, body, problems); a broken block is reported.
 
@@ -354,7 +459,10 @@ def split_front_matter(content: str) -> tuple[dict, str, list[Problem]]:
         return {}, content, [Problem("no_front_matter", "card has no YAML metadata", error=False)]
     body = content[match.end():]
     try:
-        metadata = yaml.load(match.group(1) or "", Loader=_YAML_LOADER)
+        try:
+            metadata = _simple_front_matter(match.group(1) or "")
+        except _NotSimple:
+            metadata = yaml.load(match.group(1) or "", Loader=_YAML_LOADER)
     except (yaml.YAMLError, ValueError, RecursionError) as exc:
         # ValueError: an integer past Python's 4,300-digit conversion limit; RecursionError: nesting
         # deeper than the constructor's recursion allows.
