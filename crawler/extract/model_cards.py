@@ -10,6 +10,7 @@ The front matter is read as huggingface_hub reads it. Rules and their extractor 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -363,6 +364,22 @@ _YAML_TAG = "tag:yaml.org,2002:"
 def _simple_scalar(text: str):
     """The value PyYAML's safe loader gives a plain scalar, for the forms whose construction is
     plainly Python's (str, decimal int, float, bool, null); _NotSimple for any other."""
+    readable, value = _read_simple_scalar(text)
+    if not readable:
+        raise _NotSimple
+    return value
+
+
+@functools.lru_cache(maxsize=4096)  # the same keys and words on card after card; the values are immutable
+def _read_simple_scalar(text: str) -> tuple[bool, object]:
+    """(True, value) of _simple_scalar, or (False, None)."""
+    try:
+        return True, _scalar_value(text)
+    except _NotSimple:
+        return False, None
+
+
+def _scalar_value(text: str):
     if not _SIMPLE_SCALAR_RE.fullmatch(text):
         raise _NotSimple
     # The tag PyYAML's resolver gives it (the same table, the same order: Resolver.resolve).
