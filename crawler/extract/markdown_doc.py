@@ -100,6 +100,14 @@ class Block:
         data, start, end = self.source
         return data[start:end].decode("utf-8", errors="replace")
 
+    def source_contains(self, ascii_text: bytes) -> bool:
+        """Whether ``raw`` holds ``ascii_text``, asked of the source's bytes without decoding them:
+        an ASCII byte stands in UTF-8 only for itself, and a replaced invalid byte is never ASCII."""
+        if self.literal is not None:
+            return ascii_text.decode("ascii") in self.literal
+        data, start, end = self.source
+        return data.find(ascii_text, start, end) >= 0
+
     @cached_attribute
     def text(self) -> str:
         """Read when first asked for: most blocks of a long document are never read."""

@@ -232,8 +232,9 @@ def template_records(blocks: list[Block], context: str = "") -> tuple[list[dict]
     by_list: dict[object, list[tuple[int, str, str]]] = {}
     paragraph_run = 0
     for index, block in enumerate(blocks):
-        if block.kind in ("list_item", "paragraph") and not _may_hold_a_template_label(block.raw):
-            continue
+        if block.kind in ("list_item", "paragraph") and not (block.source_contains(b":") and
+                                                             _may_hold_a_template_label(block.raw)):
+            continue  # most blocks: passed over without decoding their source
         if block.kind == "list_item" and block.list_id is not None:
             fields = _template_fields(block.text)
             if fields:
