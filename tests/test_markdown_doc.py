@@ -106,3 +106,20 @@ def test_text_the_parser_panics_on_is_parsed_without_its_square_brackets():
     # markdown-it-pyrs 0.4 panics on a "[" before an unclosed code span.
     (block,) = parse_blocks("See [the `x docs: on an H100 it draws 300 W.\n", line_breaks=True)
     assert block.kind == "paragraph" and block.text == "See [the x docs: on an H100 it draws 300 W."
+
+
+def test_layout_visits_lines_starting_with_any_white_space_str_isspace_knows():
+    import sys
+
+    from crawler.extract.markdown_doc import WHITE_SPACE
+    assert set(WHITE_SPACE) == {chr(code) for code in range(sys.maxunicode + 1) if chr(code).isspace()}
+    # A line starting with a no-break space is visited (it may end an HTML block) like one of spaces.
+    assert layout("<div>\n\u00a0\n# A\n".split("\n")).section_starts == [0, 2]
+    assert layout("<div>\ntext\n# A\n".split("\n")).section_starts == [0]
+
+
+def test_a_block_is_asked_for_ascii_text_without_decoding_its_source():
+    paragraph, code = parse_blocks("Hours \xe9: 3\n\n```\na:b\n```\n")
+    assert paragraph.source_contains(b":") and not paragraph.source_contains(b"::")
+    assert code.source_contains(b"a:b") and not code.source_contains(b"b:a")
+    assert "raw" not in vars(paragraph)  # still not decoded

@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import itemgetter
 
 from markdown_it_pyrs import MarkdownIt
 
@@ -362,11 +364,20 @@ class Layout:
         return None
 
 
+# The first characters of the lines layout visits: "`~<#" and white space (every character
+# str.isspace accepts; a test holds the list to it). Looked up by C code alone (compress, map, a
+# set), the pick costs a card a fraction of a loop over its lines in Python.
+WHITE_SPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200b))) + \
+    "\u2028\u2029\u202f\u205f\u3000"
+_VISITED_FIRST_CHARACTERS = frozenset("`~<#" + WHITE_SPACE)
+_first_character = itemgetter(slice(0, 1))  # "" for an empty line, which is not visited
+
+
 def layout(lines: list[str], until: int | None = None) -> Layout:
     """The sections and fenced code blocks of a document's lines (see Layout); with ``until``,
     only as far as the first section that begins after that line.
 
-    Only the lines that may matter are visited, picked out in one comprehension by their first
+    Only the lines that may matter are visited, picked out by their first
     character: lines of white space, and lines that may open or close a fence or an HTML block or
     be a heading (text, table rows and list items are none of these). The patterns run only on
     those. An HTML block that ends at a marker ("-->") is followed line by line, whatever its
@@ -376,8 +387,7 @@ def layout(lines: list[str], until: int | None = None) -> Layout:
     starts, code, fence, opened, in_html = [0], [], None, 0, False
     html_until = -1  # the line that ends the HTML block being passed over
     previous = -1  # the line visited last
-    for number in [number for number, line in enumerate(lines)
-                   if line and (line[0] in "`~<#" or line[0].isspace())]:
+    for number in compress(range(len(lines)), map(_VISITED_FIRST_CHARACTERS.__contains__, map(_first_character, lines))):
         if in_html and fence is None and "" in lines[max(previous, html_until) + 1:number]:
             in_html = False
         previous = number
