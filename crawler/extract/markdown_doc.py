@@ -150,17 +150,25 @@ _TAG_RE = re.compile(r"</?[A-Za-z][^<>\n]{0,500}>")
 _MARK_RE = re.compile(r"\*{1,3}(?=\S)|(?<=\S)\*{1,3}|(?<![A-Za-z0-9])_{1,3}(?=\S)|(?<=\S)_{1,3}(?![A-Za-z0-9])"
                       r"|`+|\\(?=[!-/:-@\[-`{-~])")
 _MARK_CHARACTERS = ("*", "_", "`", "\\")
-_LINE_START_RE = re.compile(r"^[ \t]*(?:>[ \t]?)*[ \t]*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+(?:\[[ xX]\][ \t]+)?)?",
-                            re.MULTILINE)
+# Matched at each line's start (it never holds a line break): a search for it would try every
+# position of the block.
+_LINE_START_RE = re.compile(r"[ \t]*(?:>[ \t]?)*[ \t]*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+(?:\[[ xX]\][ \t]+)?)?")
 _HEADING_MARKS_RE = re.compile(r"^[ \t]*#{1,6}[ \t]*|(?<![ \t])[ \t]+#+[ \t]*$|\n[=-]+[ \t]*$", re.MULTILINE)
 _HARD_BREAK_RE = re.compile(r"(?<! ) {2,}\n|\\\n")
 _WRAPPED_LINE_RE = re.compile(r"\n(?![A-Z])")
 
 
+def _without_line_starts(source: str) -> str:
+    """Each line of the source without its container marks (_LINE_START_RE)."""
+    if "\n" not in source:  # most blocks: one line
+        return source[_LINE_START_RE.match(source).end():]
+    return "\n".join(line[_LINE_START_RE.match(line).end():] for line in source.split("\n"))
+
+
 def _plain(source: str, heading: bool = False, line_breaks: bool = False) -> str:
     """A block's source as plain text: markup removed, soft line breaks as spaces (or, where the
     renderer breaks lines, ``line_breaks``, kept), hard ones kept."""
-    text = _LINE_START_RE.sub("", source)
+    text = _without_line_starts(source)
     if heading:
         text = _HEADING_MARKS_RE.sub("", text)
     if "[" in text:
