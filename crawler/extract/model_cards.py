@@ -28,6 +28,10 @@ from .records import number_or_none, truncate, without_surrogates
 from .units import find_carbon, find_figures, parse_number
 
 _FRONT_MATTER_RE = re.compile(r"\A\s*---[ \t]*(?:\r\n|\r|\n)([\S\s]*?)(?:\r\n|\r|\n)---[ \t]*(?:\r\n|\n|\Z)")
+# Its two ends, found apart: the closing line is searched for (the engine skips to line breaks)
+# where the lazy group above tries the closing pattern at every character of the block.
+_FRONT_MATTER_OPENING_RE = re.compile(r"\A\s*---[ \t]*(?:\r\n|\r|\n)")
+_FRONT_MATTER_CLOSING_RE = re.compile(r"(?:\r\n|\r|\n)---[ \t]*(?:\r\n|\n|\Z)")
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _GRAMS_RE = re.compile(r"^\s*([\d_.,]+)\s*(g|gram|grams|kg|t|tonnes?)?\s*(?:co2(?:eq|e)?)?\s*$",
                        re.IGNORECASE)
@@ -352,8 +356,9 @@ class _NotSimple(Exception):
 # and lists of plain words ("[en, fr]", or "- item" lines), in printable ASCII. Anything else
 # (quotes, comments after a value, anchors, multi-line values, tabs, non-ASCII) goes to PyYAML.
 _OUTSIDE_SIMPLE_YAML_RE = re.compile(r"[^\x20-\x7e\n]")
-_SIMPLE_KEY_LINE_RE = re.compile(r"( *)([A-Za-z][A-Za-z0-9_-]*):(?: +(.*))?")
-_SIMPLE_ITEM_LINE_RE = re.compile(r"( *)- +(.*)")
+# A line: its indent, then "key:" with a value or none, "- item", a comment or nothing; trailing
+# spaces are not part of a value. Other lines ("-x", "key:value", "? x") are not simple.
+_SIMPLE_LINE_RE = re.compile(r"( *)(?:([A-Za-z][A-Za-z0-9_-]*):(?: +(.*?))?|- +(.*?)|#.*)? *")
 # A plain scalar with none of YAML's indicators: no ": ", " #", quote, flow or block mark in it.
 _SIMPLE_SCALAR_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _./+()-]*")
 _SIMPLE_DECIMAL_RE = re.compile(r"0|[1-9][0-9]{0,17}")
@@ -412,40 +417,41 @@ def _simple_front_matter(text: str) -> dict:
     whole table reading; this reads the usual front matter several times faster."""
     if not text or _OUTSIDE_SIMPLE_YAML_RE.search(text):
         raise _NotSimple
-    lines = [line.rstrip(" ") for line in text.split("\n")]
-    lines = [line for line in lines if line and not line.lstrip(" ").startswith("#")]
+    lines = []  # (indent, key, value, item) of each line that is not blank or a comment
+    for line in text.split("\n"):
+        match = _SIMPLE_LINE_RE.fullmatch(line)
+        if not match:
+            raise _NotSimple
+        if match[2] is not None or match[4] is not None:
+            lines.append((len(match[1]), match[2], match[3], match[4]))
     if not lines:
         raise _NotSimple
-    mapping, end = _simple_mapping(lines, 0, len(lines[0]) - len(lines[0].lstrip(" ")), 0)
+    mapping, end = _simple_mapping(lines, 0, lines[0][0], 0)
     if end != len(lines):
         raise _NotSimple
     return mapping
 
 
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip(" "))
-
-
-def _simple_mapping(lines: list[str], start: int, indent: int, depth: int) -> tuple[dict, int]:
+def _simple_mapping(lines: list[tuple], start: int, indent: int, depth: int) -> tuple[dict, int]:
     """The mapping whose keys stand at ``indent`` from line ``start``, and the line after it."""
     if depth > _SIMPLE_MAX_DEPTH:
         raise _NotSimple
     mapping, number = {}, start
-    while number < len(lines) and _indent(lines[number]) >= indent:
-        match = _SIMPLE_KEY_LINE_RE.fullmatch(lines[number])
-        if not match or len(match[1]) != indent:
+    while number < len(lines) and lines[number][0] >= indent:
+        line_indent, key_text, value_text, _ = lines[number]
+        if line_indent != indent or key_text is None:
             raise _NotSimple
-        key = _simple_scalar(match[2])
+        key = _simple_scalar(key_text)
         if not isinstance(key, str):  # "yes:", "null:": keys PyYAML makes a bool or None
             raise _NotSimple
         number += 1
-        if match[3] is not None:
-            mapping[key] = _simple_value(match[3])
+        if value_text:
+            mapping[key] = _simple_value(value_text)
             continue
         value = None
         if number < len(lines):
-            below = _indent(lines[number])
-            if lines[number][below:].startswith("-") and below >= indent:
+            below, _, _, item = lines[number]
+            if item is not None and below >= indent:
                 value, number = _simple_sequence(lines, number, below)
             elif below > indent:
                 value, number = _simple_mapping(lines, number, below, depth + 1)
@@ -453,16 +459,29 @@ def _simple_mapping(lines: list[str], start: int, indent: int, depth: int) -> tu
     return mapping, number
 
 
-def _simple_sequence(lines: list[str], start: int, indent: int) -> tuple[list, int]:
+def _simple_sequence(lines: list[tuple], start: int, indent: int) -> tuple[list, int]:
     """The "- item" lines at ``indent`` from line ``start``, and the line after them."""
     items, number = [], start
-    while number < len(lines) and _indent(lines[number]) == indent and lines[number][indent:].startswith("-"):
-        match = _SIMPLE_ITEM_LINE_RE.fullmatch(lines[number])
-        if not match:
+    while number < len(lines) and lines[number][0] == indent and lines[number][3] is not None:
+        if not lines[number][3]:  # "- " alone: a null item
             raise _NotSimple
-        items.append(_simple_scalar(match[2]))
+        items.append(_simple_scalar(lines[number][3]))
         number += 1
     return items, number
+
+
+def _front_matter_bounds(content: str) -> tuple[int, int, int] | None:
+    """(start, end) of the front matter block and where the body starts, as _FRONT_MATTER_RE
+    finds them, or None when the card has none."""
+    opening = _FRONT_MATTER_OPENING_RE.match(content)
+    if opening:
+        # The first closing after the opening is where the lazy group stops, when the opening's
+        # line break is read as the pattern reads it first ("\r\n" before "\r").
+        closing = _FRONT_MATTER_CLOSING_RE.search(content, opening.end())
+        if closing:
+            return opening.end(), closing.start(), closing.end()
+    match = _FRONT_MATTER_RE.match(content)  # no closing line, or only with "---\r" "\n---" split so
+    return (match.start(1), match.end(1), match.end()) if match else None
 
 
 def split_front_matter(content: str) -> tuple[dict, str, list[Problem]]:
@@ -472,15 +491,16 @@ def split_front_matter(content: str) -> tuple[dict, str, list[Problem]]:
     null values dropped), with libyaml's loader when PyYAML has it: several times faster, and the
     front matter of every card is read.
     """
-    match = _FRONT_MATTER_RE.match(content)
-    if not match:
+    bounds = _front_matter_bounds(content)
+    if not bounds:
         return {}, content, [Problem("no_front_matter", "card has no YAML metadata", error=False)]
-    body = content[match.end():]
+    block = content[bounds[0]:bounds[1]]
+    body = content[bounds[2]:]
     try:
         try:
-            metadata = _simple_front_matter(match.group(1) or "")
+            metadata = _simple_front_matter(block)
         except _NotSimple:
-            metadata = yaml.load(match.group(1) or "", Loader=_YAML_LOADER)
+            metadata = yaml.load(block, Loader=_YAML_LOADER)
     except (yaml.YAMLError, ValueError, RecursionError) as exc:
         # ValueError: an integer past Python's 4,300-digit conversion limit; RecursionError: nesting
         # deeper than the constructor's recursion allows.
