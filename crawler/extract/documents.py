@@ -658,7 +658,7 @@ def document_records(text: str, *, table_extractor: str, locator_prefix: str, ti
         reader.add(record)
     reader.result.skipped.update(tools.skipped)
     for number in plan.code_lines:
-        if not any(start <= number <= end for start, end in tool_lines):
+        if not (tool_lines and any(start <= number <= end for start, end in tool_lines)):
             figures = plan.number_units.get(number, 0)
             if figures:
                 reader.skip("code", figures)
@@ -672,8 +672,8 @@ def document_records(text: str, *, table_extractor: str, locator_prefix: str, ti
                 "time_budget", f"stopped reading after {time_budget_s:g} s, at line {block.line + 1}; "
                                f"the {len(reader.result.records)} records read before are kept"))
             break
-        if any(start <= block.end_line and block.line <= end for start, end in tool_lines):
-            continue
+        if tool_lines and any(start <= block.end_line and block.line <= end for start, end in tool_lines):
+            continue  # (most documents hold no tool output: no generator to start)
         first = bisect_left(plan.lines, block.line)
         if first == len(plan.lines) or plan.lines[first] > block.end_line:
             continue  # nothing on the block's lines looks like a figure
