@@ -66,6 +66,16 @@ _FOLDED_NUMBER_UNIT_RE = re.compile(rb"0 *[kmg]?[wj](?:h|atts?|oules?)?(?![a-z])
 _FOLDED_CANDIDATE_RES = (_FOLDED_NUMBER_UNIT_RE, re.compile(rb"\([km]?[wj]"), re.compile("co(?:0|₂)".encode()),
                          re.compile(rb"hour"), re.compile(rb"gpu_energy"), re.compile(rb"j/(?:tok|out)"),
                          re.compile(rb"per token"), re.compile(rb"wh/"))
+# Three of them are strings holding a byte most text has few of ("j", "_", "/"): their places are
+# found from that byte's, which bytes.find locates at memchr speed, where the regex engine steps
+# through every byte. (rare byte, its place in the strings, the strings, the pattern), the pattern
+# searched for instead in a text where the byte is common.
+_RARE_BYTE_CANDIDATES = ((b"j", 0, (b"j/tok", b"j/out"), _FOLDED_CANDIDATE_RES[5]),
+                         (b"_", 3, (b"gpu_energy",), _FOLDED_CANDIDATE_RES[4]),
+                         (b"/", 2, (b"wh/",), _FOLDED_CANDIDATE_RES[7]))
+_RARE_BYTE_LIMIT = 500
+_SCANNED_CANDIDATE_RES = tuple(pattern for pattern in _FOLDED_CANDIDATE_RES[1:]
+                               if all(pattern is not other for *_, other in _RARE_BYTE_CANDIDATES))
 # "uJ (1e-6J)": a power of ten in scientific notation says what a unit is, it measures nothing.
 _UNIT_SCALE_RE = re.compile(r"1(?:\.0+)?[eE][-+]?\d")
 # "38/140W": a draw over its cap, the unit written once.
@@ -168,8 +178,10 @@ def _candidates_and_units(text: str) -> tuple[list[int], dict[int, int]]:
     folded = _folded(text)
     number_units = [match.start() for match in _FOLDED_NUMBER_UNIT_RE.finditer(folded)]
     # The other patterns start with other characters than "0": no position is found twice.
-    positions = number_units + [match.start() for pattern in _FOLDED_CANDIDATE_RES[1:]
+    positions = number_units + [match.start() for pattern in _SCANNED_CANDIDATE_RES
                                 for match in pattern.finditer(folded)]
+    for rare, offset, strings, pattern in _RARE_BYTE_CANDIDATES:
+        positions += _starts_around(folded, rare, offset, strings, pattern)
     units_at = set(number_units)
     lines, units, line, counted_to = [], {}, 0, 0
     for position in sorted(positions):
@@ -180,6 +192,20 @@ def _candidates_and_units(text: str) -> tuple[list[int], dict[int, int]]:
         if position in units_at:
             units[line] = units.get(line, 0) + 1
     return lines, units
+
+
+def _starts_around(folded: bytes, rare: bytes, offset: int, strings: tuple[bytes, ...], pattern) -> list[int]:
+    """Where ``pattern`` (the alternatives ``strings``, none of which overlaps itself) matches in
+    ``folded``, found from the places of the byte ``rare`` (``offset`` into each string): the
+    pattern's own search once the byte turns out common (_RARE_BYTE_LIMIT places)."""
+    starts, position = [], folded.find(rare, offset)
+    for _ in range(_RARE_BYTE_LIMIT):
+        if position < 0:
+            return starts
+        if folded.startswith(strings, position - offset):
+            starts.append(position - offset)
+        position = folded.find(rare, position + 1)
+    return [match.start() for match in pattern.finditer(folded)] if position >= 0 else starts
 
 
 class _Document:
