@@ -123,3 +123,18 @@ def test_a_block_is_asked_for_ascii_text_without_decoding_its_source():
     assert paragraph.source_contains(b":") and not paragraph.source_contains(b"::")
     assert code.source_contains(b"a:b") and not code.source_contains(b"b:a")
     assert "raw" not in vars(paragraph)  # still not decoded
+
+
+def test_candidates_found_from_a_rare_byte_are_where_their_pattern_matches():
+    import random
+
+    from crawler.extract import documents
+    pieces = [b"j", b"/", b"_", b"gpu_energy", b"j/tok", b"j/out", b"wh/", b"(", b"(w", b"(kw", b"(mj", b"((j",
+              b"k", b"per token", b"per tok", b"x", b"\n"]
+    rng = random.Random(15)
+    for _ in range(2000):
+        folded = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 60)))  # past 16 places: the fallback
+        for rare, offset, strings, pattern in documents._RARE_BYTE_CANDIDATES:
+            assert documents._starts_around(folded, rare, offset, strings, pattern) == \
+                [match.start() for match in pattern.finditer(folded)]
+    assert candidate_lines("a\nuses 3 J/token\nb\nThe gpu_energy=(5)\nper token: 4 Wh/query") == [1, 3, 4]
