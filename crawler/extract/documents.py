@@ -701,7 +701,7 @@ def document_records(text: str, *, table_extractor: str, locator_prefix: str, ti
                                f"the {len(reader.result.records)} records read before are kept"))
             break
         if tool_lines and any(start <= block.end_line and block.line <= end for start, end in tool_lines):
-            continue  # (most documents hold no tool output: no generator to start)
+            continue
         first = bisect_left(plan.lines, block.line)
         if first == len(plan.lines) or plan.lines[first] > block.end_line:
             continue  # nothing on the block's lines looks like a figure

@@ -488,8 +488,9 @@ def split_front_matter(content: str) -> tuple[dict, str, list[Problem]]:
     """(metadata, body, problems); a broken block is reported.
 
     Read as huggingface_hub's card parser reads it (the same block pattern, YAML's safe subset,
-    null values dropped), with libyaml's loader when PyYAML has it: several times faster, and the
-    front matter of every card is read.
+    null values dropped): front matter in the simple YAML most cards write by _simple_front_matter,
+    which gives the same objects, any other with libyaml's loader when PyYAML has it; both several
+    times faster than PyYAML alone, and the front matter of every card is read.
     """
     bounds = _front_matter_bounds(content)
     if not bounds:
