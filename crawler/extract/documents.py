@@ -66,17 +66,14 @@ _FOLDED_NUMBER_UNIT_RE = re.compile(rb"0 *[kmg]?[wj](?:h|atts?|oules?)?(?![a-z])
 _FOLDED_CANDIDATE_RES = (_FOLDED_NUMBER_UNIT_RE, re.compile(rb"\([km]?[wj]"), re.compile("co(?:0|₂)".encode()),
                          re.compile(rb"hour"), re.compile(rb"gpu_energy"), re.compile(rb"j/(?:tok|out)"),
                          re.compile(rb"per token"), re.compile(rb"wh/"))
-# Five of them hold a byte most text has few of ("(", "j", "_", "/", "k"): their places are found
-# from that byte's, which bytes.find locates at memchr speed, where the regex engine steps through
-# every byte. (rare byte, its place in the pattern's strings, the strings or None when the pattern
-# itself is tried at each place, the pattern); no match of any of them overlaps another. A text
-# where the byte is common (one byte in _RARE_BYTE_SHARE) is searched with the pattern instead.
-_RARE_BYTE_CANDIDATES = ((b"(", 0, None, _FOLDED_CANDIDATE_RES[1]),
-                         (b"j", 0, (b"j/tok", b"j/out"), _FOLDED_CANDIDATE_RES[5]),
-                         (b"_", 3, (b"gpu_energy",), _FOLDED_CANDIDATE_RES[4]),
-                         (b"/", 2, (b"wh/",), _FOLDED_CANDIDATE_RES[7]),
-                         (b"k", 6, (b"per token",), _FOLDED_CANDIDATE_RES[6]))
-_RARE_BYTE_SHARE = 100
+# "j/tok" and "j/out" hold a byte few texts have more than a handful of: their places are found
+# from its places, which bytes.find locates at memchr speed, where the regex engine steps through
+# every byte. Each place costs a turn of a Python loop, as much as the regex spends on ~700 bytes,
+# so a byte more common than that (other patterns' "(", "_", "/", "k" in most cards) is no gain,
+# and a text where "j" is (one byte in _RARE_BYTE_SHARE) is searched with the pattern instead.
+# (rare byte, its place in the strings, the strings, their pattern); no string overlaps itself.
+_RARE_BYTE_CANDIDATES = ((b"j", 0, (b"j/tok", b"j/out"), _FOLDED_CANDIDATE_RES[5]),)
+_RARE_BYTE_SHARE = 1000
 _SCANNED_CANDIDATE_RES = tuple(pattern for pattern in _FOLDED_CANDIDATE_RES[1:]
                                if all(pattern is not other for *_, other in _RARE_BYTE_CANDIDATES))
 # "uJ (1e-6J)": a power of ten in scientific notation says what a unit is, it measures nothing.
@@ -197,14 +194,14 @@ def _candidates_and_units(text: str) -> tuple[list[int], dict[int, int]]:
     return lines, units
 
 
-def _starts_around(folded: bytes, rare: bytes, offset: int, strings: tuple[bytes, ...] | None, pattern) -> list[int]:
-    """Where ``pattern`` matches in ``folded`` (see _RARE_BYTE_CANDIDATES), found from the places
-    of the byte ``rare``: the pattern's own search once the byte turns out common."""
+def _starts_around(folded: bytes, rare: bytes, offset: int, strings: tuple[bytes, ...], pattern) -> list[int]:
+    """Where ``pattern`` (the alternatives ``strings``) matches in ``folded``, found from the
+    places of the byte ``rare``: the pattern's own search once the byte turns out common."""
     starts, position = [], folded.find(rare, offset)
-    for _ in range(16 + len(folded) // _RARE_BYTE_SHARE):
+    for _ in range(8 + len(folded) // _RARE_BYTE_SHARE):
         if position < 0:
             return starts
-        if folded.startswith(strings, position - offset) if strings else pattern.match(folded, position):
+        if folded.startswith(strings, position - offset):
             starts.append(position - offset)
         position = folded.find(rare, position + 1)
     return [match.start() for match in pattern.finditer(folded)] if position >= 0 else starts
