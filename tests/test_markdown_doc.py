@@ -138,3 +138,20 @@ def test_candidates_found_from_a_rare_byte_are_where_their_pattern_matches():
             assert documents._starts_around(folded, rare, offset, strings, pattern) == \
                 [match.start() for match in pattern.finditer(folded)]
     assert candidate_lines("a\nuses 3 J/token\nb\nThe gpu_energy=(5)\nper token: 4 Wh/query") == [1, 3, 4]
+
+
+def test_the_candidate_scan_finds_what_every_pattern_finds():
+    import random
+
+    from crawler.extract import documents
+    pieces = ["co2", "CO₂", "co", "2", "hours", "Wh/", "wh", "/", "gpu_energy", "per token", "J/tok", "J/out", "j",
+              "(W)", "(kWh", "(", "3 W", "5kJ", "watts", " ", "\n", "x", "é"]
+    rng = random.Random(29)
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 40)))
+        folded = documents._folded(text)
+        expected_lines = set()
+        for position in sorted(match.start() for pattern in documents._FOLDED_CANDIDATE_RES
+                               for match in pattern.finditer(folded)):
+            expected_lines.add(folded.count(b"\n", 0, position))
+        assert documents.candidate_lines(text) == sorted(expected_lines)

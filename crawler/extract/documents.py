@@ -74,8 +74,13 @@ _FOLDED_CANDIDATE_RES = (_FOLDED_NUMBER_UNIT_RE, re.compile(rb"\([km]?[wj]"), re
 # (rare byte, its place in the strings, the strings, their pattern); no string overlaps itself.
 _RARE_BYTE_CANDIDATES = ((b"j", 0, (b"j/tok", b"j/out"), _FOLDED_CANDIDATE_RES[5]),)
 _RARE_BYTE_SHARE = 1000
-_SCANNED_CANDIDATE_RES = tuple(pattern for pattern in _FOLDED_CANDIDATE_RES[1:]
-                               if all(pattern is not other for *_, other in _RARE_BYTE_CANDIDATES))
+# Two are short plain strings, found by bytes.find, whose search skips ahead by a string's length
+# where the regex engine steps through every byte: three quarters of the time, a third of the
+# instructions. (Not "co0" and "co₂": two finds take longer than the one regex search for both;
+# nor strings of 6 bytes or more: in a text past 30,000 bytes, find sets up its two-way search on
+# every call.)
+_FOUND_CANDIDATE_STRINGS = (b"hour", b"wh/")  # patterns 3 and 7
+_SCANNED_CANDIDATE_RES = tuple(_FOLDED_CANDIDATE_RES[index] for index in (1, 2, 4, 6))
 # "uJ (1e-6J)": a power of ten in scientific notation says what a unit is, it measures nothing.
 _UNIT_SCALE_RE = re.compile(r"1(?:\.0+)?[eE][-+]?\d")
 # "38/140W": a draw over its cap, the unit written once.
@@ -180,6 +185,11 @@ def _candidates_and_units(text: str) -> tuple[list[int], dict[int, int]]:
     # The other patterns start with other characters than "0": no position is found twice.
     positions = number_units + [match.start() for pattern in _SCANNED_CANDIDATE_RES
                                 for match in pattern.finditer(folded)]
+    for string in _FOUND_CANDIDATE_STRINGS:  # none overlaps itself: every match is found
+        position = folded.find(string)
+        while position >= 0:
+            positions.append(position)
+            position = folded.find(string, position + len(string))
     for rare, offset, strings, pattern in _RARE_BYTE_CANDIDATES:
         positions += _starts_around(folded, rare, offset, strings, pattern)
     units_at = set(number_units)
