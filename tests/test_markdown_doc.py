@@ -106,3 +106,52 @@ def test_text_the_parser_panics_on_is_parsed_without_its_square_brackets():
     # markdown-it-pyrs 0.4 panics on a "[" before an unclosed code span.
     (block,) = parse_blocks("See [the `x docs: on an H100 it draws 300 W.\n", line_breaks=True)
     assert block.kind == "paragraph" and block.text == "See [the x docs: on an H100 it draws 300 W."
+
+
+def test_layout_visits_lines_starting_with_any_white_space_str_isspace_knows():
+    import sys
+
+    from crawler.extract.markdown_doc import WHITE_SPACE
+    assert set(WHITE_SPACE) == {chr(code) for code in range(sys.maxunicode + 1) if chr(code).isspace()}
+    # A line starting with a no-break space is visited (it may end an HTML block) like one of spaces.
+    assert layout("<div>\n\u00a0\n# A\n".split("\n")).section_starts == [0, 2]
+    assert layout("<div>\ntext\n# A\n".split("\n")).section_starts == [0]
+
+
+def test_a_block_is_asked_for_ascii_text_without_decoding_its_source():
+    paragraph, code = parse_blocks("Hours \xe9: 3\n\n```\na:b\n```\n")
+    assert paragraph.source_contains(b":") and not paragraph.source_contains(b"::")
+    assert code.source_contains(b"a:b") and not code.source_contains(b"b:a")
+    assert "raw" not in vars(paragraph)  # still not decoded
+
+
+def test_candidates_found_from_a_rare_byte_are_where_their_pattern_matches():
+    import random
+
+    from crawler.extract import documents
+    pieces = [b"j", b"/", b"_", b"gpu_energy", b"j/tok", b"j/out", b"wh/", b"(", b"(w", b"(kw", b"(mj", b"((j",
+              b"k", b"per token", b"per tok", b"x", b"\n"]
+    rng = random.Random(15)
+    for _ in range(2000):
+        folded = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 60)))  # past 8 places: the fallback
+        for rare, offset, strings, pattern in documents._RARE_BYTE_CANDIDATES:
+            assert documents._starts_around(folded, rare, offset, strings, pattern) == \
+                [match.start() for match in pattern.finditer(folded)]
+    assert candidate_lines("a\nuses 3 J/token\nb\nThe gpu_energy=(5)\nper token: 4 Wh/query") == [1, 3, 4]
+
+
+def test_the_candidate_scan_finds_what_every_pattern_finds():
+    import random
+
+    from crawler.extract import documents
+    pieces = ["co2", "CO₂", "co", "2", "hours", "Wh/", "wh", "/", "gpu_energy", "per token", "J/tok", "J/out", "j",
+              "(W)", "(kWh", "(", "3 W", "5kJ", "watts", " ", "\n", "x", "é"]
+    rng = random.Random(29)
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 40)))
+        folded = documents._folded(text)
+        expected_lines = set()
+        for position in sorted(match.start() for pattern in documents._FOLDED_CANDIDATE_RES
+                               for match in pattern.finditer(folded)):
+            expected_lines.add(folded.count(b"\n", 0, position))
+        assert documents.candidate_lines(text) == sorted(expected_lines)

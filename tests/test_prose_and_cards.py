@@ -272,3 +272,23 @@ def test_pounds_of_carbon():
 def test_a_template_number_too_large_to_be_finite_is_missing():
     record, = template("- **Hours used:** " + "9" * 400 + "\n- **Carbon Emitted:** 0.5 kg CO2eq\n")
     assert (record.get("gpu_hours"), record["co2_kg"]) == (None, 0.5)
+
+
+def test_simple_front_matter_is_read_as_pyyaml_reads_it():
+    import yaml
+
+    from crawler.extract.model_cards import _NotSimple, _simple_front_matter
+    simple = ("license: llama2\nlanguage: [en, fr]\ninference: false\nlibrary_name:\nco2_eq_emissions:\n"
+              "  emissions: 24700\n  ratio: 0.5\n  source: ON\n  hardware_used: 8 x A100-80GB\n"
+              "tags:\n- a b\n- 1e5\n# a comment\nyear: 2023\n")
+    expected = {"license": "llama2", "language": ["en", "fr"], "inference": False, "library_name": None,
+                "co2_eq_emissions": {"emissions": 24700, "ratio": 0.5, "source": True,
+                                     "hardware_used": "8 x A100-80GB"},
+                "tags": ["a b", "1e5"], "year": 2023}
+    assert _simple_front_matter(simple) == expected == yaml.safe_load(simple)
+    # Beyond the simple YAML (octal, a date, quotes, a comment after a value, a multi-line value,
+    # a key PyYAML makes a bool): left to PyYAML, whose reading split_front_matter keeps.
+    for text in ("a: 012", "a: 2023-01-01", "a: 'x'", "a: x # note", "a: x\n  y", "yes: 1", "a: 1_000"):
+        with pytest.raises(_NotSimple):
+            _simple_front_matter(text)
+        assert split_front_matter(f"---\n{text}\n---\n")[0] == yaml.safe_load(text)

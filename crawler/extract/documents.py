@@ -66,6 +66,21 @@ _FOLDED_NUMBER_UNIT_RE = re.compile(rb"0 *[kmg]?[wj](?:h|atts?|oules?)?(?![a-z])
 _FOLDED_CANDIDATE_RES = (_FOLDED_NUMBER_UNIT_RE, re.compile(rb"\([km]?[wj]"), re.compile("co(?:0|₂)".encode()),
                          re.compile(rb"hour"), re.compile(rb"gpu_energy"), re.compile(rb"j/(?:tok|out)"),
                          re.compile(rb"per token"), re.compile(rb"wh/"))
+# "j/tok" and "j/out" hold a byte few texts have more than a handful of: their places are found
+# from its places, which bytes.find locates at memchr speed, where the regex engine steps through
+# every byte. Each place costs a turn of a Python loop, as much as the regex spends on ~700 bytes,
+# so a byte more common than that (other patterns' "(", "_", "/", "k" in most cards) is no gain,
+# and a text where "j" is (one byte in _RARE_BYTE_SHARE) is searched with the pattern instead.
+# (rare byte, its place in the strings, the strings, their pattern); no string overlaps itself.
+_RARE_BYTE_CANDIDATES = ((b"j", 0, (b"j/tok", b"j/out"), _FOLDED_CANDIDATE_RES[5]),)
+_RARE_BYTE_SHARE = 1000
+# Two are short plain strings, found by bytes.find, whose search skips ahead by a string's length
+# where the regex engine steps through every byte: three quarters of the time, a third of the
+# instructions. (Not "co0" and "co₂": two finds take longer than the one regex search for both;
+# nor strings of 6 bytes or more: in a text past 30,000 bytes, find sets up its two-way search on
+# every call.)
+_FOUND_CANDIDATE_STRINGS = (b"hour", b"wh/")  # patterns 3 and 7
+_SCANNED_CANDIDATE_RES = tuple(_FOLDED_CANDIDATE_RES[index] for index in (1, 2, 4, 6))
 # "uJ (1e-6J)": a power of ten in scientific notation says what a unit is, it measures nothing.
 _UNIT_SCALE_RE = re.compile(r"1(?:\.0+)?[eE][-+]?\d")
 # "38/140W": a draw over its cap, the unit written once. The draw starts with a digit with none of
@@ -174,8 +189,15 @@ def _candidates_and_units(text: str) -> tuple[list[int], dict[int, int]]:
     folded = _folded(text)
     number_units = [match.start() for match in _FOLDED_NUMBER_UNIT_RE.finditer(folded)]
     # The other patterns start with other characters than "0": no position is found twice.
-    positions = number_units + [match.start() for pattern in _FOLDED_CANDIDATE_RES[1:]
+    positions = number_units + [match.start() for pattern in _SCANNED_CANDIDATE_RES
                                 for match in pattern.finditer(folded)]
+    for string in _FOUND_CANDIDATE_STRINGS:  # none overlaps itself: every match is found
+        position = folded.find(string)
+        while position >= 0:
+            positions.append(position)
+            position = folded.find(string, position + len(string))
+    for rare, offset, strings, pattern in _RARE_BYTE_CANDIDATES:
+        positions += _starts_around(folded, rare, offset, strings, pattern)
     units_at = set(number_units)
     lines, units, line, counted_to = [], {}, 0, 0
     for position in sorted(positions):
@@ -186,6 +208,19 @@ def _candidates_and_units(text: str) -> tuple[list[int], dict[int, int]]:
         if position in units_at:
             units[line] = units.get(line, 0) + 1
     return lines, units
+
+
+def _starts_around(folded: bytes, rare: bytes, offset: int, strings: tuple[bytes, ...], pattern) -> list[int]:
+    """Where ``pattern`` (the alternatives ``strings``) matches in ``folded``, found from the
+    places of the byte ``rare``: the pattern's own search once the byte turns out common."""
+    starts, position = [], folded.find(rare, offset)
+    for _ in range(8 + len(folded) // _RARE_BYTE_SHARE):
+        if position < 0:
+            return starts
+        if folded.startswith(strings, position - offset):
+            starts.append(position - offset)
+        position = folded.find(rare, position + 1)
+    return [match.start() for match in pattern.finditer(folded)] if position >= 0 else starts
 
 
 class _Document:
@@ -665,7 +700,7 @@ def document_records(text: str, *, table_extractor: str, locator_prefix: str, ti
         reader.add(record)
     reader.result.skipped.update(tools.skipped)
     for number in plan.code_lines:
-        if not any(start <= number <= end for start, end in tool_lines):
+        if not (tool_lines and any(start <= number <= end for start, end in tool_lines)):
             figures = plan.number_units.get(number, 0)
             if figures:
                 reader.skip("code", figures)
@@ -679,7 +714,7 @@ def document_records(text: str, *, table_extractor: str, locator_prefix: str, ti
                 "time_budget", f"stopped reading after {time_budget_s:g} s, at line {block.line + 1}; "
                                f"the {len(reader.result.records)} records read before are kept"))
             break
-        if any(start <= block.end_line and block.line <= end for start, end in tool_lines):
+        if tool_lines and any(start <= block.end_line and block.line <= end for start, end in tool_lines):
             continue
         first = bisect_left(plan.lines, block.line)
         if first == len(plan.lines) or plan.lines[first] > block.end_line:

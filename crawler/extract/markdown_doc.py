@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import itemgetter
 
 from markdown_it_pyrs import MarkdownIt
 
@@ -100,6 +102,14 @@ class Block:
         data, start, end = self.source
         return data[start:end].decode("utf-8", errors="replace")
 
+    def source_contains(self, ascii_text: bytes) -> bool:
+        """Whether ``raw`` holds ``ascii_text``, asked of the source's bytes without decoding them:
+        an ASCII byte stands in UTF-8 only for itself, and a replaced invalid byte is never ASCII."""
+        if self.literal is not None:
+            return ascii_text.decode("ascii") in self.literal
+        data, start, end = self.source
+        return data.find(ascii_text, start, end) >= 0
+
     @cached_attribute
     def text(self) -> str:
         """Read when first asked for: most blocks of a long document are never read."""
@@ -140,17 +150,25 @@ _TAG_RE = re.compile(r"</?[A-Za-z][^<>\n]{0,500}>")
 _MARK_RE = re.compile(r"\*{1,3}(?=\S)|(?<=\S)\*{1,3}|(?<![A-Za-z0-9])_{1,3}(?=\S)|(?<=\S)_{1,3}(?![A-Za-z0-9])"
                       r"|`+|\\(?=[!-/:-@\[-`{-~])")
 _MARK_CHARACTERS = ("*", "_", "`", "\\")
-_LINE_START_RE = re.compile(r"^[ \t]*(?:>[ \t]?)*[ \t]*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+(?:\[[ xX]\][ \t]+)?)?",
-                            re.MULTILINE)
+# Matched at each line's start (it never holds a line break): a search for it would try every
+# position of the block.
+_LINE_START_RE = re.compile(r"[ \t]*(?:>[ \t]?)*[ \t]*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+(?:\[[ xX]\][ \t]+)?)?")
 _HEADING_MARKS_RE = re.compile(r"^[ \t]*#{1,6}[ \t]*|(?<![ \t])[ \t]+#+[ \t]*$|\n[=-]+[ \t]*$", re.MULTILINE)
 _HARD_BREAK_RE = re.compile(r"(?<! ) {2,}\n|\\\n")
 _WRAPPED_LINE_RE = re.compile(r"\n(?![A-Z])")
 
 
+def _without_line_starts(source: str) -> str:
+    """Each line of the source without its container marks (_LINE_START_RE)."""
+    if "\n" not in source:  # most blocks: one line
+        return source[_LINE_START_RE.match(source).end():]
+    return "\n".join(line[_LINE_START_RE.match(line).end():] for line in source.split("\n"))
+
+
 def _plain(source: str, heading: bool = False, line_breaks: bool = False) -> str:
     """A block's source as plain text: markup removed, soft line breaks as spaces (or, where the
     renderer breaks lines, ``line_breaks``, kept), hard ones kept."""
-    text = _LINE_START_RE.sub("", source)
+    text = _without_line_starts(source)
     if heading:
         text = _HEADING_MARKS_RE.sub("", text)
     if "[" in text:
@@ -354,11 +372,20 @@ class Layout:
         return None
 
 
+# The first characters of the lines layout visits: "`~<#" and white space (every character
+# str.isspace accepts; a test holds the list to it). Looked up by C code alone (compress, map, a
+# set), the pick costs a card a fraction of a loop over its lines in Python.
+WHITE_SPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200b))) + \
+    "\u2028\u2029\u202f\u205f\u3000"
+_VISITED_FIRST_CHARACTERS = frozenset("`~<#" + WHITE_SPACE)
+_first_character = itemgetter(slice(0, 1))  # "" for an empty line, which is not visited
+
+
 def layout(lines: list[str], until: int | None = None) -> Layout:
     """The sections and fenced code blocks of a document's lines (see Layout); with ``until``,
     only as far as the first section that begins after that line.
 
-    Only the lines that may matter are visited, picked out in one comprehension by their first
+    Only the lines that may matter are visited, picked out by their first
     character: lines of white space, and lines that may open or close a fence or an HTML block or
     be a heading (text, table rows and list items are none of these). The patterns run only on
     those. An HTML block that ends at a marker ("-->") is followed line by line, whatever its
@@ -368,8 +395,7 @@ def layout(lines: list[str], until: int | None = None) -> Layout:
     starts, code, fence, opened, in_html = [0], [], None, 0, False
     html_until = -1  # the line that ends the HTML block being passed over
     previous = -1  # the line visited last
-    for number in [number for number, line in enumerate(lines)
-                   if line and (line[0] in "`~<#" or line[0].isspace())]:
+    for number in compress(range(len(lines)), map(_VISITED_FIRST_CHARACTERS.__contains__, map(_first_character, lines))):
         if in_html and fence is None and "" in lines[max(previous, html_until) + 1:number]:
             in_html = False
         previous = number

@@ -267,7 +267,8 @@ def table_records(table: DocumentTable, *, before: str, after: str, extractor: s
     headers = " ".join(table.header)
     context = before + "\n" + headers + "\n" + after
     lowered_context = context.lower()
-    gpus_before, gpus_after = find_gpus(before), find_gpus(after)
+    gpus_before = find_gpus(before)
+    gpus_after = find_gpus(after) if not gpus_before else None  # read only when the caption names none
     context_gpu = (gpus_before[-1].match.raw if gpus_before else
                    gpus_after[0].match.raw if gpus_after else None)
     if context_gpu is None and gpu_column is None and section_gpu is not None:
