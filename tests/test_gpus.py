@@ -294,3 +294,12 @@ def test_mentions_starting_with_letters_that_fold(text, raw):
 def test_a_model_number_after_a_letter_that_folds_is_still_read_as_one():
     from crawler.extract.gpus import _GPU_MENTION_RE
     assert _GPU_MENTION_RE.search("on a \u212a80 box")[0] == "\u212a80"  # the Kelvin sign folds to k
+
+
+@pytest.mark.parametrize("raw, count", [("ſix H100", 6), ("ſingle A100", 1), ("Sİx L4", 6), ("sıx T4", 6),
+                                        ("SIX H100", 6)])
+def test_a_spelled_count_written_with_letters_that_fold_is_read(raw, count):
+    """The count patterns match case-blind, so "ſix" (long s) is a count word to them; the count is
+    looked up as the ASCII word it was matched as (this raised KeyError before)."""
+    assert split_count(raw)[0] == count
+    assert normalise_gpu(raw).count == count

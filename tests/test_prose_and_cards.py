@@ -292,3 +292,11 @@ def test_simple_front_matter_is_read_as_pyyaml_reads_it():
         with pytest.raises(_NotSimple):
             _simple_front_matter(text)
         assert split_front_matter(f"---\n{text}\n---\n")[0] == yaml.safe_load(text)
+
+
+@pytest.mark.parametrize("sentence, count", [("It ran on ſix GPUs.", 6), ("a ſingle GPU was used", 1),
+                                             ("on SİX GPUs", 6)])
+def test_a_gpu_count_word_written_with_letters_that_fold_is_read(sentence, count):
+    """The count pattern matches case-blind ("ſix" is "six" to it): the word is looked up as the
+    ASCII word it was matched as (this raised ValueError before)."""
+    assert gpu_count(sentence) == count

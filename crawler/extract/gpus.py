@@ -165,7 +165,7 @@ def split_count(raw: str) -> tuple[int | None, str]:
     'T4x2' -> (2, 'T4'); '1 x NVIDIA A100' -> (1, 'NVIDIA A100')."""
     match = _LEADING_COUNT_RE.match(raw)
     if match:
-        count = int(match["count"]) if match["count"] else _SPELLED_COUNTS[match["spelled"].lower()]
+        count = int(match["count"]) if match["count"] else _SPELLED_COUNTS[ascii_lower(match["spelled"])]
         return count, raw[match.end():]
     match = _TRAILING_COUNT_RE.search(raw)
     if match:
@@ -205,6 +205,13 @@ _MODEL_SUFFIX = (
 # The letters a case-blind pattern matches for an ASCII letter besides its two cases: "İ" and "ı"
 # for i, "ſ" for s, the Kelvin sign for k (tests/test_gpus.py checks every character).
 FOLDED_LETTERS = {"i": "\u0130\u0131", "s": "\u017f", "k": "\u212a"}
+_TO_ASCII_LETTERS = {ord(letter): ascii_letter for ascii_letter, letters in FOLDED_LETTERS.items() for letter in letters}
+
+
+def ascii_lower(word: str) -> str:
+    """A word a case-blind pattern matched, in the lower-case ASCII letters it was matched as:
+    "ſix" is "six" ("ſix".lower() stays "ſix", and "İ".lower() is two characters)."""
+    return word.translate(_TO_ASCII_LETTERS).lower()
 
 
 def case_blind_first(word: str) -> str:

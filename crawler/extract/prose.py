@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from .gpus import case_blind_first
+from .gpus import ascii_lower, case_blind_first
 
 # Sentence ends: after . ! ? before a capital or an opening bracket or quote, and line breaks
 # ("(?<=[.!?])\s+(?=[A-Z(\"'\[*])|\n+"), written to start with the white space both start with:
@@ -77,6 +77,6 @@ def gpu_count(text: str) -> int | None:
     match = _GPU_COUNT_RE.search(text)
     if not match:
         return None
-    word = next(group for group in match.groups() if group).lower()
+    word = ascii_lower(next(group for group in match.groups() if group))
     count = _WORD_COUNTS.get(word) or int(word)
     return count if count > 0 else None
