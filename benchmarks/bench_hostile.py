@@ -4,8 +4,10 @@ Run: python benchmarks/bench_hostile.py. Each input goes through the model-card 
 GitHub post reader (a post is cut at its 200,000-character bound first, as the spider reads it).
 Found at: 10,000 digits (~40 s), tables nested 200 deep (>10 s), a 522-byte YAML alias bomb in
 card metadata (33 s), 20,000 blank lines (14 s), "NVIDIA " x 8,000 before a figure (12 s), an
-unclosed <table or <h1> (quadratic). Reading should stay near the ~1 MB/s of ordinary text or
-better: every rule is linear, so the time per KB does not grow with the size.
+unclosed <table or <h1> (quadratic). Also timed: large pastes of tool output (runs of "|",
+unclosed dicts, repeated header lines), whose records tests/test_tool_output.py checks. Reading
+should stay near the ~1 MB/s of ordinary text or better: every rule is linear, so the time per KB
+does not grow with the size.
 """
 
 from __future__ import annotations
@@ -33,6 +35,16 @@ INPUTS = {
     "40,000 unclosed <table tags": "H100 300 W " + "<table x" * 40_000,
     "an unclosed <h1>, 400 KB": "H100 300 W <h1>" + "x " * 200_000,
     "a run of 200,000 [": "[" * 200_000 + " 300 W H100",
+    # Pastes of tool output (the reader every card and post goes through first).
+    "200,000 | characters": "|" * 200_000,
+    "1,600 rows before an nvidia-smi header": ("| " + "x " * 60 + "|\n") * 1_600
+                                              + "| Fan  Temp  Perf  Pwr:Usage/Cap|\n",
+    "a Zeus dict of 30,000 entries, unclosed": "time=1 energy={" + "0: 1, " * 30_000,
+    "50,000 nvidia-smi dmon lines": "# gpu pwr\n# Idx W\n" + "0 1\n" * 50_000,
+    '"all GPUs : " x 18,000 (CodeCarbon)': "[codecarbon INFO @ 10:00:00] Energy consumed for "
+                                           + "all GPUs : " * 18_000,
+    "20,000 [N/A] rows of a query CSV": "name, power.draw\n" + "a, [N/A]\n" * 20_000,
+    "10,000 query CSV header lines": "power.draw, power.draw\n" * 10_000,
 }
 
 
