@@ -3,9 +3,9 @@
 Since Scrapy 2.13, ``StatsCollector.__getattribute__`` stands in front of every attribute read of
 the collector, to wrap its methods in a warning about their deprecated ``spider`` argument. Each
 read builds a name and raises and catches an AttributeError (``self._stats`` inside ``inc_value``
-included), and each method call goes through the wrapper that inspects its arguments: a stat
-update cost several times the update. Stats are updated several times per request, response and
-record (Scrapy's counters and ours), so this cost ~2% of a crawl's CPU.
+included), and each method call goes through the wrapper that inspects its arguments: an
+``inc_value`` cost 3.6 µs instead of 0.24 µs. Stats are updated several times per request,
+response and record (Scrapy's counters and ours): ~24,000 updates in the 1,000-card bench crawl.
 """
 
 from __future__ import annotations
