@@ -11,7 +11,7 @@ from scrapy.http import TextResponse
 from scrapy.utils.test import get_crawler
 from twisted.internet.task import Clock
 
-from crawler.http_cache import COMMIT_AFTER_S, SqliteCacheStorage
+from crawler.http_cache import WRITE_AFTER_S, SqliteCacheStorage
 
 
 def storage_for(tmp_path, clock=None, **settings):
@@ -81,6 +81,7 @@ def test_an_expired_response_is_not_given_back(tmp_path):
     request = Request("http://hub.test/a")
     storage.store_response(spider, request, TextResponse(request.url, body=b"x", encoding="utf-8"))
     assert storage.retrieve_response(spider, request) is not None
+    storage.write_stored()
     storage.db.execute("UPDATE responses SET stored_at = stored_at - 61")
     assert storage.retrieve_response(spider, request) is None
 
@@ -91,29 +92,47 @@ def test_two_crawls_share_one_cache_file(tmp_path):
     second, _ = storage_for(tmp_path, clock)
     request = Request("http://hub.test/a")
     first.store_response(spider, request, TextResponse(request.url, body=b"from the first", encoding="utf-8"))
-    clock.advance(COMMIT_AFTER_S)  # the first crawl's write is committed: the second's turn
     second.store_response(spider, Request("http://hub.test/b"), TextResponse("http://hub.test/b", body=b"b"))
-    clock.advance(COMMIT_AFTER_S)
+    clock.advance(WRITE_AFTER_S)  # both write, one after the other
     assert second.retrieve_response(spider, request).body == b"from the first"
     assert first.retrieve_response(spider, Request("http://hub.test/b")).body == b"b"
 
 
-def test_responses_are_committed_together_after_a_short_wait_and_at_close(tmp_path):
+def test_responses_are_written_together_after_a_short_wait_and_at_close(tmp_path):
     clock = Clock()
     storage, spider = storage_for(tmp_path, clock)
     requests = [Request(f"http://hub.test/{name}") for name in "abc"]
     for request in requests[:2]:
         storage.store_response(spider, request, TextResponse(request.url, body=b"x", encoding="utf-8"))
-    # The crawl reads its own responses at once; another crawl sees them once they are committed.
+    # The crawl reads its own responses at once; another crawl sees them once they are written.
     assert storage.retrieve_response(spider, requests[0]).body == b"x"
     assert rows_seen_by_another_crawl(tmp_path) == 0
-    clock.advance(COMMIT_AFTER_S - 0.1)
+    clock.advance(WRITE_AFTER_S - 0.1)
     assert rows_seen_by_another_crawl(tmp_path) == 0
     clock.advance(0.1)
     assert rows_seen_by_another_crawl(tmp_path) == 2
-    # The next response starts the wait again; closing commits it without waiting.
+    assert not storage.db.in_transaction  # the file's lock is held for the write alone
+    assert storage.retrieve_response(spider, requests[1]).body == b"x"  # now from the file
+    # The next response starts the wait again; closing writes it without waiting.
     storage.store_response(spider, requests[2], TextResponse(requests[2].url, body=b"x", encoding="utf-8"))
     assert rows_seen_by_another_crawl(tmp_path) == 2
     storage.close_spider(spider)
     assert rows_seen_by_another_crawl(tmp_path) == 3
-    assert not clock.getDelayedCalls()  # the commit scheduled for it was called off
+    assert not clock.getDelayedCalls()  # the write scheduled for it was called off
+
+
+def test_a_write_the_file_refuses_is_logged_and_the_crawl_goes_on(tmp_path, caplog):
+    clock = Clock()
+    storage, spider = storage_for(tmp_path, clock)
+    other = sqlite3.connect(tmp_path / "cache" / "hub_models.sqlite", isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # another process holds the file
+    storage.db.execute("PRAGMA busy_timeout = 0")
+    request = Request("http://hub.test/a")
+    storage.store_response(spider, request, TextResponse(request.url, body=b"x", encoding="utf-8"))
+    clock.advance(WRITE_AFTER_S)
+    assert "Could not write 1 responses to the HTTP cache" in caplog.text
+    assert not storage.db.in_transaction
+    other.execute("ROLLBACK")
+    storage.store_response(spider, request, TextResponse(request.url, body=b"y", encoding="utf-8"))
+    storage.close_spider(spider)
+    assert rows_seen_by_another_crawl(tmp_path) == 1
