@@ -134,9 +134,8 @@ def test_candidates_found_from_a_rare_byte_are_where_their_pattern_matches():
     rng = random.Random(15)
     for _ in range(2000):
         folded = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 60)))  # past 8 places: the fallback
-        for rare, offset, strings, pattern in documents._RARE_BYTE_CANDIDATES:
-            assert documents._starts_around(folded, rare, offset, strings, pattern) == \
-                [match.start() for match in pattern.finditer(folded)]
+        assert documents._per_token_joules(folded) == \
+            [match.start() for match in documents._FOLDED_CANDIDATE_RES[5].finditer(folded)]
     assert candidate_lines("a\nuses 3 J/token\nb\nThe gpu_energy=(5)\nper token: 4 Wh/query") == [1, 3, 4]
 
 

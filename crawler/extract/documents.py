@@ -70,10 +70,9 @@ _FOLDED_CANDIDATE_RES = (_FOLDED_NUMBER_UNIT_RE, re.compile(rb"\([km]?[wj]"), re
 # from its places, which bytes.find locates at memchr speed, where the regex engine steps through
 # every byte. Each place costs a turn of a Python loop, as much as the regex spends on ~700 bytes,
 # so a byte more common than that (other patterns' "(", "_", "/", "k" in most cards) is no gain,
-# and a text where "j" is (one byte in _RARE_BYTE_SHARE) is searched with the pattern instead.
-# (rare byte, its place in the strings, the strings, their pattern); no string overlaps itself.
-_RARE_BYTE_CANDIDATES = ((b"j", 0, (b"j/tok", b"j/out"), _FOLDED_CANDIDATE_RES[5]),)
-_RARE_BYTE_SHARE = 1000
+# and a text where "j" is common (one byte in _J_SHARE) is searched with the pattern instead.
+_PER_TOKEN_JOULES = (b"j/tok", b"j/out")  # what _FOLDED_CANDIDATE_RES[5] matches
+_J_SHARE = 1000
 # Two are short plain strings, found by bytes.find, whose search skips ahead by a string's length
 # where the regex engine steps through every byte: three quarters of the time, a third of the
 # instructions. (Not "co0" and "co₂": two finds take longer than the one regex search for both;
@@ -196,8 +195,7 @@ def _candidates_and_units(text: str) -> tuple[list[int], dict[int, int]]:
         while position >= 0:
             positions.append(position)
             position = folded.find(string, position + len(string))
-    for rare, offset, strings, pattern in _RARE_BYTE_CANDIDATES:
-        positions += _starts_around(folded, rare, offset, strings, pattern)
+    positions += _per_token_joules(folded)
     units_at = set(number_units)
     lines, units, line, counted_to = [], {}, 0, 0
     for position in sorted(positions):
@@ -210,17 +208,17 @@ def _candidates_and_units(text: str) -> tuple[list[int], dict[int, int]]:
     return lines, units
 
 
-def _starts_around(folded: bytes, rare: bytes, offset: int, strings: tuple[bytes, ...], pattern) -> list[int]:
-    """Where ``pattern`` (the alternatives ``strings``) matches in ``folded``, found from the
-    places of the byte ``rare``: the pattern's own search once the byte turns out common."""
-    starts, position = [], folded.find(rare, offset)
-    for _ in range(8 + len(folded) // _RARE_BYTE_SHARE):
+def _per_token_joules(folded: bytes) -> list[int]:
+    """Where _FOLDED_CANDIDATE_RES[5] ("j/tok", "j/out") matches in ``folded``, found from the
+    places of "j"; with the pattern's own search once "j" turns out common."""
+    starts, position = [], folded.find(b"j")
+    for _ in range(8 + len(folded) // _J_SHARE):
         if position < 0:
             return starts
-        if folded.startswith(strings, position - offset):
-            starts.append(position - offset)
-        position = folded.find(rare, position + 1)
-    return [match.start() for match in pattern.finditer(folded)] if position >= 0 else starts
+        if folded.startswith(_PER_TOKEN_JOULES, position):
+            starts.append(position)
+        position = folded.find(b"j", position + 1)
+    return [match.start() for match in _FOLDED_CANDIDATE_RES[5].finditer(folded)] if position >= 0 else starts
 
 
 class _Document:
