@@ -193,15 +193,6 @@ def normalise_gpu(raw: str) -> GpuMatch:
     return GpuMatch(raw=raw, spec=_lookup(name), count=count)
 
 
-# Mentions in prose. Every repetition is bounded and each repeated part starts with a fixed word,
-# so a run of "NVIDIA NVIDIA ..." costs a few steps per position, not a rescan of the run.
-_COUNT_BEFORE = rf"(?:\d{{1,4}}\s*[x×]\s*|(?:{_SPELLED_COUNT})\s+)"
-_COUNT_AFTER = r"(?:(?:\s?[x×]\d{1,2}|\s[x×]\s\d{1,3})(?!\w|\.\d))"
-_MODEL_SUFFIX = (
-    r"(?:[\s_-]+(?:SXM\d?|PCIe|NVL\d*|HBM\d?e?|GDDR\d\w?|\d{1,3}\s?Gi?B?|Ti|Super|SFF|XTX?|Max-Q"
-    r"|Laptop|Mobile|Ada(?:[\s_]Generation)?|Nano|NX)"
-    r"|\s*\((?:HBM\d?e?|GDDR\d\w?)\))"
-)
 # The letters a case-blind pattern matches for an ASCII letter besides its two cases: "İ" and "ı"
 # for i, "ſ" for s, the Kelvin sign for k (tests/test_gpus.py checks every character).
 FOLDED_LETTERS = {"i": "\u0130\u0131", "s": "\u017f", "k": "\u212a"}
@@ -222,28 +213,68 @@ def case_blind_first(word: str) -> str:
     return f"(?-i:[{first}{first.upper()}{FOLDED_LETTERS.get(first, '')}]){re.escape(word[1:])}"
 
 
-# What a mention starts with (a count, a maker word, a model, a TPU), as a lookahead: most words of
-# a text start none of these, and are passed over without the alternatives of the whole pattern.
-_MENTION_START_WORDS = ("NVIDIA", "Tesla", "GeForce", "Quadro", "AMD", "Instinct", "Radeon", "Intel", "Habana", "GPU",
-                        *_SPELLED_COUNTS, "TPU", "RTX", "GTX", "Titan", "RX", "Gaudi", "Jetson", "AGX", "Orin", "Xavier")
+def _one_of(*words: str) -> str:
+    """A case-blind alternation of words, each starting with a case-sensitive class (case_blind_first)."""
+    return "(?:" + "|".join(map(case_blind_first, words)) + ")"
+
+
+# Mentions in prose. Every repetition is bounded and each repeated part starts with a fixed word,
+# so a run of "NVIDIA NVIDIA ..." costs a few steps per position, not a rescan of the run.
+# Each alternative starts with a class (a word's first letter by case_blind_first, "\d\d{0,2}" for
+# "\d{1,3}"), which the engine tests before entering it; a case-blind letter or a repeat first is
+# entered at every try.
+_MAKER_WORDS = ("NVIDIA", "Tesla", "GeForce", "Quadro", "AMD", "Instinct", "Radeon", "Intel", "Habana", "GPU")
 _LETTER = f"(?-i:[A-Za-z{''.join(FOLDED_LETTERS.values())}])"  # what [A-Z] matches case-blind
-_MENTION_STARTS = (rf"(?=\d|{_LETTER}{_LETTER}?\d|{case_blind_first('v')}\d|"
-                   + "|".join(map(case_blind_first, _MENTION_START_WORDS)) + ")")
-_GPU_MENTION_RE = re.compile(
-    r"(?<![A-Za-z0-9])" + _MENTION_STARTS + r"(?:"
-    # Google TPUs: "TPU v3-8", "TPUv4", "Cloud TPU v5e", "v4-64 TPU", "TPUs".
-    r"(?P<tpu>(?:TPU[\s_-]?v\d[a-z]?(?:-\d{1,4})?|v\d[a-z]?-\d{1,4}\s+TPU|TPU)s?)"
-    r"|(?P<gpu>"
-    + _COUNT_BEFORE + r"?"
-    r"(?:(?:NVIDIA|Tesla|GeForce|Quadro|AMD|Instinct|Radeon|Intel|Habana|GPU)[\s_]+){0,3}"
-    r"(?:RTX[\s_-]?(?:A|PRO[\s_-]?)?\d{4}|GTX[\s_-]?\d{3,4}|Titan[\s_-]+(?:RTX|V)|RX[\s_-]?\d{4}"
-    r"|Gaudi[\s_-]?\d|Jetson(?:[\s_-]+(?:AGX|Orin|Xavier)){1,2}|AGX[\s_-]+(?:Orin|Xavier)"
-    r"|(?:Orin|Xavier)[\s_-]+(?:AGX|Nano|NX)|[A-Z]{1,2}\d{1,4}[A-Z]{0,2})"
-    + _MODEL_SUFFIX + r"{0,6}"
-    + _COUNT_AFTER + r"?"
-    r"))(?![A-Za-z0-9])",
-    re.IGNORECASE,
+_COUNT_BEFORE = rf"(?:\d\d{{0,3}}\s*[x×]\s*|{_one_of(*_SPELLED_COUNTS)}\s+)"
+_COUNT_AFTER = r"(?:(?:\s?[x×]\d{1,2}|\s[x×]\s\d{1,3})(?!\w|\.\d))"
+_MODEL = (
+    rf"(?:{case_blind_first('RTX')}[\s_-]?(?:A|PRO[\s_-]?)?\d{{4}}|{case_blind_first('GTX')}[\s_-]?\d{{3,4}}"
+    rf"|{case_blind_first('Titan')}[\s_-]+(?:RTX|V)|{case_blind_first('RX')}[\s_-]?\d{{4}}|{case_blind_first('Gaudi')}[\s_-]?\d"
+    rf"|{case_blind_first('Jetson')}(?:[\s_-]+(?:AGX|Orin|Xavier)){{1,2}}|{case_blind_first('AGX')}[\s_-]+(?:Orin|Xavier)"
+    rf"|{_one_of('Orin', 'Xavier')}[\s_-]+(?:AGX|Nano|NX)|{_LETTER}{_LETTER}?\d{{1,4}}[A-Z]{{0,2}})"
 )
+_MODEL_SUFFIX = (
+    rf"(?:[\s_-]+(?:{case_blind_first('SXM')}\d?|{case_blind_first('PCIe')}|{case_blind_first('NVL')}\d*"
+    rf"|{case_blind_first('HBM')}\d?e?|{case_blind_first('GDDR')}\d\w?|\d\d{{0,2}}\s?Gi?B?"
+    rf"|{_one_of('Ti', 'Super', 'SFF')}|{case_blind_first('XT')}X?|{_one_of('Max-Q', 'Laptop', 'Mobile')}"
+    rf"|{case_blind_first('Ada')}(?:[\s_]Generation)?|{_one_of('Nano', 'NX')})"
+    r"|\s*\((?:HBM\d?e?|GDDR\d\w?)\))"
+)
+_MENTION = (
+    # Google TPUs: "TPU v3-8", "TPUv4", "Cloud TPU v5e", "v4-64 TPU", "TPUs".
+    rf"(?:(?P<tpu>(?:{case_blind_first('TPU')}[\s_-]?v\d[a-z]?(?:-\d{{1,4}})?|{case_blind_first('v')}\d[a-z]?-\d{{1,4}}\s+TPU"
+    rf"|{case_blind_first('TPU')})s?)"
+    rf"|(?P<gpu>{_COUNT_BEFORE}?(?:{_one_of(*_MAKER_WORDS)}[\s_]+){{0,3}}{_MODEL}{_MODEL_SUFFIX}{{0,6}}{_COUNT_AFTER}?))"
+    r"(?![A-Za-z0-9])"
+)
+
+
+def _first_letter_trie(words: tuple[tuple[str, str], ...]) -> list[str]:
+    """(word, what follows it) -> alternatives by first letter, that letter in each case a literal."""
+    by_first: dict[str, list[str]] = {}
+    for word, after in words:
+        by_first.setdefault(word[0], []).append(re.escape(word[1:]) + after)
+    return [f"(?-i:{variant})(?:{'|'.join(rests)})"
+            for first, rests in by_first.items() for variant in (first, first.upper(), *FOLDED_LETTERS.get(first, ""))]
+
+
+# What a mention starts with, as a lookahead tried at each word start before the alternatives of
+# _MENTION: a count ("8x"), a model number ("A100", "v3"), or a word of one followed by what
+# _MENTION needs after it ("NVIDIA ", "two ", "Titan-", "RTX"). Every match of _MENTION starts with
+# one of these, so the lookahead only skips words where _MENTION would fail; most words start
+# none, and one literal test per first letter passes over them.
+_MENTION_STARTS = "(?=" + "|".join([
+    r"\d\d{0,3}\s*[x×]", rf"{_LETTER}{_LETTER}?\d", *_first_letter_trie((
+        *((word.lower(), r"[\s_]") for word in _MAKER_WORDS), *((word, r"\s") for word in _SPELLED_COUNTS),
+        ("tpu", ""), ("rtx", ""), ("gtx", ""), ("rx", ""), ("gaudi", ""),
+        *((word, r"[\s_-]") for word in ("titan", "jetson", "agx", "orin", "xavier"))))]) + ")"
+# A mention starts where [A-Za-z0-9] (case-blind) does not match the character before it. The
+# search is for that character (a class first: the engine skips to it at C speed, where a
+# lookbehind first is tried at every position); a mention at the text's first character has
+# none, and is matched there alone.
+_NOT_WORD_CHAR = f"(?-i:[^A-Za-z0-9{''.join(FOLDED_LETTERS.values())}])"
+_MENTION_AT_START_RE = re.compile(_MENTION_STARTS + _MENTION, re.IGNORECASE)
+_MENTION_AFTER_EDGE_RE = re.compile(_NOT_WORD_CHAR + _MENTION_STARTS + _MENTION, re.IGNORECASE)
 # A GeForce model number on its own ("my 5090", "dual 3090s", "2x 3090", "a 1080 Ti") is a card
 # only when the words around it say so: an article or count before it, or Ti/Super/s/GPU/card
 # after it. "4090 tokens" or "in 2080 steps" stay numbers.
@@ -278,10 +309,20 @@ MENTION_LEAD, MENTION_TAIL = 80, 200
 
 
 def _mention_windows(text: str) -> list[tuple[int, int]]:
-    """Merged (start, end) spans of the text that can hold a mention, in order."""
+    """Merged (start, end) spans of the text that can hold a mention, in order (an end may pass
+    the end of the text)."""
     lowered = text.lower()
     if len(lowered) != len(text):  # lower() changed the length ("İ"): positions would be off
         return [(0, len(text))]
+    if len(text) <= MENTION_TAIL:
+        # Every anchor's window reaches the end of the text, so they merge into one from the first
+        # anchor: only that one is looked for, and a name only before a digit too far to start at 0.
+        digit = _MODEL_DIGIT_RE.search(text)
+        if digit and digit.start() <= MENTION_LEAD:
+            return [(0, len(text))]
+        names = [found for found in map(lowered.find, _NAMES_WITHOUT_DIGITS) if found >= 0]
+        anchors = [digit.start(), *names] if digit else names
+        return [(max(0, min(anchors) - MENTION_LEAD), len(text))] if anchors else []
     anchors = [m.start() for m in _MODEL_DIGIT_RE.finditer(text)]
     for name in _NAMES_WITHOUT_DIGITS:
         found = lowered.find(name)
@@ -299,22 +340,28 @@ def _mention_windows(text: str) -> list[tuple[int, int]]:
 
 
 def _mentions_in_windows(text: str):
-    """What _GPU_MENTION_RE.finditer(text) gives, searched only in the windows that can hold one."""
+    """(start, end, whether a TPU) of each mention a search of the windows in turn finds, the
+    search going on from the end of the last mention (as finditer over each window would)."""
     searched_to = 0
     for start, end in _mention_windows(text):
-        for found in _GPU_MENTION_RE.finditer(text, max(start, searched_to), min(end, len(text))):
-            searched_to = found.end()
-            yield found
+        at, end = max(start, searched_to), min(end, len(text))
+        if at == 0 and (found := _MENTION_AT_START_RE.match(text, 0, end)):
+            searched_to = at = found.end()
+            yield 0, at, found["tpu"] is not None
+        # The character before the mention is the first one matched: the search starts one back.
+        while found := _MENTION_AFTER_EDGE_RE.search(text, max(at - 1, 0), end):
+            searched_to = at = found.end()
+            yield found.start() + 1, at, found["tpu"] is not None
 
 
 def find_gpus(text: str) -> list[GpuMention]:
     """Every known GPU, and every TPU, named in free text, in order ("on an H100 PCIe",
     "8x A100-SXM4-80GB", "my 4090"). A TPU mention has spec None (see the module docstring)."""
     mentions = []
-    for found in _mentions_in_windows(text):
-        match = normalise_gpu(found.group(0).strip())
-        if match.spec is not None or found["tpu"]:
-            mentions.append(GpuMention(match, found.start(), found.end()))
+    for start, end, is_tpu in _mentions_in_windows(text):
+        match = normalise_gpu(text[start:end].strip())
+        if match.spec is not None or is_tpu:
+            mentions.append(GpuMention(match, start, end))
     for found in _BARE_GEFORCE_RE.finditer(text) if _FOUR_DIGITS_RE.search(text) else ():
         if not (found["article"] or found["count"] or found["suffix"]):
             continue
