@@ -81,13 +81,31 @@ DELTA_CUES = (r"\bsav(?:e|es|ed|ing|ings)\b", r"\brecover", r"\breduc(?:e|es|ed|
 OTHER_DEVICE_CUES = (r"\biphone", r"\bphone\b", r"\bcharg(?:e|er|ing)\b", r"\blaptop battery",
                      r"\bhouse(?:hold)?\b", r"\bkettle\b", r"\bbulb\b", r"\bcar\b", r"\bfridge\b")
 
-# Clause breaks: punctuation that ends a clause, and words that start another one.
-# Written as its first character, a class, then what each break needs after it ("\bbut\b" is a "b"
-# with no word character before it, then "ut\b"): a pattern that starts with a class is scanned
-# for at C speed, skipping every character the class does not hold; the alternatives as written
-# ("[,;()\[\]]|\s[-–—]\s|=>|->|\bbut\b|\bwhile\b|\bwhereas\b|\band\b") are entered at each.
-_CLAUSE_BREAK_RE = re.compile(r"[,;()\[\]\s=\-bwa](?:(?<=[,;()\[\]])|(?<=\s)[-–—]\s|(?<==)>|(?<=-)>"
-                              r"|(?<=b)(?<!\wb)ut\b|(?<=w)(?<!\ww)hile\b|(?<=w)(?<!\ww)hereas\b|(?<=a)(?<!\wa)nd\b)")
+# Clause breaks: punctuation that ends a clause, and words that start another one
+# ("[,;()\[\]]|\s[-–—]\s|=>|->|\bbut\b|\bwhile\b|\bwhereas\b|\band\b"). Every alternative starts with
+# a literal, so the engine scans for their first characters at C speed and, where one stands,
+# skips the alternatives that start otherwise with one comparison each; the \b before a word is
+# checked after the word, only where it stands. A dash between spaces is found at its dash (the
+# spaces are most of a text's characters, and each would be a place to try): _clause_break_spans
+# gives such a break (the one with a group) its space back.
+_CLAUSE_BREAK_RE = re.compile(r",|;|\(|\)|\[|\]|=>|->|-(?<=\s-)(\s)|–(?<=\s–)(\s)|—(?<=\s—)(\s)"
+                              r"|and\b(?<=\band)|but\b(?<=\bbut)|while\b(?<=\bwhile)|whereas\b(?<=\bwhereas)")
+
+
+def _clause_break_spans(text: str):
+    """(start, end) of each clause break of a text, in order, as a search from the start of the text
+    finds them: a dash break whose space ended the break before it is no break."""
+    end = 0
+    for found in _CLAUSE_BREAK_RE.finditer(text):
+        start = found.start()
+        if found.lastindex:  # the dash of " - ": the break starts at the space before it
+            start -= 1
+            if start < end:
+                continue
+        end = found.end()
+        yield start, end
+
+
 # What follows a figure that makes it a rate: per kWh, per hour, per GB, per month.
 _RATE_AFTER_RE = re.compile(r"^\s*(?:(?:/|per\s+|a\s+)\s*(?:k?wh|mwh|kw\b|h\b|hr|hour|gb|gib|mb|month|mo\b|year|"
                             r"yr|day|week|km|mile|\$|€|usd|eur|cent)|(?:monthly|yearly|annually|daily|weekly)\b)",
@@ -128,13 +146,15 @@ def clause_around(sentence: str, start: int, end: int, previous_end: int = 0,
     """
     next_start = len(sentence) if next_start is None else next_start
     before = sentence[previous_end:start]
-    breaks = list(_CLAUSE_BREAK_RE.finditer(before))
-    if breaks:
-        before = before[breaks[-1].end():]
+    last_end = None
+    for _, last_end in _clause_break_spans(before):
+        pass
+    if last_end is not None:
+        before = before[last_end:]
     after = sentence[end:next_start]
     first_break = _CLAUSE_BREAK_RE.search(after)
     if first_break:
-        after = after[: first_break.start()]
+        after = after[: first_break.start() - (1 if first_break.lastindex else 0)]
     return before.lower(), after[:60].lower()
 
 

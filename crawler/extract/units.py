@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -60,7 +61,10 @@ _PER_UNITS = {
 # is tried once, not once per digit with every split of the run (quadratic and worse).
 # Scientific notation included: "1e-300" is one number, not a 300 after a dash.
 _NUMBER = r"(?<!\d)(?>(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d{1,3}(?![\d.]))?)"
-_APPROX = r"~|≈|about\s+|around\s+|approx(?:\.|imately)?\s+|roughly\s+|circa\s+|ca\.\s*"
+# Alternatives that start alike are written together ("a(?:bout|round|...)"): the engine tries each
+# alternative of an alternation in turn, a few hundred instructions apiece, where none of them
+# matches as much as where one does; what they match, and in which order, is the same.
+_APPROX = r"[~≈]|a(?:bout|round|pprox(?:\.|imately)?)\s+|roughly\s+|c(?:irca\s+|a\.\s*)"
 # Where a figure may start: an approximation word or mark, or its number. The engine tries a
 # pattern at every position; these lookaheads turn most positions away in one test each. The
 # first is a class read case-sensitively (it lists both cases: no other character folds to these,
@@ -69,10 +73,19 @@ _APPROX = r"~|≈|about\s+|around\s+|approx(?:\.|imately)?\s+|roughly\s+|circa\s
 _APPROX_STARTS = r"about|around|approx|roughly|circa|ca\."
 _STARTS_A_FIGURE = rf"(?=(?-i:[~≈\d.aArRcC\-−]))(?=[~≈\d.\-−]|{_APPROX_STARTS})"
 _STARTS_A_QUANTITY = rf"(?=(?-i:[~≈\d.aArRcC]))(?=[~≈\d.]|{_APPROX_STARTS})"  # no sign
+# The units by first letter, each letter's in the order "kilowatts?|kilojoules?|millijoules?|
+# megajoules?|watts?|joules?|seconds?|secs?|minutes?|mins?|hours?|hrs?|GWh|MWh|kWh|mWh|Wh|MW|kW|mW|W|
+# MJ|kJ|mJ|J|ms|min|s|h" gives them (matched case-blind: MWh and mWh are one alternative).
 _UNIT = (
-    r"kilowatts?|kilojoules?|millijoules?|megajoules?|watts?|joules?|seconds?|secs?|minutes?|mins?|hours?|hrs?|"
-    r"GWh|MWh|kWh|mWh|Wh|MW|kW|mW|W|MJ|kJ|mJ|J|ms|min|s|h"
+    r"k(?:ilowatts?|ilojoules?|Wh|W|J)|m(?:illijoules?|egajoules?|inutes?|ins?|Wh|W|J|s|in)|w(?:atts?|h|)|"
+    r"j(?:oules?|)|s(?:econds?|ecs?|)|h(?:ours?|rs?|)|GWh"
 )
+# The characters the units and the rate words (_PER) can start with, as IGNORECASE matches them,
+# those a range's repeated unit or its dash can, and the rate words alone: a lookahead for one of them fails at once
+# where the alternatives after it would each be tried and fail (a number followed by no unit).
+_UNIT_OR_PER_START = r"(?=[kmwjshgtqrpi])"
+_RANGE_START = r"(?=[kwmjt~\-–—])"
+_PER_START = r"(?=[tqrpis])"
 _PER = r"tokens?|tok|quer(?:y|ies)|requests?|prompts?|inferences?|samples?"
 # The unit a range may repeat after its first number ("50w to 70w"); the figure's own unit follows.
 _RANGE_UNIT = r"(?:k?w|watts?|k?wh|[km]?j)(?![A-Za-z0-9])"
@@ -82,19 +95,49 @@ _FIGURE_RE = re.compile(
     _STARTS_A_FIGURE +
     rf"(?P<approx>{_APPROX})?"
     # A sign glued to the number ("-300 W", "−300 W"), not a dash after a word ("GPU-300").
-    r"(?:(?<![\w.])(?P<sign>[-−]))?"
+    r"(?:(?P<sign>[-−])(?<![\w.][-−]))?"
     rf"(?P<num>{_NUMBER})"
     # A range: "350-400W", "50 to 70 W", "50w to 70w", "45W-50W", "114~118w".
-    rf"(?:\s*(?:{_RANGE_UNIT}\s*)?(?:-|–|—|to|~)\s*(?P<num2>{_NUMBER}))?"
+    rf"(?:\s*{_RANGE_START}(?:{_RANGE_UNIT}\s*)?(?:-|–|—|to|~)\s*(?P<num2>{_NUMBER}))?"
     r"\s*"
-    rf"(?:"
+    rf"{_UNIT_OR_PER_START}(?:"
     rf"(?P<inv_per>{_PER})\s*(?:/|per)\s*(?P<inv_unit>kWh|Wh|kJ|J)"
     rf"|"
-    rf"(?P<unit>{_UNIT})(?:\s*(?:/|per)\s*(?P<per_count>{_PER_COUNT})?\s*(?P<per>{_PER}))?"
+    rf"(?P<unit>{_UNIT})(?:\s*(?:/|per)\s*(?:(?=\d)(?P<per_count>{_PER_COUNT}))?\s*{_PER_START}(?P<per>{_PER}))?"
     rf")"
     r"(?![A-Za-z0-9])",
     re.IGNORECASE,
 )
+
+# Where a figure or quantity above may start in an ASCII text: an approximation word's first two
+# letters, "~", a sign not glued to a word, a digit or "." with no digit before it. The patterns
+# above start with lookaheads, which the engine enters at every position of a text (most of a
+# sentence's reading time); every alternative here starts with a literal, so the engine scans for
+# their first characters at C speed, and a pattern is tried only where this finds a place
+# (_matches). A superset of the places a match starts: the pattern decides. Other texts hold more
+# characters that can start a figure ("≈", "−", digits of other scripts, İ and ı that match "i"
+# under IGNORECASE) and are searched with the pattern itself.
+_ASCII_FIGURE_START_RE = re.compile("|".join(
+    [r"a[bBrRpP]", r"A[bBrRpP]", r"r[oO]", r"R[oO]", r"c[iIaA]", r"C[iIaA]", "~", r"-(?<![\w.]-)", r"\.(?<![0-9]\.)"]
+    + [f"{digit}(?<![0-9]{digit})" for digit in "0123456789"]))
+
+
+def _matches(pattern: re.Pattern, text: str) -> list[re.Match] | Iterator[re.Match]:
+    """What pattern.finditer(text) gives, for a pattern that can match in an ASCII text only where
+    _ASCII_FIGURE_START_RE finds a place (and never matches empty)."""
+    if not text.isascii():
+        return pattern.finditer(text)
+    found, position, starts, match_at = [], 0, _ASCII_FIGURE_START_RE.search, pattern.match
+    while start := starts(text, position):
+        position = start.start()
+        match = match_at(text, position)
+        if match:
+            found.append(match)
+            position = match.end()
+        else:
+            position += 1
+    return found
+
 
 _COUNT_RE = re.compile(
     rf"^\s*(?P<num>{_NUMBER})\s*(?P<mult>[kKmMbBtT])?\s*$"
@@ -270,7 +313,7 @@ def _figure_from_match(match: re.Match) -> Figure | None:
 def find_figures(text: str) -> list[Figure]:
     """Every figure with a recognised unit in the text, in order."""
     figures = []
-    for match in _FIGURE_RE.finditer(text):
+    for match in _matches(_FIGURE_RE, text):
         figure = _figure_from_match(match)
         if figure is not None:
             figures.append(figure)
@@ -316,7 +359,7 @@ def find_carbon(text: str, *, unit_names_co2: bool = True) -> list[Figure]:
     """Carbon masses in kg. ``unit_names_co2=False`` also takes a bare mass ("0.6 kg") for text
     already known to be about carbon (a "Carbon Emitted:" value)."""
     found = []
-    for match in _CARBON_RE.finditer(text):
+    for match in _matches(_CARBON_RE, text):
         if unit_names_co2 and not match["co2"]:
             continue
         try:
@@ -331,7 +374,7 @@ def find_carbon(text: str, *, unit_names_co2: bool = True) -> list[Figure]:
 def find_gpu_hours(text: str) -> list[Figure]:
     """GPU-hours counts stated as such ("GPU hours", or hours of a named GPU)."""
     found = []
-    for match in _GPU_HOURS_RE.finditer(text):
+    for match in _matches(_GPU_HOURS_RE, text):
         written = match.group(0)
         if "gpu" not in written.lower() and "accelerator" not in written.lower() and not match["gpu"]:
             continue
