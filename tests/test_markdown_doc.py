@@ -154,3 +154,19 @@ def test_the_candidate_scan_finds_what_every_pattern_finds():
                                for match in pattern.finditer(folded)):
             expected_lines.add(folded.count(b"\n", 0, position))
         assert documents.candidate_lines(text) == sorted(expected_lines)
+
+
+def test_the_candidate_patterns_written_as_branches_match_as_their_plain_forms():
+    import random
+    import re
+
+    from crawler.extract import documents
+    plain = {documents._FOLDED_NUMBER_UNIT_RE: re.compile(rb"0 *[kmg]?[wj](?:h|atts?|oules?)?(?![a-z])"),
+             documents._FOLDED_CANDIDATE_RES[1]: re.compile(rb"\([km]?[wj]")}
+    pieces = [b"0", b"00", b" ", b"  ", b"k", b"m", b"g", b"w", b"j", b"h", b"att", b"atts", b"oule", b"oules", b"s",
+              b"x", b"(", b"\n", b"0 kw", b"0wh", b"(kj"]
+    rng = random.Random(31)
+    for _ in range(5000):
+        folded = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 20)))
+        for branches, written_plainly in plain.items():
+            assert [m.span() for m in branches.finditer(folded)] == [m.span() for m in written_plainly.finditer(folded)]

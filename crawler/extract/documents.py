@@ -62,8 +62,11 @@ _NEEDS_GPU_TIE = {"power", "energy", "energy_per_token", "energy_per_query"}
 # letters is tried at every position (ten times slower). Line numbers are the same in bytes as
 # in characters.
 _CANDIDATE_FOLD = bytes.maketrans(b"0123456789\t[ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"0000000000 (abcdefghijklmnopqrstuvwxyz")
-_FOLDED_NUMBER_UNIT_RE = re.compile(rb"0 *[kmg]?[wj](?:h|atts?|oules?)?(?![a-z])")
-_FOLDED_CANDIDATE_RES = (_FOLDED_NUMBER_UNIT_RE, re.compile(rb"\([km]?[wj]"), re.compile("co(?:0|₂)".encode()),
+# "0 *[kmg]?[wj]..." (and "\([km]?[wj]" below), written as branches that each start with a
+# character or a class: the engine rejects a "0" that no unit follows (most of a card's digits) by
+# a byte compare, where the optional prefixes first cost it a repeat and a backtrack at every digit.
+_FOLDED_NUMBER_UNIT_RE = re.compile(rb"0(?:[wj]|[kmg][wj]| +[kmg]?[wj])(?:h|atts?|oules?)?(?![a-z])")
+_FOLDED_CANDIDATE_RES = (_FOLDED_NUMBER_UNIT_RE, re.compile(rb"\((?:[wj]|[km][wj])"), re.compile("co(?:0|₂)".encode()),
                          re.compile(rb"hour"), re.compile(rb"gpu_energy"), re.compile(rb"j/(?:tok|out)"),
                          re.compile(rb"per token"), re.compile(rb"wh/"))
 # "j/tok" and "j/out" hold a byte few texts have more than a handful of: their places are found
@@ -73,13 +76,12 @@ _FOLDED_CANDIDATE_RES = (_FOLDED_NUMBER_UNIT_RE, re.compile(rb"\([km]?[wj]"), re
 # and a text where "j" is common (one byte in _J_SHARE) is searched with the pattern instead.
 _PER_TOKEN_JOULES = (b"j/tok", b"j/out")  # what _FOLDED_CANDIDATE_RES[5] matches
 _J_SHARE = 1000
-# Two are short plain strings, found by bytes.find, whose search skips ahead by a string's length
-# where the regex engine steps through every byte: three quarters of the time, a third of the
-# instructions. (Not "co0" and "co₂": two finds take longer than the one regex search for both;
-# nor strings of 6 bytes or more: in a text past 30,000 bytes, find sets up its two-way search on
-# every call.)
-_FOUND_CANDIDATE_STRINGS = (b"hour", b"wh/")  # patterns 3 and 7
-_SCANNED_CANDIDATE_RES = tuple(_FOLDED_CANDIDATE_RES[index] for index in (1, 2, 4, 6))
+# Four are plain strings, found by bytes.find, whose search skips ahead by a string's length
+# where the regex engine steps through every byte: a quarter to a third of the instructions of a
+# regex search of a 30 KB card. (Not "co0" and "co₂": two finds cost more than the one regex
+# search for both.)
+_FOUND_CANDIDATE_STRINGS = (b"hour", b"gpu_energy", b"per token", b"wh/")  # patterns 3, 4, 6 and 7
+_SCANNED_CANDIDATE_RES = tuple(_FOLDED_CANDIDATE_RES[index] for index in (1, 2))
 # "uJ (1e-6J)": a power of ten in scientific notation says what a unit is, it measures nothing.
 _UNIT_SCALE_RE = re.compile(r"1(?:\.0+)?[eE][-+]?\d")
 # "38/140W": a draw over its cap, the unit written once. The draw starts with a digit with none of
