@@ -411,6 +411,12 @@ def layout(lines: list[str], until: int | None = None) -> Layout:
                     if number > opened + 1:
                         code.append((opened + 1, number - 1))
             continue
+        if line[0] == "#":  # most visited lines: headings, told without stripping the line
+            if not in_html and number and _HEADING_LINE_RE.match(line):
+                starts.append(number)
+                if until is not None and number > until:
+                    break
+            continue
         stripped = line.lstrip(" ")
         if not stripped or stripped.isspace():
             in_html = False
@@ -430,10 +436,6 @@ def layout(lines: list[str], until: int | None = None) -> Layout:
                     break
             else:
                 in_html = in_html or bool(_HTML_LINE_RE.match(line))
-        elif line[0] == "#" and not in_html and number and _HEADING_LINE_RE.match(line):
-            starts.append(number)
-            if until is not None and number > until:
-                break
     return Layout(starts, code)
 
 
