@@ -19,23 +19,40 @@ _SENTENCE_END_RE = re.compile(r"\s(?:(?<=[.!?]\s)\s*(?=[A-Z(\"'\[*])|(?<=\n)\n*)
 # Each pattern below starts at a word that starts one of its alternatives: a lookahead tests for
 # those words first, with each one's first letter a case-sensitive class, so that the engine passes
 # over the other words of a sentence without entering each alternative.
-_BATCH_RE = re.compile(
-    r"\b(?=\d|" + case_blind_first("batch") + "|" + case_blind_first("bs") + ")"
+_BATCH = (
+    r"(?=\d|" + case_blind_first("batch") + "|" + case_blind_first("bs") + ")"
     r"(?:batch(?:[\s_-]?size)?(?:\s+of)?\s*(?:=|:)?\s*(\d{1,5})\b|\bbs\s*=\s*(\d{1,5})\b"
-    r"|\b(\d{1,5})\s*(?:prompts|requests|sequences)?\s*per batch\b)",
-    re.IGNORECASE,
+    r"|\b(\d{1,5})\s*(?:prompts|requests|sequences)?\s*per batch\b)"
 )
 _WORD_COUNTS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
                 "single": 1, "dual": 2}
 _GPU_COUNT_STARTS = "(?=\\d|" + "|".join(map(case_blind_first, [*_WORD_COUNTS, "gpu", "tp", "tensor"])) + ")"
-_GPU_COUNT_RE = re.compile(
-    r"\b" + _GPU_COUNT_STARTS + r"(?:"
+_GPU_COUNT = (
+    _GPU_COUNT_STARTS + r"(?:"
     r"(\d{1,5}|one|two|three|four|five|six|seven|eight|single|dual)\s*(?:x\s*)?"
     r"(?:(?!per\b)[A-Za-z][\w-]{1,11}\s+){0,2}gpus?\b(?![- ]?hours?)"
     r"|\bgpu\s*(?:quantity|count)\s*[:=]?\s*(\d{1,5})\b"
-    r"|\b(?:tp|tensor[- _]parallel(?:ism)?(?:[- _]size)?)\s*[=:]?\s*(\d{1,3})\b)",
-    re.IGNORECASE,
+    r"|\b(?:tp|tensor[- _]parallel(?:ism)?(?:[- _]size)?)\s*[=:]?\s*(\d{1,3})\b)"
 )
+
+
+class _AtWordStarts:
+    """A pattern matched only where a word starts (where "\\b" would hold before its first word
+    character). The search is for the non-word character before the word (a class first, which the
+    engine skips to at C speed; "\\b" first is tried at every position); a word at the text's
+    first character has none, and is matched there alone. Groups are the pattern's own."""
+
+    def __init__(self, pattern: str):
+        self._at_start = re.compile(pattern, re.IGNORECASE)
+        self._after_edge = re.compile(r"\W" + pattern, re.IGNORECASE)
+
+    def search(self, text: str) -> re.Match | None:
+        return self._at_start.match(text) or self._after_edge.search(text)
+
+
+# The patterns start with a digit or a letter, word characters, so a word start is where they can.
+_BATCH_RE = _AtWordStarts(_BATCH)
+_GPU_COUNT_RE = _AtWordStarts(_GPU_COUNT)
 
 
 # A "sentence" longer than this (a pasted log on one line) is read in pieces of about this size,
