@@ -36,23 +36,17 @@ _GPU_COUNT = (
 )
 
 
-class _AtWordStarts:
-    """A pattern matched only where a word starts (where "\\b" would hold before its first word
-    character). The search is for the non-word character before the word (a class first, which the
-    engine skips to at C speed; "\\b" first is tried at every position); a word at the text's
-    first character has none, and is matched there alone. Groups are the pattern's own."""
-
-    def __init__(self, pattern: str):
-        self._at_start = re.compile(pattern, re.IGNORECASE)
-        self._after_edge = re.compile(r"\W" + pattern, re.IGNORECASE)
-
-    def search(self, text: str) -> re.Match | None:
-        return self._at_start.match(text) or self._after_edge.search(text)
+# The patterns start with a digit or a letter, word characters, so they match only where a word
+# starts (where "\\b" would hold). They are searched for from the non-word character before the
+# word (a class first, which the engine skips to at C speed; "\\b" first is tried at every
+# position), in the text after a space that stands for its start (_search_at_word_starts).
+_BATCH_RE = re.compile(r"\W" + _BATCH, re.IGNORECASE)
+_GPU_COUNT_RE = re.compile(r"\W" + _GPU_COUNT, re.IGNORECASE)
 
 
-# The patterns start with a digit or a letter, word characters, so a word start is where they can.
-_BATCH_RE = _AtWordStarts(_BATCH)
-_GPU_COUNT_RE = _AtWordStarts(_GPU_COUNT)
+def _search_at_word_starts(pattern: re.Pattern, text: str) -> re.Match | None:
+    """The pattern's first match in the text, whose groups are read (its positions are one on)."""
+    return pattern.search(" " + text)
 
 
 # A "sentence" longer than this (a pasted log on one line) is read in pieces of about this size,
@@ -83,7 +77,7 @@ def _pieces(text: str, start: int, end: int) -> list[tuple[int, str]]:
 
 
 def batch_size(text: str) -> int | None:
-    match = _BATCH_RE.search(text)
+    match = _search_at_word_starts(_BATCH_RE, text)
     if not match:
         return None
     return int(next(group for group in match.groups() if group))
@@ -91,7 +85,7 @@ def batch_size(text: str) -> int | None:
 
 def gpu_count(text: str) -> int | None:
     """The number of GPUs a sentence says it ran on: "8 GPUs", "64 A100 GPUs", "GPU quantity: 2", "TP=4"."""
-    match = _GPU_COUNT_RE.search(text)
+    match = _search_at_word_starts(_GPU_COUNT_RE, text)
     if not match:
         return None
     word = ascii_lower(next(group for group in match.groups() if group))
