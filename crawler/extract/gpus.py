@@ -270,10 +270,9 @@ _MENTION_STARTS = "(?=" + "|".join([
         *((word, r"[\s_-]") for word in ("titan", "jetson", "agx", "orin", "xavier"))))]) + ")"
 # A mention starts where [A-Za-z0-9] (case-blind) does not match the character before it. The
 # search is for that character (a class first: the engine skips to it at C speed, where a
-# lookbehind first is tried at every position); a mention at the text's first character has
-# none, and is matched there alone.
+# lookbehind first is tried at every position), in the text after a space that stands for its
+# start (see _mentions_in_windows).
 _NOT_WORD_CHAR = f"(?-i:[^A-Za-z0-9{''.join(FOLDED_LETTERS.values())}])"
-_MENTION_AT_START_RE = re.compile(_MENTION_STARTS + _MENTION, re.IGNORECASE)
 _MENTION_AFTER_EDGE_RE = re.compile(_NOT_WORD_CHAR + _MENTION_STARTS + _MENTION, re.IGNORECASE)
 # A GeForce model number on its own ("my 5090", "dual 3090s", "2x 3090", "a 1080 Ti") is a card
 # only when the words around it say so: an article or count before it, or Ti/Super/s/GPU/card
@@ -342,16 +341,15 @@ def _mention_windows(text: str) -> list[tuple[int, int]]:
 def _mentions_in_windows(text: str):
     """(start, end, whether a TPU) of each mention a search of the windows in turn finds, the
     search going on from the end of the last mention (as finditer over each window would)."""
+    # The match starts with the character before the mention, at position p of "padded" for a
+    # mention at p of the text; the space stands for the start of the text.
+    padded = " " + text
     searched_to = 0
     for start, end in _mention_windows(text):
         at, end = max(start, searched_to), min(end, len(text))
-        if at == 0 and (found := _MENTION_AT_START_RE.match(text, 0, end)):
-            searched_to = at = found.end()
-            yield 0, at, found["tpu"] is not None
-        # The character before the mention is the first one matched: the search starts one back.
-        while found := _MENTION_AFTER_EDGE_RE.search(text, max(at - 1, 0), end):
-            searched_to = at = found.end()
-            yield found.start() + 1, at, found["tpu"] is not None
+        while found := _MENTION_AFTER_EDGE_RE.search(padded, at, end + 1):
+            searched_to = at = found.end() - 1
+            yield found.start(), at, found["tpu"] is not None
 
 
 def find_gpus(text: str) -> list[GpuMention]:

@@ -19,23 +19,34 @@ _SENTENCE_END_RE = re.compile(r"\s(?:(?<=[.!?]\s)\s*(?=[A-Z(\"'\[*])|(?<=\n)\n*)
 # Each pattern below starts at a word that starts one of its alternatives: a lookahead tests for
 # those words first, with each one's first letter a case-sensitive class, so that the engine passes
 # over the other words of a sentence without entering each alternative.
-_BATCH_RE = re.compile(
-    r"\b(?=\d|" + case_blind_first("batch") + "|" + case_blind_first("bs") + ")"
+_BATCH = (
+    r"(?=\d|" + case_blind_first("batch") + "|" + case_blind_first("bs") + ")"
     r"(?:batch(?:[\s_-]?size)?(?:\s+of)?\s*(?:=|:)?\s*(\d{1,5})\b|\bbs\s*=\s*(\d{1,5})\b"
-    r"|\b(\d{1,5})\s*(?:prompts|requests|sequences)?\s*per batch\b)",
-    re.IGNORECASE,
+    r"|\b(\d{1,5})\s*(?:prompts|requests|sequences)?\s*per batch\b)"
 )
 _WORD_COUNTS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
                 "single": 1, "dual": 2}
 _GPU_COUNT_STARTS = "(?=\\d|" + "|".join(map(case_blind_first, [*_WORD_COUNTS, "gpu", "tp", "tensor"])) + ")"
-_GPU_COUNT_RE = re.compile(
-    r"\b" + _GPU_COUNT_STARTS + r"(?:"
+_GPU_COUNT = (
+    _GPU_COUNT_STARTS + r"(?:"
     r"(\d{1,5}|one|two|three|four|five|six|seven|eight|single|dual)\s*(?:x\s*)?"
     r"(?:(?!per\b)[A-Za-z][\w-]{1,11}\s+){0,2}gpus?\b(?![- ]?hours?)"
     r"|\bgpu\s*(?:quantity|count)\s*[:=]?\s*(\d{1,5})\b"
-    r"|\b(?:tp|tensor[- _]parallel(?:ism)?(?:[- _]size)?)\s*[=:]?\s*(\d{1,3})\b)",
-    re.IGNORECASE,
+    r"|\b(?:tp|tensor[- _]parallel(?:ism)?(?:[- _]size)?)\s*[=:]?\s*(\d{1,3})\b)"
 )
+
+
+# The patterns start with a digit or a letter, word characters, so they match only where a word
+# starts (where "\\b" would hold). They are searched for from the non-word character before the
+# word (a class first, which the engine skips to at C speed; "\\b" first is tried at every
+# position), in the text after a space that stands for its start (_search_at_word_starts).
+_BATCH_RE = re.compile(r"\W" + _BATCH, re.IGNORECASE)
+_GPU_COUNT_RE = re.compile(r"\W" + _GPU_COUNT, re.IGNORECASE)
+
+
+def _search_at_word_starts(pattern: re.Pattern, text: str) -> re.Match | None:
+    """The pattern's first match in the text, whose groups are read (its positions are one on)."""
+    return pattern.search(" " + text)
 
 
 # A "sentence" longer than this (a pasted log on one line) is read in pieces of about this size,
@@ -66,7 +77,7 @@ def _pieces(text: str, start: int, end: int) -> list[tuple[int, str]]:
 
 
 def batch_size(text: str) -> int | None:
-    match = _BATCH_RE.search(text)
+    match = _search_at_word_starts(_BATCH_RE, text)
     if not match:
         return None
     return int(next(group for group in match.groups() if group))
@@ -74,7 +85,7 @@ def batch_size(text: str) -> int | None:
 
 def gpu_count(text: str) -> int | None:
     """The number of GPUs a sentence says it ran on: "8 GPUs", "64 A100 GPUs", "GPU quantity: 2", "TP=4"."""
-    match = _GPU_COUNT_RE.search(text)
+    match = _search_at_word_starts(_GPU_COUNT_RE, text)
     if not match:
         return None
     word = ascii_lower(next(group for group in match.groups() if group))
