@@ -289,3 +289,14 @@ def test_a_decimal_comma_is_not_read_as_another_figure():
 
 def test_a_figure_too_large_to_be_finite_is_no_figure():
     assert post("The A100 drew " + "9" * 400 + " W.") == []
+
+
+def test_clause_breaks_start_at_the_space_before_a_dash():
+    """A dash between spaces is found at its dash and given its space back; in " - - " the second
+    dash's space ends the first break, so it starts none (as a search from the start finds)."""
+    from crawler.extract.figure_roles import _clause_break_spans, clause_around
+    assert list(_clause_break_spans("a - b, c")) == [(1, 4), (5, 6)]
+    assert list(_clause_break_spans("a - - b")) == [(1, 4)]
+    assert list(_clause_break_spans("x-y a->b band and")) == [(5, 7), (14, 17)]
+    sentence = "idle - 50 W at idle — then 300 W"  # the 50 W stands at 7-11, the 300 W at 27
+    assert clause_around(sentence, 7, 11, 0, 27) == ("", " at idle")

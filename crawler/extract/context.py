@@ -16,12 +16,14 @@ _WORKLOAD_CUES = (
     ("inference", r"inference|\binfer\b|generat(?:e|ion|ing)|serving|\bdecod(?:e|ing)\b|prefill|"
                   r"prompts?\b|queries|\bquery\b|tokens?/s|latency|throughput"),
 )
+# "0 % util" is written as its two spellings ("0 ?%" would have the stem "0", which every figure
+# of a sentence holds: a search of each, per sentence and per figure, for a cue that is rarely there).
 _PHASE_CUES = (
     ("idle", r"\bidle|\bidling|standby|\bp8\b|no (?:model|models) (?:is |are )?loaded|nothing (?:is )?loaded|"
              r"before (?:any |a )?(?:model|models) (?:is |are )?loaded|before loading|between generations|"
              r"while no prompt|no (?:activity|in-flight requests|requests|load\b)|not (?:calculating|computing|"
              r"doing anything|in use)|waiting for (?:new |api |requests)|waits for|unused loaded|"
-             r"\b0 ?% (?:gpu[- ])?util|\bnot (?:being )?used\b|\bunused\b|\b(?:do|does|doing) nothing|nothing (?:is )?running|at rest\b"),
+             r"\b0 % (?:gpu[- ])?util|\b0% (?:gpu[- ])?util|\bnot (?:being )?used\b|\bunused\b|\b(?:do|does|doing) nothing|nothing (?:is )?running|at rest\b"),
     ("peak", r"\bpeak(?:s|ed|ing)?\b|\bmax(?:imum)?\b|\bspikes?\b"),
     ("prefill", r"\bprefill"),
     ("decode", r"\bdecod(?:e|ing)\b"),
@@ -182,14 +184,7 @@ class CuePattern:
         if self.stems is None:
             return self.regex.search(text)
         if len(text) <= _SHORT_TEXT:
-            scan, at_stem, start = self._stem_scanner.search, self._at_stem, 0
-            while stem := scan(text, start):
-                start = stem.start()
-                match = at_stem[stem[0]].match(text, start)
-                if match:
-                    return match
-                start += 1
-            return None
+            return self._search_short(text)[0]
         # The next place each stem stands, visited in order: most searches end at the first.
         upcoming = [(position, stem) for stem in self.stems if (position := text.find(stem)) >= 0]
         heapify(upcoming)
@@ -204,6 +199,25 @@ class CuePattern:
             else:
                 heappop(upcoming)
         return None
+
+    def _search_short(self, text: str) -> tuple[re.Match | None, bool]:
+        """The first match in a short text, and whether a stem stands in it."""
+        scan, at_stem, start, stem_seen = self._stem_scanner.search, self._at_stem, 0, False
+        while stem := scan(text, start):
+            stem_seen = True
+            start = stem.start()
+            match = at_stem[stem[0]].match(text, start)
+            if match:
+                return match, True
+            start += 1
+        return None, stem_seen
+
+    def search_noting_stems(self, text: str) -> tuple[re.Match | None, bool]:
+        """search(text), and whether any stem stands in the text (where none does, the pattern
+        finds nothing in any part of it)."""
+        if len(text) <= _SHORT_TEXT:
+            return self._search_short(text)
+        return self.search(text), any(stem in text for stem in self.stems)
 
     def finditer(self, text: str):
         if self.stems is None:
@@ -297,6 +311,16 @@ def phase_near(before: str, after: str) -> str | None:
     if last is not None:
         return _outer_label(last, cues)
     return classify_phase(after)
+
+
+def sentence_phase(lowered: str) -> tuple[str | None, bool]:
+    """classify_phase of a lower-cased sentence, and whether the stem of a phase cue stands in it.
+    Where none does, none stands in a lower-cased part of it either (the stems are ASCII, and
+    str.lower maps each character alone but the Greek sigma, which is no ASCII), so phase_near
+    finds nothing in the sentence's clauses and need not look."""
+    regex, cues = _PHASE_RES
+    match, stem_seen = regex.search_noting_stems(lowered)
+    return (_outer_label(match, cues) if match else None), stem_seen
 
 
 def classify_phase(text: str | None) -> str | None:

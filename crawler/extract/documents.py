@@ -33,7 +33,7 @@ from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .context import classify_method, classify_phase, classify_workload, phase_near
+from .context import classify_method, classify_phase, classify_workload, phase_near, sentence_phase as phase_of_sentence
 from .datafiles import Problem, read_delimited
 from .dataset_tables import CODECARBON_COLUMNS, extract_codecarbon
 from .figure_roles import ACCOUNTING, GPU as GPU_WORDS
@@ -502,9 +502,9 @@ class _Reader:
             # Each recorded figure's phase from its own clause; the others share the sentence's
             # unless another figure's clause names a different one ("16W when idle and 280W when
             # fully active" gives each its own; "pulling 60W or just 11W during idle" both idle).
-            clause_phases = [phase_near(*clause) if role in RECORDED_ROLES else None
+            sentence_phase, phase_cue_stands = phase_of_sentence(text.lowered)
+            clause_phases = [phase_near(*clause) if role in RECORDED_ROLES and phase_cue_stands else None
                              for clause, role in zip(clauses, roles)]
-            sentence_phase = classify_phase(sentence)
             facts = _SentenceFacts(self, index, offset, sentence)
             shared = sentence_phase if all(p in (None, sentence_phase) for p in clause_phases) else None
             for position, role in enumerate(roles):
