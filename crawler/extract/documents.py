@@ -591,9 +591,9 @@ class _Reader:
         earlier = [i for i in self.doc.nearby(index) if i < index]
         before = self.doc.block_text(earlier[-3:])[-_CAPTION_CHARS:]
         last_line = self.doc.blocks[index].end_line if last_line is None else last_line
-        following = [i for i in range(index + 1, len(self.doc.blocks))
-                     if self.doc.blocks[i].line > last_line
-                     and self.doc.blocks[i].kind in ("paragraph", "list_item")][:2]
+        blocks = self.doc.blocks
+        following = list(itertools.islice((i for i in range(index + 1, len(blocks))  # the first two, not all
+                                           if blocks[i].line > last_line and blocks[i].kind in ("paragraph", "list_item")), 2))
         after = self.doc.block_text(following)[:_CAPTION_CHARS]
 
         def section_gpu():

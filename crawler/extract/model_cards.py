@@ -39,6 +39,11 @@ _MASS_TO_KG = {"g": 0.001, "gram": 0.001, "grams": 0.001, "kg": 1.0, "kilogram":
                "t": 1000.0, "ton": 1000.0, "tons": 1000.0, "tonne": 1000.0, "tonnes": 1000.0}
 _MISSING = re.compile(r"^\s*(?:\[?\s*more information needed\s*\]?|n/?a|none|unknown|-|tbd)?\s*$",
                       re.IGNORECASE)
+# What _MISSING matches in an ASCII value with its spaces made single and none at its ends, lower-cased:
+# a set lookup where the pattern (case-blind, an alternation) costs as much as the rest of a field.
+_MISSING_VALUES = frozenset({"", "n/a", "na", "none", "unknown", "-", "tbd"} |
+                            {opening + "more information needed" + closing
+                             for opening in ("", "[", "[ ") for closing in ("", "]", " ]")})
 _FIGURE_FIELDS = ("power_w", "energy_j", "energy_per_token_j", "energy_per_query_j", "co2_kg", "gpu_hours")
 
 
@@ -83,11 +88,14 @@ def _workload_from_training_type(value) -> str:
     return "training"  # the metadata describes training (pre-training or unstated)
 
 
+_CALCULATOR_RE = re.compile(r"ml\s*co2|mlco2|impact calculator|lacoste", re.IGNORECASE)
+
+
 def _method_from_source(value) -> str | None:
     if not value:
         return None
     text = str(value)
-    if re.search(r"ml\s*co2|mlco2|impact calculator|lacoste", text, re.IGNORECASE):
+    if _CALCULATOR_RE.search(text):
         return "tdp-estimate"
     return classify_method(text) or "unknown"
 
@@ -149,6 +157,8 @@ _TEMPLATE_LABELS = (
 _TEMPLATE_LINE_RE = re.compile(
     r"^\s*(?P<label>" + "|".join(f"(?P<{name.replace(' ', '_')}>{pattern})" for name, pattern in _TEMPLATE_LABELS)
     + r")\s*(?P<paren>\([^)]*\))?\s*:\s*(?P<value>.*)$", re.IGNORECASE | re.DOTALL)
+# (label name, its group's number): which label matched, without building each group's name.
+_LABEL_GROUPS = tuple((name, _TEMPLATE_LINE_RE.groupindex[name.replace(" ", "_")]) for name, _ in _TEMPLATE_LABELS)
 _FIGURE_LABELS = {"gpu_hours", "training_time", "carbon", "energy"}
 # A paragraph is split into its lines only when one of them may be a template figure's label.
 _TEMPLATE_WORDS_RE = re.compile(r"hours|carbon|co2|emission|energy|training time|hardware|gpu", re.IGNORECASE)
@@ -167,7 +177,10 @@ def _may_hold_a_template_label(source: str) -> bool:
     if ":" not in source:  # most blocks: decided without lower-casing them
         return False
     lowered = source.lower()
-    return any(word in lowered for word in _TEMPLATE_LABEL_WORDS)
+    for word in _TEMPLATE_LABEL_WORDS:  # a loop, not any() over a generator: half the instructions
+        if word in lowered:
+            return True
+    return False
 
 
 def _template_fields(text: str) -> tuple[str, str] | None:
@@ -175,9 +188,11 @@ def _template_fields(text: str) -> tuple[str, str] | None:
     match = _TEMPLATE_LINE_RE.match(text)
     if not match:
         return None
-    name = next(name for name, _ in _TEMPLATE_LABELS if match.group(name.replace(" ", "_")))
+    name = next(name for name, group in _LABEL_GROUPS if match.group(group))
     value = " ".join(match["value"].split())
-    if _MISSING.match(value) or value.lower().startswith(("unknown", "[more information", "more information")):
+    lowered = value.lower()
+    if lowered.startswith(("unknown", "[more information", "more information")) or (
+            lowered in _MISSING_VALUES if value.isascii() else _MISSING.match(value)):
         return None
     return name, value + (f" {match['paren']}" if name == "carbon" and match["paren"] and
                           not find_carbon(value, unit_names_co2=False) else "")
@@ -212,11 +227,15 @@ def _hours(value: str) -> tuple[float, list[float] | None] | None:
     return (total, [low_total, high_total]) if high_total != low_total else (total, None)
 
 
+_PER_SOMETHING_RE = re.compile(r"\s*/")  # "0.4 kg/kWh": a rate, not the carbon emitted
+_ESTIMATE_RE = re.compile(r"\bestimat")  # matched against lower-cased text
+
+
 def _carbon_kg(value: str) -> float | None:
     """The carbon a template value states; of a value that shows its working ("250 W x 10 h x
     0.4 kg/kWh = 1 kg"), the result after the last "="."""
     result = value.rsplit("=", 1)[-1] if "=" in value else value
-    found = [q for q in find_carbon(result, unit_names_co2=False) if not re.match(r"\s*/", result[q.end:])]
+    found = [q for q in find_carbon(result, unit_names_co2=False) if not _PER_SOMETHING_RE.match(result, q.end)]
     if found:
         return found[0].value
     unit = _UNIT_IN_LABEL_RE.search(value)  # "CO2 Emissions (in grams): 25.4476"
@@ -302,13 +321,15 @@ def _template_record(values: dict, blocks: list[Block], items, context: str) -> 
         record["energy_j"] = energy[0].value if energy else None
     if all(record.get(name) is None for name in ("gpu_hours", "duration_s", "co2_kg", "energy_j")):
         return None
-    method = classify_method(" ".join(values.values())) or classify_method(section_text)
-    if method is None and re.search(r"\bestimat", " ".join(values.values()).lower()):
+    written = " ".join(values.values())
+    estimated = "estimat" in written.lower()
+    method = classify_method(written) or classify_method(section_text)
+    if method is None and estimated and _ESTIMATE_RE.search(written.lower()):
         method = "tdp-estimate"
     record["method"] = method
     workload = classify_workload(section_text)
     record["workload"] = workload if workload != "unknown" else classify_workload(context)
-    if "estimat" in " ".join(values.values()).lower():
+    if estimated:
         record["flags"].append("estimated")
     record["notes"] = "; ".join(notes) or None
     return record

@@ -40,9 +40,13 @@ _CARBON_MASS_UNITS = {"t": 1000.0, "ton": 1000.0, "tons": 1000.0, "tonne": 1000.
                       "metricton": 1000.0, "metrictons": 1000.0, "mt": 1000.0,
                       "kg": 1.0, "kgs": 1.0, "kilogram": 1.0, "kilograms": 1.0,
                       "g": 0.001, "gram": 0.001, "grams": 0.001}
+_CARBON_HEADER_RE = re.compile(r"carbon|co2|co₂|emission")  # matched against lower-cased text
 _CO2_SUFFIX_RE = re.compile(r"(?:of)?co2(?:equivalent|eq|e)?$")
-_RATED_RE = re.compile(r"peak power capacity|\btdp\b|thermal design power|rated power|"
-                       r"power capacity")  # matched against lower-cased text
+# A rating stated in lower-cased text: "peak power capacity", "thermal design power", "rated power",
+# "power capacity" or the word "tdp". Tested as substrings (the first holds the last): the
+# alternation, whose branches start differently, was entered at every position of the caption.
+_RATED_PHRASES = ("power capacity", "thermal design power", "rated power")
+_TDP_WORD_RE = re.compile(r"\btdp\b")
 _TDP_STATEMENT_RE = re.compile(r"TDP of\s+([\d.,]+\s*(?:[-–]\s*[\d.,]+)?\s*W)")
 _MEASURING_METHODS = {"nvml", "nvidia-smi", "codecarbon", "zeus", "external-meter"}
 _TOTAL_RE = re.compile(r"^\s*(?:total|sum|overall)\b", re.IGNORECASE)
@@ -51,6 +55,7 @@ _RATE_HEADER_RE = re.compile(r"/\s*k?wh|per\s+k?wh|intensity|price|cost|\$|€",
 _ACCOUNTING_HEADER_RE = re.compile(r"market[- ]based|offset|net\b", re.IGNORECASE)
 _EMPTY_CELLS = {"", "-", "\\-", "—", "–", "n/a", "na", "none", "unknown", "?", "tbd"}
 _FOOTNOTE_MARKS = "*†‡§¹²³"
+_DIGIT_THEN_LETTER_RE = re.compile(r"\d\s*[A-Za-z]")  # a unit written in the cell ("400 W")
 _SCIENTIFIC_RE = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d{1,3}")
 _STAGE_VALUE_RE = re.compile(r"stage\s*\d+\s*:\s*~?\s*(\d[\d.,]*)\s*([kKmMbB](?![a-z]))?", re.IGNORECASE)
 _GPU_HEADER_RE = re.compile(r"^\s*(?:gpus?|gpu (?:model|name|type)|hardware(?: type)?|device|accelerator)s?\s*$",
@@ -100,7 +105,7 @@ def column_role(header: str) -> ColumnRole | None:
     phase = classify_phase(lowered)
     if "gpu hour" in lowered or "gpu-hour" in lowered or (unit and unit.lower() == "gpu hours"):
         return ColumnRole("gpu_hours", 1.0, phase)
-    if re.search(r"carbon|co2|co₂|emission", lowered):
+    if _CARBON_HEADER_RE.search(lowered):
         factor = _CARBON_MASS_UNITS.get(_CO2_SUFFIX_RE.sub("", _compact(unit or "")))
         return ColumnRole("co2_kg", factor, phase) if factor else None
     per = _PER_UNIT_HEADER_RE.search(header)
@@ -127,6 +132,7 @@ def column_role(header: str) -> ColumnRole | None:
     return None
 
 
+@lru_cache(maxsize=4096)  # asked of each header two or three times per table, and headers repeat
 def _skipped_column(header: str) -> str | None:
     """Why a column with figures is deliberately not read, if it is one of those."""
     lowered = header.lower()
@@ -149,11 +155,12 @@ def _cell_role(cells: list[str], header: str) -> ColumnRole | None:
     if _skipped_column(header):
         return None
     kinds = Counter()
+    carbon_header = bool(_CARBON_HEADER_RE.search(lowered))
     for cell in cells:
         cell = _clean(cell)
         if cell.lower() in _EMPTY_CELLS:
             continue
-        if re.search(r"carbon|co2|co₂|emission", lowered) and find_carbon(cell, unit_names_co2=False):
+        if carbon_header and find_carbon(cell, unit_names_co2=False):
             kinds["co2"] += 1
             continue
         figures = find_figures(cell)
@@ -178,7 +185,7 @@ def _cell_value(cell: str, role: ColumnRole) -> tuple[float, float | None, float
     stages = _STAGE_VALUE_RE.findall(text)
     if len(stages) > 1:  # "Stage 1: 147K Stage 2: 98K": the figure is the sum
         return sum(parse_count(number + multiplier) for number, multiplier in stages) * (role.factor or 1.0), None, None
-    if role.factor == 0.0 or re.search(r"\d\s*[A-Za-z]", text) and role.field in ("power_w", "energy_j"):
+    if role.factor == 0.0 or role.field in ("power_w", "energy_j") and _DIGIT_THEN_LETTER_RE.search(text):
         if role.field == "co2_kg":
             found = find_carbon(text, unit_names_co2=False)
             if found:
@@ -274,20 +281,23 @@ def table_records(table: DocumentTable, *, before: str, after: str, extractor: s
     if context_gpu is None and gpu_column is None and section_gpu is not None:
         found = section_gpu()
         context_gpu = found.raw if found else None
-    rated = bool(_RATED_RE.search(lowered_context))
-    tdp_statement = _TDP_STATEMENT_RE.search(context)
+    rated = (any(phrase in lowered_context for phrase in _RATED_PHRASES)
+             or ("tdp" in lowered_context and bool(_TDP_WORD_RE.search(lowered_context))))
+    tdp_statement = _TDP_STATEMENT_RE.search(context) if "TDP of" in context else None  # a scan at find's speed
     workload = classify_workload(headers)
     if workload == "unknown":
         workload = classify_workload(before[-600:] + " " + after[:300])
     table_phase = classify_phase(before[-300:])
     method = "tdp-estimate" if rated else classify_method(context)
-    gpu_words = bool(GPU_WORDS.search(lowered_context))
+    gpu_words = None  # whether the caption says GPU: read when a row's GPU is unknown, once
     notes = []
     if rated:
         notes.append("the card gives this wattage as peak power capacity / TDP, not a measured draw")
     if tdp_statement:
         notes.append(f"card states a TDP of {tdp_statement.group(1)}")
     by_field = Counter(role.field for role in roles.values())
+    lowered_headers = headers.lower()
+    gpu_scope = "from gpu" in lowered_headers or "gpu energy" in lowered_headers or "gpu power" in lowered_headers
     for number, row in enumerate(table.rows, start=1):
         label = row[label_column] if label_column is not None and label_column < len(row) else ""
         row_gpu = row[gpu_column].strip() if gpu_column is not None and gpu_column < len(row) else ""
@@ -324,9 +334,12 @@ def table_records(table: DocumentTable, *, before: str, after: str, extractor: s
             figure_values = {k: v for k, v in values.items() if k != "batch_size"}
             if not figure_values:
                 continue
-            if {"power_w", "energy_j"} & set(figure_values) and not (gpu_known or gpu_words):
-                result.skipped["not_gpu"] += len(figure_values)
-                continue
+            if {"power_w", "energy_j"} & set(figure_values) and not gpu_known:
+                if gpu_words is None:
+                    gpu_words = bool(GPU_WORDS.search(lowered_context))
+                if not gpu_words:
+                    result.skipped["not_gpu"] += len(figure_values)
+                    continue
             record = _row_record(table, row, number, column, label, gpu_raw, workload, method,
                                  notes, extractor, locator_prefix)
             record["batch_size"] = shared.get("batch_size")
@@ -346,7 +359,7 @@ def table_records(table: DocumentTable, *, before: str, after: str, extractor: s
                     record["flags"].append("rated_not_measured")
                 elif method in _MEASURING_METHODS or record["phase"]:
                     record["power_kind"] = "measured"
-            if re.search(r"from gpus?|gpu energy|gpu power", headers.lower()):
+            if gpu_scope:
                 record["scope"] = "gpu"
             result.records.append(record)
     return result
