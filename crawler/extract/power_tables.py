@@ -176,6 +176,10 @@ def _cell_role(cells: list[str], header: str) -> ColumnRole | None:
 def _cell_value(cell: str, role: ColumnRole) -> tuple[float, float | None, float | None] | None:
     """(value, low, high) of a cell in the role's canonical unit; raises ValueError when unreadable."""
     text = _clean(cell)
+    if role.factor != 0.0 and text.isdigit():  # "400", "70816": most cells of a power table
+        count = parse_count(text)  # every pattern below needs a letter ("e", "stage", "hours", a unit)
+        if count is not None:
+            return count * role.factor, None, None
     if _SCIENTIFIC_RE.fullmatch(text):
         return float(text) * (role.factor or 1.0), None, None
     if role.field == "gpu_hours":
