@@ -37,8 +37,8 @@ _GPU_COUNT = (
 
 
 # The patterns start with a digit or a letter, word characters, so they match only where a word
-# starts (where "\\b" would hold). They are searched for from the non-word character before the
-# word (a class first, which the engine skips to at C speed; "\\b" first is tried at every
+# starts (where "\b" would hold). They are searched for from the non-word character before the
+# word (a class first, which the engine skips to at C speed; "\b" first is tried at every
 # position), in the text after a space that stands for its start (_search_at_word_starts).
 _BATCH_RE = re.compile(r"\W" + _BATCH, re.IGNORECASE)
 _GPU_COUNT_RE = re.compile(r"\W" + _GPU_COUNT, re.IGNORECASE)
