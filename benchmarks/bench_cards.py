@@ -2,7 +2,8 @@
 
 Run: python benchmarks/bench_cards.py [CARDS]. Builds cards of 10-50 KB (front matter, sections of
 prose, a power table, the template bullets, code blocks) and prints how many extract_card reads a second
-on one core (CPU time, best of three passes). Targets: at least 200 cards a second (the
+on one core (CPU time, best of three passes), compiled when scripts/build_native.py has built the
+extractors (CRAWLER_PURE_PYTHON=1 measures the sources). Targets: at least 200 cards a second (the
 document model's floor), 400 (the speed issue's). Beside it, measured in the same run, the
 ceiling no change to figure reading can pass: every card's front matter loaded and its lines
 scanned for candidates, the two steps each card pays before any figure is read.
@@ -14,6 +15,7 @@ import random
 import sys
 import time
 
+import crawler.extract
 from crawler.extract.documents import reading_plan
 from crawler.extract.model_cards import extract_card, split_front_matter
 
@@ -93,7 +95,8 @@ def main() -> None:
     elapsed, records = _best_cpu_seconds(lambda: sum(len(extract_card(card).records) for card in cards))
     fixed, _ = _best_cpu_seconds(lambda: [reading_plan(split_front_matter(card)[1]) for card in cards])
     speed, ceiling = count / elapsed, count / fixed
-    print(f"{count} cards, {size_kb:.0f} KB on average, {records} records")
+    build = "compiled with mypyc (build/native)" if crawler.extract.NATIVE else "Python source (no current build)"
+    print(f"{count} cards, {size_kb:.0f} KB on average, {records} records; extractors: {build}")
     print(f"{elapsed:.2f} s CPU -> {speed:.0f} cards/s "
           f"(targets: 200 cards/s, {speed / 200:.2f}x; 400 cards/s, {speed / 400:.2f}x)")
     print(f"ceiling, front matter and candidate scan alone: {ceiling:.0f} cards/s "

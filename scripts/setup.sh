@@ -17,7 +17,7 @@ if [ ! -f "$STAMP" ]; then
   echo "Installing into $VENV (1/2): the latest pip"
   "$VENV/bin/python" -m pip install "${PIP_OUTPUT[@]}" --upgrade pip
   echo "Installing into $VENV (2/2): the project and its dependencies (about 80 s on a fresh machine)"
-  "$VENV/bin/python" -m pip install "${PIP_OUTPUT[@]}" -e "$ROOT[test]"
+  "$VENV/bin/python" -m pip install "${PIP_OUTPUT[@]}" -e "$ROOT[test,native]"
   rm -f "$VENV"/.installed-*
   touch "$STAMP"
   echo "Installed in $((SECONDS - INSTALL_STARTED)) s"
@@ -27,5 +27,8 @@ fi
 # many container images), which otherwise compiles every module's source again at each crawl's
 # start: ~0.35 s CPU of each `scrapy crawl`. Only sources newer than their .pyc are compiled.
 "$VENV/bin/python" -m compileall -q "$ROOT/crawler" "$ROOT/postprocess" "$ROOT/demosite" >/dev/null
+# The extractors compiled with mypyc (crawler/extract/__init__.py says how they are loaded): only
+# when their sources changed since the last build. Without a C compiler the sources run as they are.
+"$VENV/bin/python" "$ROOT/scripts/build_native.py" || true
 export PATH="$VENV/bin:$PATH"
 cd "$ROOT"

@@ -84,10 +84,12 @@ def fake_project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def byte_compiling(project: Path) -> str:
-    """The call that byte-compiles the project's own modules (read where PYTHONDONTWRITEBYTECODE
-    would otherwise have every crawl compile them again)."""
-    return f"-m compileall -q {project}/crawler {project}/postprocess {project}/demosite"
+def compiling(project: Path) -> list[str]:
+    """The calls that byte-compile the project's own modules (read where PYTHONDONTWRITEBYTECODE
+    would otherwise have every crawl compile them again) and build the extractors with mypyc
+    (the script itself does nothing while its build matches the sources)."""
+    return [f"-m compileall -q {project}/crawler {project}/postprocess {project}/demosite",
+            f"{project}/scripts/build_native.py"]
 
 
 def test_setup_in_a_log_prints_a_line_per_stage_and_keeps_pip_quiet(tmp_path):
@@ -101,12 +103,12 @@ def test_setup_in_a_log_prints_a_line_per_stage_and_keeps_pip_quiet(tmp_path):
                          "(about 80 s on a fresh machine)"]
     assert re.fullmatch(r"Installed in \d+ s", lines[2]) and len(lines) == 3
     assert (project / "pip-calls").read_text().splitlines() == [
-        "-m pip install --quiet --upgrade pip", f"-m pip install --quiet -e {project}[test]", byte_compiling(project)]
-    # Installed: the next set-up installs nothing, and byte-compiles what changed since.
+        "-m pip install --quiet --upgrade pip", f"-m pip install --quiet -e {project}[test,native]", *compiling(project)]
+    # Installed: the next set-up installs nothing, and compiles what changed since.
     again = subprocess.run(["bash", "-c", f"source {project}/scripts/setup.sh"], capture_output=True, text=True,
                            timeout=60)
     assert again.returncode == 0 and again.stdout == ""
-    assert (project / "pip-calls").read_text().splitlines()[3:] == [byte_compiling(project)]
+    assert (project / "pip-calls").read_text().splitlines()[4:] == compiling(project)
 
 
 def test_setup_on_a_terminal_shows_pips_own_progress(tmp_path):
@@ -117,6 +119,6 @@ def test_setup_on_a_terminal_shows_pips_own_progress(tmp_path):
     os.close(terminal)
     assert completed.returncode == 0
     assert (project / "pip-calls").read_text().splitlines() == [
-        "-m pip install --progress-bar on --upgrade pip", f"-m pip install --progress-bar on -e {project}[test]",
-        byte_compiling(project)]
+        "-m pip install --progress-bar on --upgrade pip", f"-m pip install --progress-bar on -e {project}[test,native]",
+        *compiling(project)]
     os.close(controller)

@@ -150,15 +150,3 @@ def test_parse_number_refuses_digits_past_a_float():
         parse_number("1" * 400)
 
 
-def test_figures_built_without_init_equal_figures_built_with_it():
-    """_new_figure skips the frozen dataclass's __init__ for speed: the figure it gives must be the
-    one Figure(...) gives, field for field, and as frozen."""
-    import dataclasses
-
-    from crawler.extract.units import Figure, _new_figure
-    fields = ("energy", 1800.0, 1.0, 2.0, True, "~0.5 Wh", 3, 10)
-    fast, built = _new_figure(*fields), Figure(*fields)
-    assert fast == built and hash(fast) == hash(built) and repr(fast) == repr(built)
-    assert dataclasses.astuple(fast) == fields
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        fast.value = 0.0

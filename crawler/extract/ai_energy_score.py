@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from parsel import Selector
 
@@ -66,7 +67,7 @@ def page_text(html: str) -> str:
 def methodology_facts(page_text: str | None) -> MethodologyFacts:
     """The measuring facts the page states; missing ones come from DOCUMENTED_FACTS and are listed."""
     text = " ".join((page_text or "").split())
-    found = {}
+    found: dict[str, Any] = {}
     if hardware := _HARDWARE_RE.search(text):
         found["hardware"] = hardware.group(0)
     if (batch := batch_size(text)) is not None:

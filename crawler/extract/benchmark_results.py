@@ -83,7 +83,7 @@ def extract_mlenergy_config(rows: list[dict], file_path: str) -> TableExtraction
             continue
         model = text_or_none(row.get("Model"))
         count = _whole(row.get("#GPUs"))
-        unit = _MLENERGY_PER_UNIT_RE.match(energy_key)[1]
+        unit = _MLENERGY_PER_UNIT_RE.match(energy_key)[1]  # type: ignore[index, arg-type]  # picked by this pattern
         notes = [f"ML.ENERGY leaderboard result: Zeus GPU energy per {unit}"
                  + (f", summed over the run's {count} GPUs" if count and count > 1 else "")]
         notes += [f"{key}={text_or_none(row.get(key))}" for key in _MLENERGY_CONFIG_CONTEXT

@@ -103,7 +103,7 @@ def _cues_starting_with(patterns, stem: str, capture: bool) -> re.Pattern:
     whole pattern gives there. The rest of a cue becomes a branch that never matches, so that
     each cue keeps its group number."""
     def fits(alternative: str) -> bool:
-        return any(other.startswith(stem) or stem.startswith(other) for other in literal_stems(alternative))
+        return any(other.startswith(stem) or stem.startswith(other) for other in literal_stems(alternative) or ())
 
     cues = []
     for pattern in patterns:
@@ -157,11 +157,10 @@ class CuePattern:
         joined = "|".join(f"({p})" if capture else p for p in patterns)
         self.regex = re.compile(joined)
         stems = [literal_stems(p) for p in patterns]
-        if any(s is None for s in stems):
-            self.stems = None
-            self._stem_scanner = None
-        else:  # "do" finds every place "does" could start
-            every = set().union(*stems)
+        self.stems: tuple[str, ...] | None = None
+        self._stem_scanner: re.Pattern | None = None
+        if all(s is not None for s in stems):  # "do" finds every place "does" could start
+            every: set[str] = set().union(*(s for s in stems if s is not None))
             self.stems = tuple(s for s in every if not any(o != s and s.startswith(o) for o in every))
             # The stems as a trie: the engine skips every position whose character starts no
             # stem and follows one branch per character where one does. No stem starts another:
@@ -172,7 +171,7 @@ class CuePattern:
     def _starts(self, text: str) -> list[tuple[int, str]]:
         """Where a cue may start, in order, and the stem that stands there."""
         found = []
-        for stem in self.stems:
+        for stem in self.stems:  # type: ignore[union-attr]  # called only when the cues have stems
             position = text.find(stem)
             while position >= 0:
                 found.append((position, stem))
@@ -202,7 +201,7 @@ class CuePattern:
 
     def _search_short(self, text: str) -> tuple[re.Match | None, bool]:
         """The first match in a short text, and whether a stem stands in it."""
-        scan, at_stem, start, stem_seen = self._stem_scanner.search, self._at_stem, 0, False
+        scan, at_stem, start, stem_seen = self._stem_scanner.search, self._at_stem, 0, False  # type: ignore[union-attr]  # called only when the cues have stems
         while stem := scan(text, start):
             stem_seen = True
             start = stem.start()
@@ -217,14 +216,14 @@ class CuePattern:
         finds nothing in any part of it)."""
         if len(text) <= _SHORT_TEXT:
             return self._search_short(text)
-        return self.search(text), any(stem in text for stem in self.stems)
+        return self.search(text), any(stem in text for stem in self.stems)  # type: ignore[union-attr]  # called only when the cues have stems
 
     def finditer(self, text: str):
         if self.stems is None:
             yield from self.regex.finditer(text)
             return
         if len(text) <= _SHORT_TEXT:
-            scan, at_stem, start = self._stem_scanner.search, self._at_stem, 0
+            scan, at_stem, start = self._stem_scanner.search, self._at_stem, 0  # type: ignore[union-attr]  # stems is None returned above
             while stem := scan(text, start):
                 match = at_stem[stem[0]].match(text, stem.start())
                 if match:
@@ -258,7 +257,8 @@ class CueScan:
 
     def present(self, text: str) -> frozenset:
         """The patterns with a stem in the text (each of the others finds nothing in it)."""
-        found, scan, patterns_at = frozenset(), self._scanner.search, self._patterns_at
+        found: frozenset[CuePattern] = frozenset()
+        scan, patterns_at = self._scanner.search, self._patterns_at
         match = scan(text)
         while match:
             found |= patterns_at[match[0]]
@@ -277,7 +277,7 @@ def _compile(cues) -> CuePattern:
 
 def _outer_label(match: re.Match, cues) -> str:
     """The label of the cue that matched (cue patterns use only non-capturing groups)."""
-    return cues[match.lastindex - 1][0]
+    return cues[match.lastindex - 1][0]  # type: ignore[operator]  # every cue is a group: one matched
 
 
 _WORKLOAD_RES = (_compile(_WORKLOAD_CUES), _WORKLOAD_CUES)

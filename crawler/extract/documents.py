@@ -33,6 +33,8 @@ from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
 
+from mypy_extensions import mypyc_attr
+
 from .context import classify_method, classify_phase, classify_workload, phase_near, sentence_phase as phase_of_sentence
 from .datafiles import Problem, read_delimited
 from .dataset_tables import CODECARBON_COLUMNS, extract_codecarbon
@@ -199,7 +201,9 @@ def _candidates_and_units(text: str) -> tuple[list[int], dict[int, int]]:
             position = folded.find(string, position + len(string))
     positions += _per_token_joules(folded)
     units_at = set(number_units)
-    lines, units, line, counted_to = [], {}, 0, 0
+    lines: list[int] = []
+    units: dict[int, int] = {}
+    line, counted_to = 0, 0
     for position in sorted(positions):
         line += folded.count(b"\n", counted_to, position)
         counted_to = position
@@ -213,7 +217,8 @@ def _candidates_and_units(text: str) -> tuple[list[int], dict[int, int]]:
 def _per_token_joules(folded: bytes) -> list[int]:
     """Where _FOLDED_CANDIDATE_RES[5] ("j/tok", "j/out") matches in ``folded``, found from the
     places of "j"; with the pattern's own search once "j" turns out common."""
-    starts, position = [], folded.find(b"j")
+    starts: list[int] = []
+    position = folded.find(b"j")
     for _ in range(8 + len(folded) // _J_SHARE):
         if position < 0:
             return starts
@@ -380,6 +385,9 @@ def _gpu_for(doc: _Document, index: int, sentence_offset: int, sentence: str, po
     return None, None
 
 
+# Not a native class when compiled with mypyc: its cached_attribute values live in the instance's
+# __dict__, which native instances do not have.
+@mypyc_attr(native_class=False)
 class _SentenceFacts:
     """What a sentence says for all its figures, each read once (a sentence often holds several)."""
 
@@ -427,14 +435,20 @@ class _Reader:
         self.result = DocumentExtraction()
         # (field, value to 6 significant digits) -> [(bounds, GPU as written)] of figures recorded
         self.seen: dict[tuple[str, str], list[tuple[tuple | None, str | None]]] = {}
+        self._post_text: str | None = None
+        self._post_has_gpu_words: bool | None = None
 
-    @cached_attribute
+    @property
     def post_text(self) -> str:
-        return self.doc.title + " " + self.doc.block_text(range(len(self.doc.blocks)))
+        if self._post_text is None:
+            self._post_text = self.doc.title + " " + self.doc.block_text(range(len(self.doc.blocks)))
+        return self._post_text
 
-    @cached_attribute
+    @property
     def post_has_gpu_words(self) -> bool:
-        return bool(GPU_WORDS.search(self.post_text.lower()))
+        if self._post_has_gpu_words is None:
+            self._post_has_gpu_words = bool(GPU_WORDS.search(self.post_text.lower()))
+        return self._post_has_gpu_words
 
     def context_label(self, index: int, sentence: str, classify, post: bool = True) -> str | None:
         """A label (method, workload) from the sentence, else its block, section, and (``post``)
@@ -588,7 +602,7 @@ class _Reader:
                    last_line: int | None = None) -> None:
         """A table's records; its caption is the text just before it, its notes the text just
         after it (up to two paragraphs: "Power Consumption: peak power capacity per GPU")."""
-        earlier = [i for i in self.doc.nearby(index) if i < index]
+        earlier: list[int] = [i for i in self.doc.nearby(index) if i < index]
         before = self.doc.block_text(earlier[-3:])[-_CAPTION_CHARS:]
         last_line = self.doc.blocks[index].end_line if last_line is None else last_line
         blocks = self.doc.blocks
@@ -597,7 +611,7 @@ class _Reader:
         after = self.doc.block_text(following)[:_CAPTION_CHARS]
 
         def section_gpu():
-            for other in reversed(earlier):  # the nearest earlier GPU of its section ...
+            for other in earlier[::-1]:  # the nearest earlier GPU of its section ...
                 if self.doc.gpus(other):
                     return self.doc.gpus(other)[-1].match
             return getattr(self.doc.section_gpu(index), "match", None)  # ... or the one it names
@@ -695,7 +709,7 @@ def document_records(text: str, *, table_extractor: str, locator_prefix: str, ti
     reader = _Reader(doc, locator_prefix)
     for record in tools.records:
         if record.get("gpu_raw") is None and doc.post_gpu():  # dmon, Zeus and CodeCarbon name no GPU
-            record["gpu_raw"] = doc.post_gpu().match.raw
+            record["gpu_raw"] = doc.post_gpu().match.raw  # type: ignore[union-attr]  # tested just above
             record["notes"] = "; ".join(filter(None, [record.get("notes"), "GPU from the only GPU the post names"]))
         reader.add(record)
     reader.result.skipped.update(tools.skipped)

@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import re
 
+from mypy_extensions import mypyc_attr
+
 from .context import CuePattern, CueScan
 from .records import cached_attribute
 
@@ -185,6 +187,9 @@ def _component_nearer_than_gpu(before: str, after: str) -> bool:
     return False
 
 
+# Not a native class when compiled with mypyc: its cached_attribute values live in the instance's
+# __dict__, which native instances do not have.
+@mypyc_attr(native_class=False)
 class SentenceText:
     """A sentence, lower-cased once, and whether it says the figures in it are estimates: the
     same for all of them, read once (a sentence often holds several)."""
@@ -197,7 +202,8 @@ class SentenceText:
     def estimated(self) -> bool:
         # A cue matches only where one of its few stems stands, and most sentences hold none:
         # str's search for each (C speed) rules that out for a sixth of the trie scan's cost.
-        return any(stem in self.lowered for stem in ESTIMATE.stems) and bool(ESTIMATE.search(self.lowered))
+        return (any(stem in self.lowered for stem in ESTIMATE.stems)  # type: ignore[union-attr]  # its cues have stems
+                and bool(ESTIMATE.search(self.lowered)))
 
 
 class _Around:

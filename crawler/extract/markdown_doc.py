@@ -21,8 +21,10 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from itertools import compress
 from operator import itemgetter
+from typing import Any
 
 from markdown_it_pyrs import MarkdownIt
+from mypy_extensions import mypyc_attr
 
 from .records import cached_attribute
 
@@ -66,6 +68,9 @@ _MARKDOWN_LINE_RE = re.compile(r"^(?:#{1,6}\s+\S|\s{0,3}[-*+]\s+\*\*[^*\n]{1,80}
 _INLINE_SKIPPED = {"image", "html_inline"}
 
 
+# Not a native class when compiled with mypyc: its cached_attribute values live in the instance's
+# __dict__, which native instances do not have.
+@mypyc_attr(native_class=False)
 @dataclass
 class Block:
     """One block of a document.
@@ -85,7 +90,7 @@ class Block:
     info: str = ""  # a code block's info string ("bash", "csv")
     literal: str | None = field(default=None, repr=False)  # code and HTML content
     source: tuple = field(default=(b"", 0, 0), repr=False)  # (document bytes, start, end)
-    table_node: object = field(default=None, repr=False)
+    table_node: Any = field(default=None, repr=False)
     line_breaks: bool = False  # the source's line breaks are breaks in the text (GitHub comments)
 
     @property
@@ -161,8 +166,9 @@ _WRAPPED_LINE_RE = re.compile(r"\n(?![A-Z])")
 def _without_line_starts(source: str) -> str:
     """Each line of the source without its container marks (_LINE_START_RE)."""
     if "\n" not in source:  # most blocks: one line
-        return source[_LINE_START_RE.match(source).end():]
-    return "\n".join(line[_LINE_START_RE.match(line).end():] for line in source.split("\n"))
+        return source[_LINE_START_RE.match(source).end():]  # type: ignore[union-attr]  # matches any line
+    return "\n".join(line[_LINE_START_RE.match(line).end():]  # type: ignore[union-attr]  # matches any line
+                     for line in source.split("\n"))
 
 
 def _plain(source: str, heading: bool = False, line_breaks: bool = False) -> str:

@@ -342,7 +342,7 @@ def result_records(files: ResultFiles, system: SystemDescription) -> list[dict]:
                + (f"; idle {window.idle_w:.1f} W" if window.idle_w is not None else "")
                + (f"; {summary.samples_per_s:g} samples/s" if summary.samples_per_s else "")
                + (f"; {summary.tokens_per_s:g} tokens/s" if summary.tokens_per_s else ""))
-    records = [{
+    records: list[dict] = [{
         **common, "extractor": "mlperf.power_window", "locator": f"{where}#window", "excerpt": excerpt,
         "phase": "steady", "power_w": round(mean, 3), "power_kind": "measured",
         "duration_s": window.duration_s, "energy_j": round(mean * window.duration_s, 1),

@@ -14,6 +14,7 @@ import functools
 import json
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import yaml
 
@@ -115,7 +116,7 @@ def co2_eq_emissions_records(metadata: dict) -> list[dict]:
             notes.append(f"{key}: {details[key]}")
     hardware = details.get("hardware_used")
     method = _method_from_source(details.get("source"))
-    figures = {}
+    figures: dict[str, Any] = {}
     energy_kwh = number_or_none(details.get("energy_consumed"))
     if energy_kwh is not None and energy_kwh > 0:
         figures["energy_j"] = energy_kwh * 3_600_000
@@ -270,7 +271,8 @@ def template_records(blocks: list[Block], context: str = "") -> tuple[list[dict]
                 by_list.setdefault(("paragraphs", paragraph_run), []).append((index, *fields))
         elif block.kind == "heading":
             paragraph_run += 1
-    records, claimed = [], set()
+    records: list[dict] = []
+    claimed: set[int] = set()
     for items in by_list.values():
         values = {name: value for _, name, value in items}
         # A training time alone is a training-details list: a figure of GPU work only when the
@@ -297,7 +299,7 @@ def _template_record(values: dict, blocks: list[Block], items, context: str) -> 
     first = items[0][0]
     section = blocks[first].section
     section_text = " ".join(b.text for b in blocks if b.section == section and b.kind != "code")
-    record = {"extractor": "card_template.environmental_impact",
+    record: dict[str, Any] = {"extractor": "card_template.environmental_impact",
               "locator": f"template#environmental_impact&line={blocks[first].line}",
               "excerpt": truncate(" ".join(blocks[index].text for index, _, _ in items)),
               "gpu_raw": values.get("hardware"), "flags": []}
@@ -469,7 +471,7 @@ def _simple_mapping(lines: list[tuple], start: int, indent: int, depth: int) -> 
         if value_text:
             mapping[key] = _simple_value(value_text)
             continue
-        value = None
+        value: list | dict | None = None
         if number < len(lines):
             below, _, _, item = lines[number]
             if item is not None and below >= indent:
@@ -518,6 +520,7 @@ def split_front_matter(content: str) -> tuple[dict, str, list[Problem]]:
         return {}, content, [Problem("no_front_matter", "card has no YAML metadata", error=False)]
     block = content[bounds[0]:bounds[1]]
     body = content[bounds[2]:]
+    metadata: Any  # whatever YAML holds: a mapping, a list, a scalar or None
     try:
         try:
             metadata = _simple_front_matter(block)

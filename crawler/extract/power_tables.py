@@ -23,6 +23,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from .context import classify_method, classify_phase, classify_workload
 from .datafiles import Problem
@@ -154,7 +155,7 @@ def _cell_role(cells: list[str], header: str) -> ColumnRole | None:
     lowered = header.lower()
     if _skipped_column(header):
         return None
-    kinds = Counter()
+    kinds: Counter[str] = Counter()
     carbon_header = bool(_CARBON_HEADER_RE.search(lowered))
     for cell in cells:
         cell = _clean(cell)
@@ -173,7 +174,7 @@ def _cell_role(cells: list[str], header: str) -> ColumnRole | None:
     return ColumnRole(field_name, 0.0, classify_phase(lowered))  # factor 0: each cell has its unit
 
 
-def _cell_value(cell: str, role: ColumnRole) -> tuple[float, float | None, float | None] | None:
+def _cell_value(cell: str, role: ColumnRole) -> tuple[float, float | None, float | None]:
     """(value, low, high) of a cell in the role's canonical unit; raises ValueError when unreadable."""
     text = _clean(cell)
     if role.factor != 0.0 and text.isdigit():  # "400", "70816": most cells of a power table
@@ -188,7 +189,9 @@ def _cell_value(cell: str, role: ColumnRole) -> tuple[float, float | None, float
             return sum(part.value for part in parts), None, None
     stages = _STAGE_VALUE_RE.findall(text)
     if len(stages) > 1:  # "Stage 1: 147K Stage 2: 98K": the figure is the sum
-        return sum(parse_count(number + multiplier) for number, multiplier in stages) * (role.factor or 1.0), None, None
+        # A stage parse_count cannot read (None) makes sum raise TypeError: an unreadable cell.
+        return sum(parse_count(number + multiplier)  # type: ignore[misc]
+                   for number, multiplier in stages) * (role.factor or 1.0), None, None
     if role.factor == 0.0 or role.field in ("power_w", "energy_j") and _DIGIT_THEN_LETTER_RE.search(text):
         if role.field == "co2_kg":
             found = find_carbon(text, unit_names_co2=False)
@@ -308,7 +311,9 @@ def table_records(table: DocumentTable, *, before: str, after: str, extractor: s
         if _TOTAL_RE.match(label):
             result.problems.append(Problem("table_total_row", f"{locator_prefix}: {label!r}", error=False))
             continue
-        shared, separate, shared_columns = {}, [], []
+        shared: dict[str, Any] = {}  # field -> (value, low, high); "batch_size" -> a whole number
+        separate: list[tuple[int, ColumnRole, tuple[float, float | None, float | None]]] = []
+        shared_columns: list[int] = []
         for column, role in roles.items():
             cell = row[column] if column < len(row) else ""
             if _clean(cell).lower() in _EMPTY_CELLS:
@@ -331,10 +336,11 @@ def table_records(table: DocumentTable, *, before: str, after: str, extractor: s
         gpu_raw = row_gpu or context_gpu
         gpu_known = bool(gpu_raw) and (normalise_gpu(gpu_raw).spec is not None or bool(row_gpu))
         # In column order: the row's record (its first columns), and each column of its own.
-        figures = sorted([(min(shared_columns, default=-1), None, None, shared)] +
+        figures: list[tuple[int, int | None, ColumnRole | None, dict[str, Any]]] = sorted(
+                         [(min(shared_columns, default=-1), None, None, shared)] +
                          [(column, column, role, {role.field: value}) for column, role, value in separate],
                          key=lambda figure: figure[0])
-        for _, column, role, values in figures:
+        for _, figure_column, figure_role, values in figures:
             figure_values = {k: v for k, v in values.items() if k != "batch_size"}
             if not figure_values:
                 continue
@@ -344,14 +350,14 @@ def table_records(table: DocumentTable, *, before: str, after: str, extractor: s
                 if not gpu_words:
                     result.skipped["not_gpu"] += len(figure_values)
                     continue
-            record = _row_record(table, row, number, column, label, gpu_raw, workload, method,
+            record = _row_record(table, row, number, figure_column, label, gpu_raw, workload, method,
                                  notes, extractor, locator_prefix)
             record["batch_size"] = shared.get("batch_size")
-            column_phase = role.phase if role else _single_phase([roles[c] for c in shared_columns])
+            column_phase = figure_role.phase if figure_role else _single_phase([roles[c] for c in shared_columns])
             record["phase"] = column_phase or classify_phase(label) or table_phase
             bounds = {}
-            for field_name, (value, low, high) in figure_values.items():
-                record[field_name] = value
+            for field_name, (amount, low, high) in figure_values.items():
+                record[field_name] = amount
                 if low is not None:
                     bounds[field_name] = [low, high]
             if bounds:

@@ -68,8 +68,7 @@ class cached_attribute:
 
     def __init__(self, compute):
         self.compute = compute
-        self.name = compute.__name__
-        self.__doc__ = compute.__doc__
+        self.__doc__ = getattr(compute, "__doc__", None)  # a method compiled by mypyc has none
 
     def __set_name__(self, owner, name):
         self.name = name

@@ -142,7 +142,8 @@ def _is_fence(line: _Line) -> bool:
 
 
 def _fence_openings(lines: list[_Line]) -> list[int | None]:
-    openings, opening = [], None
+    openings: list[int | None] = []
+    opening = None
     for index, line in enumerate(lines):
         if _is_fence(line):
             opening = index if opening is None else None
@@ -157,7 +158,7 @@ def _paragraph_above(lines: list[_Line], index: int) -> list[str]:
     position, blanks = index - 1, 0
     while position >= 0 and not lines[position].body and blanks < 2:
         position, blanks = position - 1, blanks + 1
-    paragraph = []
+    paragraph: list[str] = []
     while (position >= 0 and lines[position].body and not _is_fence(lines[position])
            and len(paragraph) < COMMAND_CONTEXT_LINES):
         paragraph.append(lines[position].body)

@@ -182,17 +182,6 @@ class Figure:
         return "; ".join(parts)
 
 
-def _new_figure(kind: str, value: float, low: float | None, high: float | None, approximate: bool,
-                written: str, start: int, end: int) -> Figure:
-    """Figure(...) as its __init__ makes it, without the eight object.__setattr__ calls a frozen
-    dataclass's __init__ makes (a third of the cost of reading a figure): the fields go into the
-    instance's __dict__, where those calls put them."""
-    figure = object.__new__(Figure)
-    figure.__dict__.update(kind=kind, value=value, low=low, high=high, approximate=approximate,
-                           written=written, start=start, end=end)
-    return figure
-
-
 def _fmt(number: float | None) -> str:
     return f"{number:g}"
 
@@ -309,7 +298,7 @@ def _figure_from_match(match: re.Match) -> Figure | None:
         return None  # inverted past what a float holds ("1e-310 tokens/kWh")
     if low is not None and high is not None:
         value = (low + high) / 2
-    return _new_figure(kind, value, low, high, bool(match["approx"]), match.group(0), match.start(), match.end())
+    return Figure(kind, value, low, high, bool(match["approx"]), match.group(0), match.start(), match.end())
 
 
 def find_figures(text: str) -> list[Figure]:
@@ -368,7 +357,7 @@ def find_carbon(text: str, *, unit_names_co2: bool = True) -> list[Figure]:
             value, low, high = _scaled_range(match, _MASS_UNITS[match["unit"].lower()])
         except (ValueError, KeyError):
             continue
-        found.append(_new_figure("co2", value, low, high, bool(match["approx"]), match.group(0),
+        found.append(Figure("co2", value, low, high, bool(match["approx"]), match.group(0),
                               match.start(), match.end()))
     return found
 
@@ -385,6 +374,6 @@ def find_gpu_hours(text: str) -> list[Figure]:
             value = parse_number(match["num"]) * factor
         except ValueError:
             continue
-        found.append(_new_figure("gpu_hours", value, None, None, bool(match["approx"]), written,
+        found.append(Figure("gpu_hours", value, None, None, bool(match["approx"]), written,
                               match.start(), match.end()))
     return found

@@ -1,0 +1,62 @@
+"""Compiles the extractors (crawler/extract) with mypyc into build/native; see crawler/extract/__init__.py.
+
+Run by scripts/setup.sh: does nothing when the build matches the sources, else builds (about two
+minutes on one core). ``--force`` builds anyway. Needs a C compiler and Python's headers; without
+them it says so and the sources run as they are.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from crawler.extract import BUILT_FROM, COMPILED_MODULES, NATIVE_DIR, native_build_is_current, sources_digest  # noqa: E402
+
+# The name of the one shared library every compiled module's stub loads (crawler/extract/native__mypyc).
+GROUP_NAME = "crawler.extract.native"
+
+
+def build() -> None:
+    from mypyc.build import mypycify  # build-time only: the compiled modules do not need mypy
+    from setuptools import Distribution
+
+    digest = sources_digest()
+    build_root = NATIVE_DIR.parents[1]
+    with tempfile.TemporaryDirectory(prefix="native-build-") as work:
+        paths = [f"crawler/extract/{name}.py" for name in COMPILED_MODULES]
+        extensions = mypycify(["--ignore-missing-imports", "--follow-imports=silent", *paths], opt_level="3", group_name=GROUP_NAME,
+                              target_dir=str(Path(work) / "c"))
+        distribution = Distribution({"name": "crawler-native", "ext_modules": extensions})
+        command = distribution.get_command_obj("build_ext")
+        command.build_lib, command.build_temp = str(Path(work) / "lib"), str(Path(work) / "temp")
+        distribution.run_command("build_ext")
+        # Swapped in whole: a build that failed half-way leaves the previous one (or none).
+        shutil.rmtree(build_root, ignore_errors=True)
+        shutil.copytree(Path(work) / "lib", build_root)
+    BUILT_FROM.write_text(digest + "\n")
+
+
+def main() -> None:
+    if "--force" not in sys.argv and native_build_is_current():
+        return
+    os.chdir(ROOT)  # mypyc names modules after their paths
+    started = time.monotonic()
+    print("Compiling crawler/extract with mypyc into build/native (about two minutes)", flush=True)
+    try:
+        build()
+    except (Exception, SystemExit) as exc:  # setuptools exits on a compiler error
+        print(f"Compiling failed ({type(exc).__name__}: {exc}); the extractors run as Python source",
+              file=sys.stderr)
+        sys.exit(1)
+    print(f"Compiled in {time.monotonic() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
