@@ -7,6 +7,7 @@ them it says so and the sources run as they are.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -31,8 +32,9 @@ def build() -> None:
     build_root = NATIVE_DIR.parents[1]
     with tempfile.TemporaryDirectory(prefix="native-build-") as work:
         paths = [f"crawler/extract/{name}.py" for name in COMPILED_MODULES]
-        extensions = mypycify(["--ignore-missing-imports", "--follow-imports=silent", *paths], opt_level="3", group_name=GROUP_NAME,
-                              target_dir=str(Path(work) / "c"))
+        # dataset_tables, imported by documents, is type-checked silently: it is not compiled.
+        extensions = mypycify(["--ignore-missing-imports", "--follow-imports=silent", *paths], opt_level="3",
+                              group_name=GROUP_NAME, target_dir=str(Path(work) / "c"))
         distribution = Distribution({"name": "crawler-native", "ext_modules": extensions})
         command = distribution.get_command_obj("build_ext")
         command.build_lib, command.build_temp = str(Path(work) / "lib"), str(Path(work) / "temp")
@@ -43,18 +45,42 @@ def build() -> None:
     BUILT_FROM.write_text(digest + "\n")
 
 
+@contextlib.contextmanager
+def _output_to(log):
+    """The build's output (mypyc's notes, setuptools' and the compiler's lines, which write to the
+    file descriptors themselves) into ``log``: the set-up prints a line per stage."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for descriptor in saved:
+            os.close(descriptor)
+
+
 def main() -> None:
     if "--force" not in sys.argv and native_build_is_current():
         return
     os.chdir(ROOT)  # mypyc names modules after their paths
     started = time.monotonic()
     print("Compiling crawler/extract with mypyc into build/native (about two minutes)", flush=True)
-    try:
-        build()
-    except (Exception, SystemExit) as exc:  # setuptools exits on a compiler error
-        print(f"Compiling failed ({type(exc).__name__}: {exc}); the extractors run as Python source",
-              file=sys.stderr)
-        sys.exit(1)
+    with tempfile.TemporaryFile("w+") as log:
+        try:
+            with _output_to(log):
+                build()
+        except (Exception, SystemExit) as exc:  # setuptools exits on a compiler error
+            log.seek(0)
+            print(log.read()[-4000:], file=sys.stderr)
+            print(f"Compiling failed ({type(exc).__name__}: {exc}); the extractors run as Python source",
+                  file=sys.stderr)
+            sys.exit(1)
     print(f"Compiled in {time.monotonic() - started:.0f} s")
 
 
