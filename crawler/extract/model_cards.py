@@ -551,11 +551,19 @@ def split_front_matter(content: str) -> tuple[dict, str, list[Problem]]:
 
 def _repeats(record: dict, known: list[dict]) -> bool:
     """Whether every figure of a body record restates one of the front matter (to 1%)."""
-    figures = {name: record[name] for name in _FIGURE_FIELDS if isinstance(record.get(name), (int, float))}
-    return bool(figures) and any(
-        all(isinstance(other.get(name), (int, float)) and abs(other[name] - value) <= 0.01 * abs(other[name])
-            for name, value in figures.items())
-        for other in known)
+    if not known:  # most cards state no co2_eq_emissions
+        return False
+    figures = [(name, record[name]) for name in _FIGURE_FIELDS if isinstance(record.get(name), (int, float))]
+    if not figures:
+        return False
+    for other in known:  # loops, not any(all(...)) over generators built for every record
+        for name, value in figures:
+            stated = other.get(name)
+            if not (isinstance(stated, (int, float)) and abs(stated - value) <= 0.01 * abs(stated)):
+                break
+        else:
+            return True
+    return False
 
 
 # The longest real cards are a few hundred KB (mostly evaluation tables); past this a card is
