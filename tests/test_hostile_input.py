@@ -130,6 +130,15 @@ def test_yaml_aliases_that_expand_past_the_budget_are_refused():
     assert split_front_matter("---\na: &a [1, 2]\nb: *a\n---\n")[0] == {"a": [1, 2], "b": [1, 2]}
 
 
+def test_plain_front_matter_past_the_value_budget_is_refused_too():
+    # No aliases: the simple reader reads it, and a block this long is still counted (a shorter one
+    # cannot hold more values than characters, so it is not walked).
+    from crawler.extract.model_cards import MAX_METADATA_VALUES
+    card = "---\ntags: [" + ",".join(["a"] * MAX_METADATA_VALUES) + "]\n---\nbody\n"
+    assert [p.kind for p in split_front_matter(card)[2]] == ["yaml_alias_expansion"]
+    assert split_front_matter("---\ntags: [a, b]\n---\nbody\n")[0] == {"tags": ["a", "b"]}
+
+
 def test_json_nested_too_deep_is_an_input_error():
     with pytest.raises(DataFileError) as raised:
         read_rows(b"[" * 100_000 + b"]" * 100_000, "data/deep.json")

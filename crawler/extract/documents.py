@@ -620,7 +620,8 @@ class _Reader:
                                   locator_prefix=f"{self.locator_prefix}table{number}",
                                   section_gpu=section_gpu)
         self.result.problems += extracted.problems
-        self.result.skipped.update(extracted.skipped)
+        if extracted.skipped:  # Counter.update is Python code, even for nothing to add
+            self.result.skipped.update(extracted.skipped)
         for record in extracted.records:
             self.add(record)
 

@@ -101,6 +101,10 @@ def _method_from_source(value) -> str | None:
     return classify_method(text) or "unknown"
 
 
+# json.dumps(entry, ensure_ascii=False, default=str), without building an encoder per card.
+_METADATA_JSON = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
 def co2_eq_emissions_records(metadata: dict) -> list[dict]:
     """The card's ``co2_eq_emissions`` as a record (grams -> co2_kg), or none."""
     entry = metadata.get("co2_eq_emissions")
@@ -132,7 +136,7 @@ def co2_eq_emissions_records(metadata: dict) -> list[dict]:
         "locator": "metadata#co2_eq_emissions",
         # The metadata as JSON (what the Hub API's cardData holds): YAML's dumper costs more than
         # the rest of the record.
-        "excerpt": truncate("co2_eq_emissions: " + json.dumps(entry, ensure_ascii=False, default=str)),
+        "excerpt": truncate("co2_eq_emissions: " + _METADATA_JSON.encode(entry)),
         "co2_kg": grams / 1000,
         "workload": _workload_from_training_type(details.get("training_type")),
         "gpu_raw": str(hardware) if hardware else None,
@@ -324,9 +328,10 @@ def _template_record(values: dict, blocks: list[Block], items, context: str) -> 
     if all(record.get(name) is None for name in ("gpu_hours", "duration_s", "co2_kg", "energy_j")):
         return None
     written = " ".join(values.values())
-    estimated = "estimat" in written.lower()
+    lowered_written = written.lower()
+    estimated = "estimat" in lowered_written
     method = classify_method(written) or classify_method(section_text)
-    if method is None and estimated and _ESTIMATE_RE.search(written.lower()):
+    if method is None and estimated and _ESTIMATE_RE.search(lowered_written):
         method = "tdp-estimate"
     record["method"] = method
     workload = classify_workload(section_text)
@@ -380,8 +385,10 @@ class _NotSimple(Exception):
 # (quotes, comments after a value, anchors, multi-line values, tabs, non-ASCII) goes to PyYAML.
 _OUTSIDE_SIMPLE_YAML_RE = re.compile(r"[^\x20-\x7e\n]")
 # A line: its indent, then "key:" with a value or none, "- item", a comment or nothing; trailing
-# spaces are not part of a value. Other lines ("-x", "key:value", "? x") are not simple.
-_SIMPLE_LINE_RE = re.compile(r"( *)(?:([A-Za-z][A-Za-z0-9_-]*):(?: +(.*?))?|- +(.*?)|#.*)? *")
+# spaces are not part of a value. Other lines ("-x", "key:value", "? x") are not simple. A value
+# runs to its last character that is no space: greedy, where a lazy group ("(.*?) *") tried the end
+# of the line after every character of the value.
+_SIMPLE_LINE_RE = re.compile(r"( *)(?:([A-Za-z][A-Za-z0-9_-]*):(?: +(.*[^ ]|))?|- +(.*[^ ]|)|#.*)? *")
 # A plain scalar with none of YAML's indicators: no ": ", " #", quote, flow or block mark in it.
 _SIMPLE_SCALAR_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _./+()-]*")
 _SIMPLE_DECIMAL_RE = re.compile(r"0|[1-9][0-9]{0,17}")
@@ -521,10 +528,12 @@ def split_front_matter(content: str) -> tuple[dict, str, list[Problem]]:
     block = content[bounds[0]:bounds[1]]
     body = content[bounds[2]:]
     metadata: Any  # whatever YAML holds: a mapping, a list, a scalar or None
+    simple = True
     try:
         try:
             metadata = _simple_front_matter(block)
         except _NotSimple:
+            simple = False
             metadata = yaml.load(block, Loader=_YAML_LOADER)
     except (yaml.YAMLError, ValueError, RecursionError) as exc:
         # ValueError: an integer past Python's 4,300-digit conversion limit; RecursionError: nesting
@@ -535,7 +544,9 @@ def split_front_matter(content: str) -> tuple[dict, str, list[Problem]]:
         metadata = {}
     if not isinstance(metadata, dict):
         return {}, body, [Problem("broken_yaml", "card metadata is not a mapping")]
-    if _expanded_size(metadata) > MAX_METADATA_VALUES:
+    # What the simple reader gives has no aliases and counts no more values than the block has
+    # characters (a "key:" line, a "- item" line, an "item," of a list): a short block is not walked.
+    if (not simple or len(block) > MAX_METADATA_VALUES) and _expanded_size(metadata) > MAX_METADATA_VALUES:
         return {}, body, [Problem("yaml_alias_expansion", f"card metadata expands to more than {MAX_METADATA_VALUES:,} "
                                                           "values through YAML aliases (or refers to itself)")]
     return {key: value for key, value in metadata.items() if value is not None}, body, []
@@ -543,11 +554,19 @@ def split_front_matter(content: str) -> tuple[dict, str, list[Problem]]:
 
 def _repeats(record: dict, known: list[dict]) -> bool:
     """Whether every figure of a body record restates one of the front matter (to 1%)."""
-    figures = {name: record[name] for name in _FIGURE_FIELDS if isinstance(record.get(name), (int, float))}
-    return bool(figures) and any(
-        all(isinstance(other.get(name), (int, float)) and abs(other[name] - value) <= 0.01 * abs(other[name])
-            for name, value in figures.items())
-        for other in known)
+    if not known:  # most cards state no co2_eq_emissions
+        return False
+    figures = [(name, record[name]) for name in _FIGURE_FIELDS if isinstance(record.get(name), (int, float))]
+    if not figures:
+        return False
+    for other in known:  # loops, not any(all(...)) over generators built for every record
+        for name, value in figures:
+            stated = other.get(name)
+            if not (isinstance(stated, (int, float)) and abs(stated - value) <= 0.01 * abs(stated)):
+                break
+        else:
+            return True
+    return False
 
 
 # The longest real cards are a few hundred KB (mostly evaluation tables); past this a card is

@@ -155,21 +155,21 @@ def _cell_role(cells: list[str], header: str) -> ColumnRole | None:
     lowered = header.lower()
     if _skipped_column(header):
         return None
-    kinds: Counter[str] = Counter()
+    kinds: dict[str, int] = {}  # cells per kind, in the order first seen
     carbon_header = bool(_CARBON_HEADER_RE.search(lowered))
     for cell in cells:
         cell = _clean(cell)
         if cell.lower() in _EMPTY_CELLS:
             continue
         if carbon_header and find_carbon(cell, unit_names_co2=False):
-            kinds["co2"] += 1
+            kinds["co2"] = kinds.get("co2", 0) + 1
             continue
         figures = find_figures(cell)
         if len(figures) == 1 and figures[0].kind in ("power", "energy"):
-            kinds[figures[0].kind] += 1
+            kinds[figures[0].kind] = kinds.get(figures[0].kind, 0) + 1
     if not kinds:
         return None
-    kind, count = kinds.most_common(1)[0]
+    kind = max(kinds, key=kinds.__getitem__)  # the first of the commonest, as Counter.most_common(1) gives
     field_name = {"power": "power_w", "energy": "energy_j", "co2": "co2_kg"}[kind]
     return ColumnRole(field_name, 0.0, classify_phase(lowered))  # factor 0: each cell has its unit
 
@@ -302,7 +302,9 @@ def table_records(table: DocumentTable, *, before: str, after: str, extractor: s
         notes.append("the card gives this wattage as peak power capacity / TDP, not a measured draw")
     if tdp_statement:
         notes.append(f"card states a TDP of {tdp_statement.group(1)}")
-    by_field = Counter(role.field for role in roles.values())
+    by_field: dict[str, int] = {}  # columns per field: a loop, where Counter() runs its Python update
+    for role in roles.values():
+        by_field[role.field] = by_field.get(role.field, 0) + 1
     lowered_headers = headers.lower()
     gpu_scope = "from gpu" in lowered_headers or "gpu energy" in lowered_headers or "gpu power" in lowered_headers
     for number, row in enumerate(table.rows, start=1):
