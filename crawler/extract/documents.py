@@ -352,9 +352,10 @@ def _nearest(mentions: list[GpuMention], position: int) -> GpuMention | None:
     return min(mentions, key=lambda m: (abs(m.start - position), m.start > position))
 
 
-def _gpu_for(doc: _Document, index: int, sentence_offset: int, sentence: str, position: int,
-             next_sentence: str) -> tuple[GpuMention | None, str | None]:
-    """(the GPU of a figure, where it was found when not in its own sentence)."""
+def _gpu_for(doc: _Document, facts: _SentenceFacts, position: int) -> tuple[GpuMention | None, str | None]:
+    """(the GPU of a figure at ``position`` in the sentence of ``facts``, where it was found when
+    not in its own sentence)."""
+    index, sentence_offset, sentence = facts.index, facts.offset, facts.sentence
     mentions = doc.gpus(index)
     starts = doc.gpu_starts(index)
     first, after = bisect_left(starts, sentence_offset), bisect_left(starts, sentence_offset + len(sentence))
@@ -365,7 +366,7 @@ def _gpu_for(doc: _Document, index: int, sentence_offset: int, sentence: str, po
     for other in doc.list_lead_in(index):
         if doc.gpus(other):
             return doc.gpus(other)[-1], "the list it stands in"
-    following = find_gpus(next_sentence) if next_sentence else []
+    following = facts.next_sentence_gpus()
     if following:
         return following[0], "the next sentence"
     for other in reversed([i for i in doc.nearby(index) if i < index]):
@@ -383,8 +384,16 @@ def _gpu_for(doc: _Document, index: int, sentence_offset: int, sentence: str, po
 class _SentenceFacts:
     """What a sentence says for all its figures, each read once (a sentence often holds several)."""
 
-    def __init__(self, reader: _Reader, index: int, offset: int, sentence: str):
+    def __init__(self, reader: _Reader, index: int, offset: int, sentence: str, next_sentence: str):
         self.reader, self.index, self.offset, self.sentence = reader, index, offset, sentence
+        self.next_sentence = next_sentence
+        self._next_sentence_gpus: list[GpuMention] | None = None
+
+    def next_sentence_gpus(self) -> list[GpuMention]:
+        """The GPUs the next sentence of the block names (searched once, for all the figures)."""
+        if self._next_sentence_gpus is None:
+            self._next_sentence_gpus = find_gpus(self.next_sentence) if self.next_sentence else []
+        return self._next_sentence_gpus
 
     @cached_attribute
     def earlier(self) -> str:
@@ -505,20 +514,25 @@ class _Reader:
             sentence_phase, phase_cue_stands = phase_of_sentence(text.lowered)
             clause_phases = [phase_near(*clause) if role in RECORDED_ROLES and phase_cue_stands else None
                              for clause, role in zip(clauses, roles)]
-            facts = _SentenceFacts(self, index, offset, sentence)
+            facts = _SentenceFacts(self, index, offset, sentence, next_sentence)
             shared = sentence_phase if all(p in (None, sentence_phase) for p in clause_phases) else None
+            # The phase of the sentences around, for the figures with none of their own: the same
+            # for all of them, read at most once.
+            around: list[str | None] = []
             for position, role in enumerate(roles):
                 if role in RECORDED_ROLES:
-                    phase = clause_phases[position] or shared or (
-                        None if sentence_phase else _next_or_previous_phase(parts, number, next_sentence))
-                    self.read_figure(facts, next_sentence, candidates, position, role, caps, phase)
+                    phase = clause_phases[position] or shared
+                    if phase is None and sentence_phase is None:
+                        if not around:
+                            around.append(_next_or_previous_phase(parts, number, next_sentence))
+                        phase = around[0]
+                    self.read_figure(facts, candidates, position, role, caps, phase)
                 else:
                     self.skip(role)
 
-    def read_figure(self, facts: _SentenceFacts, next_sentence, candidates, position, role, caps, phase):
-        index, offset, sentence = facts.index, facts.offset, facts.sentence
+    def read_figure(self, facts: _SentenceFacts, candidates, position, role, caps, phase):
         candidate = candidates[position]
-        gpu, gpu_from = _gpu_for(self.doc, index, offset, sentence, candidate.start, next_sentence)
+        gpu, gpu_from = _gpu_for(self.doc, facts, candidate.start)
         if candidate.kind in _NEEDS_GPU_TIE and gpu is None and not facts.about_gpus:
             self.skip("not_gpu")
             return
@@ -556,8 +570,9 @@ class _Reader:
         if bounds:
             record["bounds"] = {field_name: list(bounds)}
             record["flags"].append("range_midpoint")
-        if candidate.describe():
-            notes.append(candidate.describe())
+        described = candidate.describe()
+        if described:
+            notes.append(described)
         if candidate.kind == "power":
             kind = _ROLE_KINDS[role]
             record["power_kind"] = "peak" if kind == "measured" and phase == "peak" else kind
