@@ -33,7 +33,7 @@ from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .context import classify_method, classify_phase, classify_workload, phase_near, sentence_phase as phase_of_sentence
+from .context import METHOD, PHASE, WORKLOAD, SentenceCues, classify_method, classify_phase, classify_workload, phase_near
 from .datafiles import Problem, read_delimited
 from .dataset_tables import CODECARBON_COLUMNS, extract_codecarbon
 from .figure_roles import ACCOUNTING, GPU as GPU_WORDS
@@ -384,8 +384,9 @@ def _gpu_for(doc: _Document, facts: _SentenceFacts, position: int) -> tuple[GpuM
 class _SentenceFacts:
     """What a sentence says for all its figures, each read once (a sentence often holds several)."""
 
-    def __init__(self, reader: _Reader, index: int, offset: int, sentence: str, next_sentence: str):
-        self.reader, self.index, self.offset, self.sentence = reader, index, offset, sentence
+    def __init__(self, reader: _Reader, index: int, offset: int, sentence: str, next_sentence: str,
+                 cues: SentenceCues):
+        self.reader, self.index, self.offset, self.sentence, self.cues = reader, index, offset, sentence, cues
         self.next_sentence = next_sentence
         self._next_sentence_gpus: list[GpuMention] | None = None
 
@@ -402,11 +403,11 @@ class _SentenceFacts:
 
     @cached_attribute
     def method(self) -> str | None:
-        return self.reader.context_label(self.index, self.sentence, classify_method, post=False)
+        return self.reader.context_label(self.index, self.cues.first(METHOD)[0], classify_method, post=False)
 
     @cached_attribute
     def workload(self) -> str:
-        return self.reader.context_label(self.index, self.sentence, classify_workload) or "unknown"
+        return self.reader.context_label(self.index, self.cues.first(WORKLOAD)[0], classify_workload) or "unknown"
 
     @cached_attribute
     def gpu_count(self) -> int | None:
@@ -445,12 +446,11 @@ class _Reader:
     def post_has_gpu_words(self) -> bool:
         return bool(GPU_WORDS.search(self.post_text.lower()))
 
-    def context_label(self, index: int, sentence: str, classify, post: bool = True) -> str | None:
-        """A label (method, workload) from the sentence, else its block, section, and (``post``)
-        the post and its title."""
-        label = classify(sentence)
-        if label and label != "unknown":
-            return label
+    def context_label(self, index: int, sentence_label: str | None, classify, post: bool = True) -> str | None:
+        """A label (method, workload): the sentence's (``sentence_label``), else its block's,
+        section's, and (``post``) the post's and its title's."""
+        if sentence_label:
+            return sentence_label
         label = (self.doc.label((classify, "block", index), [index], classify)
                  or self.doc.label((classify, "section", index), self.doc.nearby(index), classify))
         if label or not post:
@@ -511,10 +511,11 @@ class _Reader:
             # Each recorded figure's phase from its own clause; the others share the sentence's
             # unless another figure's clause names a different one ("16W when idle and 280W when
             # fully active" gives each its own; "pulling 60W or just 11W during idle" both idle).
-            sentence_phase, phase_cue_stands = phase_of_sentence(text.lowered)
+            cues = SentenceCues(text.lowered)  # the phase now, the method and workload if a figure is recorded
+            sentence_phase, phase_cue_stands = cues.first(PHASE)
             clause_phases = [phase_near(*clause) if role in RECORDED_ROLES and phase_cue_stands else None
                              for clause, role in zip(clauses, roles)]
-            facts = _SentenceFacts(self, index, offset, sentence, next_sentence)
+            facts = _SentenceFacts(self, index, offset, sentence, next_sentence, cues)
             shared = sentence_phase if all(p in (None, sentence_phase) for p in clause_phases) else None
             # The phase of the sentences around, for the figures with none of their own: the same
             # for all of them, read at most once.
