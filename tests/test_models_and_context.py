@@ -2,7 +2,8 @@ import re
 
 import pytest
 
-from crawler.extract.context import classify_method, classify_phase, classify_workload
+from crawler.extract.context import (METHOD, PHASE, WORKLOAD, SentenceCues, classify_method, classify_phase,
+                                     classify_workload)
 from crawler.extract.models import params_from_count, params_from_name
 
 
@@ -143,3 +144,21 @@ def test_literal_stems_of_cue_patterns():
     assert literal_stems(r"\bidle|standby|(?:do|does) nothing|\b0 ?%|tokens?/s|wall[- ]?meter") == {
         "idle", "standby", "do", "does", "0", "token", "wall"}
     assert literal_stems(r"idle|[xy]z") is None  # a class: no literal to test for first
+
+
+@pytest.mark.parametrize("sentence, phase, workload, method", [
+    # "prefill" and "decod" are stems of both the phase and the workload cues.
+    ("during prefill the gpu drew 300 w, decoding drew 250 w", ("prefill", True), "inference", None),
+    ("measured with nvidia-smi while idle", ("idle", True), None, "nvidia-smi"),
+    ("fine-tuning with codecarbon at peak load", ("peak", True), "fine-tuning", "codecarbon"),
+    ("300 w", (None, False), None, None),
+    ("peaks2 of 300 w", (None, True), None, None),  # a phase stem, but no whole cue
+    ("x" * 200 + " idle at 20 w", ("idle", True), None, None),  # a long text is searched per classifier
+])
+def test_sentence_cues_read_in_one_scan_give_each_classifier_s_label(sentence, phase, workload, method):
+    cues = SentenceCues(sentence)
+    assert cues.first(PHASE) == phase
+    assert cues.first(WORKLOAD)[0] == workload
+    assert cues.first(METHOD)[0] == method
+    assert (classify_phase(sentence), classify_workload(sentence), classify_method(sentence)) == (
+        phase[0], workload or "unknown", method)

@@ -211,6 +211,10 @@ class CuePattern:
             start += 1
         return None, stem_seen
 
+    def match_at_stem(self, stem: str, text: str, start: int):
+        """The match of the cues that can start with ``stem``, where it stands at ``start``."""
+        return self._at_stem[stem].match(text, start)
+
     def search_noting_stems(self, text: str) -> tuple[re.Match | None, bool]:
         """search(text), and whether any stem stands in the text (where none does, the pattern
         finds nothing in any part of it)."""
@@ -313,14 +317,58 @@ def phase_near(before: str, after: str) -> str | None:
     return classify_phase(after)
 
 
-def sentence_phase(lowered: str) -> tuple[str | None, bool]:
-    """classify_phase of a lower-cased sentence, and whether the stem of a phase cue stands in it.
-    Where none does, none stands in a lower-cased part of it either (the stems are ASCII, and
-    str.lower maps each character alone but the Greek sigma, which is no ASCII), so phase_near
-    finds nothing in the sentence's clauses and need not look."""
-    regex, cues = _PHASE_RES
-    match, stem_seen = regex.search_noting_stems(lowered)
-    return (_outer_label(match, cues) if match else None), stem_seen
+# What SentenceCues reads: a sentence's phase, workload and method (the indexes of this tuple).
+_SENTENCE_CLASSIFIERS = (_PHASE_RES, _WORKLOAD_RES, _METHOD_RES)
+PHASE, WORKLOAD, METHOD = range(len(_SENTENCE_CLASSIFIERS))
+_SENTENCE_STEMS = set().union(*(regex.stems or () for regex, _ in _SENTENCE_CLASSIFIERS))
+# The scanner gives the longest of these stems where several start; each classifier's own stem
+# there is the one of its stems that starts it (its stems are prefix-free: at most one does).
+_SENTENCE_SCANNER = re.compile(literal_trie(_SENTENCE_STEMS))
+_OWN_STEMS = {stem: tuple(next((own for own in regex.stems or () if stem.startswith(own)), None)
+                          for regex, _ in _SENTENCE_CLASSIFIERS)
+              for stem in _SENTENCE_STEMS}
+
+
+class SentenceCues:
+    """The earliest phase, workload and method cue of a lower-cased sentence, each what
+    classify_phase, classify_workload and classify_method give for it, from one scan of it for
+    the stems of all three (each classifier's own scan visits the places where its stems stand,
+    in order, and tries its cues there: these are the places where the joint scan finds a stem
+    that one of its stems starts). A longer text is searched by each classifier (see _SHORT_TEXT)."""
+
+    def __init__(self, lowered: str):
+        self.lowered = lowered
+        self._stems: list[tuple[int, tuple[str | None, ...]]] | None = None
+
+    def _where(self) -> list[tuple[int, tuple[str | None, ...]]]:
+        if self._stems is None:
+            found, scan, text = [], _SENTENCE_SCANNER.search, self.lowered
+            stem = scan(text)
+            while stem:
+                found.append((stem.start(), _OWN_STEMS[stem[0]]))
+                stem = scan(text, stem.start() + 1)
+            self._stems = found
+        return self._stems
+
+    def first(self, which: int) -> tuple[str | None, bool]:
+        """The label of the classifier's earliest cue (PHASE, WORKLOAD or METHOD; None when there is
+        none), and whether the stem of one of its cues stands in the sentence. Where none does
+        (phase), none stands in a lower-cased part of it either (the stems are ASCII, and
+        str.lower maps each character alone but the Greek sigma, which is no ASCII), so
+        phase_near finds nothing in the sentence's clauses and need not look."""
+        regex, cues = _SENTENCE_CLASSIFIERS[which]
+        if len(self.lowered) > _SHORT_TEXT:
+            match, stem_seen = regex.search_noting_stems(self.lowered)
+            return (_outer_label(match, cues) if match else None), stem_seen
+        stem_seen = False
+        for start, own_stems in self._where():
+            own = own_stems[which]
+            if own is not None:
+                stem_seen = True
+                match = regex.match_at_stem(own, self.lowered, start)
+                if match:
+                    return _outer_label(match, cues), True
+        return None, stem_seen
 
 
 def classify_phase(text: str | None) -> str | None:

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 from mypy_extensions import mypyc_attr
 
-from .context import classify_method, classify_phase, classify_workload, phase_near, sentence_phase as phase_of_sentence
+from .context import METHOD, PHASE, WORKLOAD, SentenceCues, classify_method, classify_phase, classify_workload, phase_near
 from .datafiles import Problem, read_delimited
 from .dataset_tables import CODECARBON_COLUMNS, extract_codecarbon
 from .figure_roles import ACCOUNTING, GPU as GPU_WORDS
@@ -357,9 +357,10 @@ def _nearest(mentions: list[GpuMention], position: int) -> GpuMention | None:
     return min(mentions, key=lambda m: (abs(m.start - position), m.start > position))
 
 
-def _gpu_for(doc: _Document, index: int, sentence_offset: int, sentence: str, position: int,
-             next_sentence: str) -> tuple[GpuMention | None, str | None]:
-    """(the GPU of a figure, where it was found when not in its own sentence)."""
+def _gpu_for(doc: _Document, facts: _SentenceFacts, position: int) -> tuple[GpuMention | None, str | None]:
+    """(the GPU of a figure at ``position`` in the sentence of ``facts``, where it was found when
+    not in its own sentence)."""
+    index, sentence_offset, sentence = facts.index, facts.offset, facts.sentence
     mentions = doc.gpus(index)
     starts = doc.gpu_starts(index)
     first, after = bisect_left(starts, sentence_offset), bisect_left(starts, sentence_offset + len(sentence))
@@ -370,7 +371,7 @@ def _gpu_for(doc: _Document, index: int, sentence_offset: int, sentence: str, po
     for other in doc.list_lead_in(index):
         if doc.gpus(other):
             return doc.gpus(other)[-1], "the list it stands in"
-    following = find_gpus(next_sentence) if next_sentence else []
+    following = facts.next_sentence_gpus()
     if following:
         return following[0], "the next sentence"
     for other in reversed([i for i in doc.nearby(index) if i < index]):
@@ -391,8 +392,17 @@ def _gpu_for(doc: _Document, index: int, sentence_offset: int, sentence: str, po
 class _SentenceFacts:
     """What a sentence says for all its figures, each read once (a sentence often holds several)."""
 
-    def __init__(self, reader: _Reader, index: int, offset: int, sentence: str):
-        self.reader, self.index, self.offset, self.sentence = reader, index, offset, sentence
+    def __init__(self, reader: _Reader, index: int, offset: int, sentence: str, next_sentence: str,
+                 cues: SentenceCues):
+        self.reader, self.index, self.offset, self.sentence, self.cues = reader, index, offset, sentence, cues
+        self.next_sentence = next_sentence
+        self._next_sentence_gpus: list[GpuMention] | None = None
+
+    def next_sentence_gpus(self) -> list[GpuMention]:
+        """The GPUs the next sentence of the block names (searched once, for all the figures)."""
+        if self._next_sentence_gpus is None:
+            self._next_sentence_gpus = find_gpus(self.next_sentence) if self.next_sentence else []
+        return self._next_sentence_gpus
 
     @cached_attribute
     def earlier(self) -> str:
@@ -401,11 +411,11 @@ class _SentenceFacts:
 
     @cached_attribute
     def method(self) -> str | None:
-        return self.reader.context_label(self.index, self.sentence, classify_method, post=False)
+        return self.reader.context_label(self.index, self.cues.first(METHOD)[0], classify_method, post=False)
 
     @cached_attribute
     def workload(self) -> str:
-        return self.reader.context_label(self.index, self.sentence, classify_workload) or "unknown"
+        return self.reader.context_label(self.index, self.cues.first(WORKLOAD)[0], classify_workload) or "unknown"
 
     @cached_attribute
     def gpu_count(self) -> int | None:
@@ -450,12 +460,11 @@ class _Reader:
             self._post_has_gpu_words = bool(GPU_WORDS.search(self.post_text.lower()))
         return self._post_has_gpu_words
 
-    def context_label(self, index: int, sentence: str, classify, post: bool = True) -> str | None:
-        """A label (method, workload) from the sentence, else its block, section, and (``post``)
-        the post and its title."""
-        label = classify(sentence)
-        if label and label != "unknown":
-            return label
+    def context_label(self, index: int, sentence_label: str | None, classify, post: bool = True) -> str | None:
+        """A label (method, workload): the sentence's (``sentence_label``), else its block's,
+        section's, and (``post``) the post's and its title's."""
+        if sentence_label:
+            return sentence_label
         label = (self.doc.label((classify, "block", index), [index], classify)
                  or self.doc.label((classify, "section", index), self.doc.nearby(index), classify))
         if label or not post:
@@ -516,23 +525,29 @@ class _Reader:
             # Each recorded figure's phase from its own clause; the others share the sentence's
             # unless another figure's clause names a different one ("16W when idle and 280W when
             # fully active" gives each its own; "pulling 60W or just 11W during idle" both idle).
-            sentence_phase, phase_cue_stands = phase_of_sentence(text.lowered)
+            cues = SentenceCues(text.lowered)  # the phase now, the method and workload if a figure is recorded
+            sentence_phase, phase_cue_stands = cues.first(PHASE)
             clause_phases = [phase_near(*clause) if role in RECORDED_ROLES and phase_cue_stands else None
                              for clause, role in zip(clauses, roles)]
-            facts = _SentenceFacts(self, index, offset, sentence)
+            facts = _SentenceFacts(self, index, offset, sentence, next_sentence, cues)
             shared = sentence_phase if all(p in (None, sentence_phase) for p in clause_phases) else None
+            # The phase of the sentences around, for the figures with none of their own: the same
+            # for all of them, read at most once.
+            around: list[str | None] = []
             for position, role in enumerate(roles):
                 if role in RECORDED_ROLES:
-                    phase = clause_phases[position] or shared or (
-                        None if sentence_phase else _next_or_previous_phase(parts, number, next_sentence))
-                    self.read_figure(facts, next_sentence, candidates, position, role, caps, phase)
+                    phase = clause_phases[position] or shared
+                    if phase is None and sentence_phase is None:
+                        if not around:
+                            around.append(_next_or_previous_phase(parts, number, next_sentence))
+                        phase = around[0]
+                    self.read_figure(facts, candidates, position, role, caps, phase)
                 else:
                     self.skip(role)
 
-    def read_figure(self, facts: _SentenceFacts, next_sentence, candidates, position, role, caps, phase):
-        index, offset, sentence = facts.index, facts.offset, facts.sentence
+    def read_figure(self, facts: _SentenceFacts, candidates, position, role, caps, phase):
         candidate = candidates[position]
-        gpu, gpu_from = _gpu_for(self.doc, index, offset, sentence, candidate.start, next_sentence)
+        gpu, gpu_from = _gpu_for(self.doc, facts, candidate.start)
         if candidate.kind in _NEEDS_GPU_TIE and gpu is None and not facts.about_gpus:
             self.skip("not_gpu")
             return
@@ -570,8 +585,9 @@ class _Reader:
         if bounds:
             record["bounds"] = {field_name: list(bounds)}
             record["flags"].append("range_midpoint")
-        if candidate.describe():
-            notes.append(candidate.describe())
+        described = candidate.describe()
+        if described:
+            notes.append(described)
         if candidate.kind == "power":
             kind = _ROLE_KINDS[role]
             record["power_kind"] = "peak" if kind == "measured" and phase == "peak" else kind

@@ -56,7 +56,10 @@ GPU_CUES = (r"\bgpus?\b", r"graphics card", r"\bvram\b", r"\bcard\b", r"nvidia",
 SYSTEM_CUES = (r"from the wall", r"at the wall", r"wall[- ]?(?:power|meter|plug|socket|draw)",
                r"whole (?:system|machine|server|node|box|rig|pc)", r"entire (?:system|machine|server|node)",
                r"total system", r"system power", r"\bpdu\b", r"smart plug", r"kill[- ]a[- ]watt",
-               r"(?:per|each|whole|gpu|dgx|hgx) (?:server|node)",
+               # "per server", "gpu node" ... written out whole: each is then a stem of its own (see
+               # CuePattern), where "per" and "gpu" alone, in most clauses about GPUs, would have
+               # the clause searched for the list.
+               *(f"{word} {unit}" for word in ("per", "each", "whole", "gpu", "dgx", "hgx") for unit in ("server", "node")),
                r"(?:server|node) power")
 ESTIMATE_CUES = (r"\bestimat", r"ml ?co2 ?impact", r"impact calculator", r"\bguess", r"napkin",
                  r"back[- ]of[- ](?:the[- ])?envelope", r"ballpark")

@@ -262,9 +262,12 @@ def _first_letter_trie(words: tuple[tuple[str, str], ...]) -> list[str]:
 # _MENTION: a count ("8x"), a model number ("A100", "v3"), or a word of one followed by what
 # _MENTION needs after it ("NVIDIA ", "two ", "Titan-", "RTX"). Every match of _MENTION starts with
 # one of these, so the lookahead only skips words where _MENTION would fail; most words start
-# none, and one literal test per first letter passes over them.
+# none, and one literal test per first letter passes over them. A model number's letters are
+# "L(?:\d|L\d)", not "LL?\d": the same words, without an optional repeat's backtracking at
+# every word; the count's digits and spaces are read possessively (what follows a shorter run is
+# a digit or a space, never the "x" after it).
 _MENTION_STARTS = "(?=" + "|".join([
-    r"\d\d{0,3}\s*[x×]", rf"{_LETTER}{_LETTER}?\d", *_first_letter_trie((
+    r"\d\d{0,3}+\s*+[x×]", rf"{_LETTER}(?:\d|{_LETTER}\d)", *_first_letter_trie((
         *((word.lower(), r"[\s_]") for word in _MAKER_WORDS), *((word, r"\s") for word in _SPELLED_COUNTS),
         ("tpu", ""), ("rtx", ""), ("gtx", ""), ("rx", ""), ("gaudi", ""),
         *((word, r"[\s_-]") for word in ("titan", "jetson", "agx", "orin", "xavier"))))]) + ")"

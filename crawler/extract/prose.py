@@ -16,23 +16,34 @@ from .gpus import ascii_lower, case_blind_first
 # the engine then skips through the words at C speed instead of entering the pattern at each
 # character.
 _SENTENCE_END_RE = re.compile(r"\s(?:(?<=[.!?]\s)\s*(?=[A-Z(\"'\[*])|(?<=\n)\n*)")
-# Each pattern below starts at a word that starts one of its alternatives: a lookahead tests for
-# those words first, with each one's first letter a case-sensitive class, so that the engine passes
-# over the other words of a sentence without entering each alternative.
+# Each pattern below is an alternation whose alternatives start with a case-sensitive class (a
+# word's first letter, case_blind_first) or a digit: the engine tests each alternative's first
+# character before entering it, so it passes over the other words of a sentence in a few tests.
+# (\b after the \W each pattern starts with holds wherever a word character follows: it is left
+# out.) A run of digits or of white space that the pattern reads whole is read possessively
+# ("{1,5}+", "*+"): what may follow a shorter run (white space, "x", a letter, a word boundary)
+# cannot be a digit (or white space), so giving characters back never finds a match, and the
+# engine need not try.
+def _first_letter_alternatives(words) -> str:
+    """The words as alternatives grouped by first letter ("t" starts two, three): one test per letter."""
+    grouped: dict[str, list[str]] = {}
+    for word in words:
+        grouped.setdefault(word[0], []).append(re.escape(word[1:]))
+    return "|".join(f"{case_blind_first(first)}(?:{'|'.join(rests)})" for first, rests in grouped.items())
+
+
 _BATCH = (
-    r"(?=\d|" + case_blind_first("batch") + "|" + case_blind_first("bs") + ")"
-    r"(?:batch(?:[\s_-]?size)?(?:\s+of)?\s*(?:=|:)?\s*(\d{1,5})\b|\bbs\s*=\s*(\d{1,5})\b"
-    r"|\b(\d{1,5})\s*(?:prompts|requests|sequences)?\s*per batch\b)"
+    r"(?:" + case_blind_first("batch") + r"(?:[\s_-]?size)?(?:\s+of)?\s*(?:=|:)?\s*(\d{1,5}+)\b"
+    r"|" + case_blind_first("bs") + r"\s*=\s*(\d{1,5}+)\b"
+    r"|(\d{1,5}+)\s*(?:prompts|requests|sequences)?\s*per batch\b)"
 )
 _WORD_COUNTS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
                 "single": 1, "dual": 2}
-_GPU_COUNT_STARTS = "(?=\\d|" + "|".join(map(case_blind_first, [*_WORD_COUNTS, "gpu", "tp", "tensor"])) + ")"
 _GPU_COUNT = (
-    _GPU_COUNT_STARTS + r"(?:"
-    r"(\d{1,5}|one|two|three|four|five|six|seven|eight|single|dual)\s*(?:x\s*)?"
+    r"(?:(\d{1,5}+|" + _first_letter_alternatives(_WORD_COUNTS) + r")\s*+(?:x\s*)?"
     r"(?:(?!per\b)[A-Za-z][\w-]{1,11}\s+){0,2}gpus?\b(?![- ]?hours?)"
-    r"|\bgpu\s*(?:quantity|count)\s*[:=]?\s*(\d{1,5})\b"
-    r"|\b(?:tp|tensor[- _]parallel(?:ism)?(?:[- _]size)?)\s*[=:]?\s*(\d{1,3})\b)"
+    r"|" + case_blind_first("gpu") + r"\s*(?:quantity|count)\s*[:=]?\s*(\d{1,5})\b"
+    r"|" + case_blind_first("t") + r"(?:p|ensor[- _]parallel(?:ism)?(?:[- _]size)?)\s*[=:]?\s*(\d{1,3})\b)"
 )
 
 
