@@ -33,7 +33,22 @@ _PARSER = MarkdownIt("commonmark").enable("table")
 # its stack and kills the process. No real document nests quotes and lists this deep.
 MAX_CONTAINER_DEPTH = 50
 _DEEP_CONTAINERS_RE = re.compile(r"(?m)^[ \t]*(?:(?:>|[-+*]|\d{1,9}[.)])[ \t]*){%d}" % (MAX_CONTAINER_DEPTH + 1))
-_NESTING_SIGNS = (">>", "> >", "- -", "* *", "+ +", ". 1", ") 1", ". -", "> -", "> 1", "- >")
+# What a line nested that deep holds somewhere: two container marks in a row. The signs are
+# grouped by a character each holds: a text without ">" (most sections) holds none of the five
+# ">" signs, and a one-character test is a memchr, where each sign's own search steps through the
+# text ("" stands in every text: its signs are always searched for).
+_NESTING_SIGNS_BY_CHARACTER = ((">", (">>", "> >", "> -", "> 1", "- >")), ("*", ("* *",)), ("+", ("+ +",)),
+                               (")", (") 1",)), ("", ("- -", ". 1", ". -")))
+
+
+def _may_nest_deep(source: str) -> bool:
+    """Whether the source holds one of the nesting signs (no line without one can be that deep)."""
+    for character, signs in _NESTING_SIGNS_BY_CHARACTER:
+        if character in source:
+            for sign in signs:
+                if sign in source:
+                    return True
+    return False
 
 
 # markdown-it-pyrs 0.4 panics on a "[" before an unclosed code span ("see [the `x"): the inline
@@ -52,7 +67,7 @@ def _parse(source: str):
     When the parser panics, the source is parsed again with its square brackets as parentheses
     (same length again): links are lost, which the plain text drops anyway, and the rest stands.
     """
-    if any(sign in source for sign in _NESTING_SIGNS):  # most documents: no line could be that deep
+    if _may_nest_deep(source):  # most documents: no line could be that deep
         source = _DEEP_CONTAINERS_RE.sub(lambda deep: " " * len(deep[0]), source)
     for brackets_replaced in (False, True):
         try:
