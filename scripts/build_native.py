@@ -18,7 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from crawler.extract import BUILT_FROM, COMPILED_MODULES, NATIVE_DIR, native_build_is_current, sources_digest  # noqa: E402
+from crawler.extract import (BUILT_FROM, COMPILED_MODULES, NATIVE_DIR,  # noqa: E402
+                             native_build_is_current, sources_digest)
 
 # The name of the one shared library every compiled module's stub loads (crawler/extract/native__mypyc).
 GROUP_NAME = "crawler.extract.native"

@@ -201,7 +201,8 @@ class CuePattern:
 
     def _search_short(self, text: str) -> tuple[re.Match | None, bool]:
         """The first match in a short text, and whether a stem stands in it."""
-        scan, at_stem, start, stem_seen = self._stem_scanner.search, self._at_stem, 0, False  # type: ignore[union-attr]  # called only when the cues have stems
+        # Called only when the cues have stems (so a stem scanner).
+        scan, at_stem, start, stem_seen = self._stem_scanner.search, self._at_stem, 0, False  # type: ignore[union-attr]
         while stem := scan(text, start):
             stem_seen = True
             start = stem.start()
@@ -220,14 +221,16 @@ class CuePattern:
         finds nothing in any part of it)."""
         if len(text) <= _SHORT_TEXT:
             return self._search_short(text)
-        return self.search(text), any(stem in text for stem in self.stems)  # type: ignore[union-attr]  # called only when the cues have stems
+        # Called only when the cues have stems.
+        return self.search(text), any(stem in text for stem in self.stems)  # type: ignore[union-attr]
 
     def finditer(self, text: str):
         if self.stems is None:
             yield from self.regex.finditer(text)
             return
         if len(text) <= _SHORT_TEXT:
-            scan, at_stem, start = self._stem_scanner.search, self._at_stem, 0  # type: ignore[union-attr]  # stems is None returned above
+            # Cues without stems were searched above.
+            scan, at_stem, start = self._stem_scanner.search, self._at_stem, 0  # type: ignore[union-attr]
             while stem := scan(text, start):
                 match = at_stem[stem[0]].match(text, stem.start())
                 if match:
