@@ -371,7 +371,7 @@ def _gpu_for(doc: _Document, facts: _SentenceFacts, position: int) -> tuple[GpuM
     for other in doc.list_lead_in(index):
         if doc.gpus(other):
             return doc.gpus(other)[-1], "the list it stands in"
-    following = facts.next_sentence_gpus()
+    following = facts.next_sentence_gpus
     if following:
         return following[0], "the next sentence"
     for other in reversed([i for i in doc.nearby(index) if i < index]):
@@ -396,13 +396,11 @@ class _SentenceFacts:
                  cues: SentenceCues):
         self.reader, self.index, self.offset, self.sentence, self.cues = reader, index, offset, sentence, cues
         self.next_sentence = next_sentence
-        self._next_sentence_gpus: list[GpuMention] | None = None
 
+    @cached_attribute
     def next_sentence_gpus(self) -> list[GpuMention]:
         """The GPUs the next sentence of the block names (searched once, for all the figures)."""
-        if self._next_sentence_gpus is None:
-            self._next_sentence_gpus = find_gpus(self.next_sentence) if self.next_sentence else []
-        return self._next_sentence_gpus
+        return find_gpus(self.next_sentence) if self.next_sentence else []
 
     @cached_attribute
     def earlier(self) -> str:
