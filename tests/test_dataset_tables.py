@@ -5,7 +5,7 @@ import json
 import pytest
 
 from crawler.extract.datafiles import read_rows
-from crawler.extract.dataset_tables import extract_data_file, extract_table, map_generic_columns
+from crawler.extract.dataset_tables import extract_codecarbon, extract_data_file, extract_table, map_generic_columns
 
 OHDOKING_BASE = {
     "model_name": "TinyLlama-1.1B-Chat-v1.0", "huggingface_model": "TinyLlama/TinyLlama-1.1B-Chat-v1.0",
@@ -281,3 +281,12 @@ def test_optimum_benchmark_report_alone_names_no_gpu_and_counts_an_unknown_effic
     assert record["energy_j"] == pytest.approx(36_000.0) and record["gpu_raw"] is None
     assert "does not name its GPU" in record["notes"]
     assert [p.kind for p in result.problems] == ["unexpected_unit"]
+
+
+def test_a_codecarbon_energy_past_what_a_float_holds_in_joules_is_left_out_and_the_run_kept():
+    rows = [{"gpu_model": "1 x NVIDIA H100 PCIe", "gpu_count": "1", "gpu_power": "310.5",
+             "gpu_energy": "5e301", "duration": "60"}]
+    extraction = extract_codecarbon(rows, "emissions.csv")
+    (record,) = extraction.records
+    assert record["energy_j"] is None and record["power_w"] == 310.5
+    assert [problem.kind for problem in extraction.problems] == ["non_numeric_cell"]

@@ -15,6 +15,7 @@ file the figure stands, for the stable id) and the problems met.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -178,6 +179,11 @@ def extract_codecarbon(rows: list[dict], file_path: str, context: str = "") -> T
         for column in ("tracking_mode", "pue", "cloud_provider", "codecarbon_version"):
             if text_or_none(row.get(column)):
                 notes.append(f"{column}={text_or_none(row.get(column))}")
+        energy_j = to_canonical(gpu_energy_kwh, "kilowatt_hour")[1] if gpu_energy_kwh is not None else None
+        if energy_j is not None and not math.isfinite(energy_j):  # kWh a float holds, joules it does not
+            result.problems.append(Problem("non_numeric_cell", f"row {index}: gpu_energy {gpu_energy_kwh:g} kWh "
+                                                               "is past what a float holds in joules", error=False))
+            energy_j = None
         phase = file_phase if file_phase in ("prefill", "decode") else None
         if phase:
             notes.append(f"phase {phase} from the file name")
@@ -193,7 +199,7 @@ def extract_codecarbon(rows: list[dict], file_path: str, context: str = "") -> T
             "phase": phase,
             "power_w": power,
             "power_kind": "measured",
-            "energy_j": to_canonical(gpu_energy_kwh, "kilowatt_hour")[1] if gpu_energy_kwh is not None else None,
+            "energy_j": energy_j,
             "duration_s": number_or_none(row.get("duration")),
             "co2_kg": emissions,
             "scope": "gpu",
