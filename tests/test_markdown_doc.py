@@ -46,27 +46,28 @@ def test_an_empty_heading_starts_no_section():
 
 
 def test_layout_sections_and_code_spans():
-    lines = ("intro\n# A\ntext\n```\n# not a heading\n```\n<!--\n# not either\n-->\n## B\n#nospace\n"
-             "    # indented code\n").split("\n")
-    found = layout(lines)
+    text = ("intro\n# A\ntext\n```\n# not a heading\n```\n<!--\n# not either\n-->\n## B\n#nospace\n"
+            "    # indented code\n")
+    found = layout(text)
     assert found.section_starts == [0, 1, 9]
+    assert found.section_offsets == [0, text.index("# A"), text.index("## B")]
     assert found.code == [(4, 4)] and found.in_code(4) == (4, 4) and found.in_code(5) is None
 
 
 def test_layout_never_cuts_an_unclosed_fence():
-    assert layout("a\n```\n# x\n## y\n".split("\n")).section_starts == [0]
+    assert layout("a\n```\n# x\n## y\n").section_starts == [0]
 
 
 def test_layout_follows_html_blocks_whatever_their_lines_start_with():
     # A comment's end marker on a line of text ends it there; the heading after it starts a section.
-    assert layout("<!-- note\n# hidden\ntext -->\n# After\n".split("\n")).section_starts == [0, 3]
+    assert layout("<!-- note\n# hidden\ntext -->\n# After\n").section_starts == [0, 3]
     # Never ended: nothing after it starts a section.
-    assert layout("<!-- note\n# hidden\n# still hidden\n".split("\n")).section_starts == [0]
+    assert layout("<!-- note\n# hidden\n# still hidden\n").section_starts == [0]
     # An HTML line ends at a blank line, even one of a carriage return (a CRLF document).
-    assert layout("<div>\r\n# inside\r\n\r\n# Out\r\n".split("\n")).section_starts == [0, 3]
+    assert layout("<div>\r\n# inside\r\n\r\n# Out\r\n").section_starts == [0, 3]
     # Empty lines are not visited: the one between ends the HTML block all the same.
-    assert layout("<div>\n# inside\n\n\n# Out\n".split("\n")).section_starts == [0, 4]
-    assert layout("<div>\ntext\n# inside\ntext\n# still inside\n".split("\n")).section_starts == [0]
+    assert layout("<div>\n# inside\n\n\n# Out\n").section_starts == [0, 4]
+    assert layout("<div>\ntext\n# inside\ntext\n# still inside\n").section_starts == [0]
 
 
 def test_candidate_lines_and_the_reading_plan():
@@ -108,14 +109,19 @@ def test_text_the_parser_panics_on_is_parsed_without_its_square_brackets():
     assert block.kind == "paragraph" and block.text == "See [the x docs: on an H100 it draws 300 W."
 
 
-def test_layout_visits_lines_starting_with_any_white_space_str_isspace_knows():
+def test_a_line_of_any_white_space_str_isspace_knows_ends_an_html_block():
     import sys
 
-    from crawler.extract.markdown_doc import WHITE_SPACE
-    assert set(WHITE_SPACE) == {chr(code) for code in range(sys.maxunicode + 1) if chr(code).isspace()}
-    # A line starting with a no-break space is visited (it may end an HTML block) like one of spaces.
-    assert layout("<div>\n\u00a0\n# A\n".split("\n")).section_starts == [0, 2]
-    assert layout("<div>\ntext\n# A\n".split("\n")).section_starts == [0]
+    for space in (chr(code) for code in range(sys.maxunicode + 1) if chr(code).isspace() and chr(code) != "\n"):
+        assert layout(f"<div>\n{space}\n# A\n").section_starts == [0, 2], repr(space)
+        assert layout(f"<div>\nx{space}\n# A\n").section_starts == [0], repr(space)
+    assert layout("<div>\ntext\n# A\n").section_starts == [0]
+
+
+def test_blank_lines_in_fenced_code_or_a_comment_do_not_end_an_html_block():
+    assert layout("<div>\n```\n\n```\n# A\n").section_starts == [0]
+    assert layout("<div>\n<!-- a\n\n-->\n# A\n").section_starts == [0]
+    assert layout("<div>\n<!-- a\n-->\n\n# A\n").section_starts == [0, 4]
 
 
 def test_a_block_is_asked_for_ascii_text_without_decoding_its_source():

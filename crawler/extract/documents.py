@@ -640,21 +640,27 @@ class _Reader:
             self.add(record)
 
 
-@dataclass
 class ReadingPlan:
     """Which lines of a document are worth parsing, from one pass over it before any parsing.
 
     ``lines``: lines that may hold a figure outside fenced code, and the header line of a fenced
     block that may be a pasted CodeCarbon CSV; only their sections are parsed. ``code_lines``:
     lines inside other fenced code that may hold a figure (not statements: their power and energy
-    figures are counted, not read).
+    figures are counted, not read). ``number_units``: line number -> numbers with a power or
+    energy unit on it.
     """
 
-    lines: list[int]
-    code_lines: list[int]
-    layout: Layout
-    text_lines: list[str]
-    number_units: dict[int, int]  # line number -> numbers with a power or energy unit on it
+    def __init__(self, text: str, lines: list[int], code_lines: list[int], layout: Layout,
+                 number_units: dict[int, int]):
+        self.text, self.lines, self.code_lines, self.layout = text, lines, code_lines, layout
+        self.number_units = number_units
+        self._text_lines: list[str] | None = None
+
+    def text_lines(self) -> list[str]:
+        """The document's lines, split when a rule first needs one (most documents: never)."""
+        if self._text_lines is None:
+            self._text_lines = self.text.split("\n")
+        return self._text_lines
 
 
 # An HTML table read past its block is bounded: a missing </table> costs at most this much text.
@@ -678,17 +684,16 @@ def _whole_html_table(block: Block, text_lines: list[str]) -> tuple[str, int]:
 
 
 def reading_plan(text: str) -> ReadingPlan:
-    text_lines = text.split("\n")
     candidates, number_units = _candidates_and_units(text)
-    sections = layout(text_lines, until=candidates[-1] if candidates else -1)
-    lines, code_lines = [], []
+    sections = layout(text, until=candidates[-1] if candidates else -1)
+    plan = ReadingPlan(text, [], [], sections, number_units)
     for number in candidates:
         code = sections.in_code(number)
-        if code is None or (number == code[0] and _is_codecarbon_header(text_lines[number])):
-            lines.append(number)
+        if code is None or (number == code[0] and _is_codecarbon_header(plan.text_lines()[number])):
+            plan.lines.append(number)
         else:
-            code_lines.append(number)
-    return ReadingPlan(lines, code_lines, sections, text_lines, number_units)
+            plan.code_lines.append(number)
+    return plan
 
 
 def _is_codecarbon_header(line: str) -> bool:
@@ -719,7 +724,7 @@ def document_records(text: str, *, table_extractor: str, locator_prefix: str, ti
         return DocumentExtraction(skipped=tools.skipped)
     tool_lines = [(text.count("\n", 0, start), text.count("\n", 0, end)) for start, end in tools.spans]
     if blocks is None:  # a post is read whole: the one GPU it names may stand anywhere in it
-        blocks = parse_blocks(text, line_breaks=True) if is_post else parse_blocks(text, plan.lines, plan.layout, source_lines=plan.text_lines)
+        blocks = parse_blocks(text, line_breaks=True) if is_post else parse_blocks(text, plan.lines, plan.layout)
     doc = _Document(blocks, title, is_post, topic)
     reader = _Reader(doc, locator_prefix)
     for record in tools.records:
@@ -754,7 +759,7 @@ def document_records(text: str, *, table_extractor: str, locator_prefix: str, ti
                                   end=block.end_line, kind="markdown", ragged_rows=block.short_rows)
             reader.read_table(index, table, tables, f"{table_extractor}.markdown")
         elif block.kind == "html" and "<table" in block.text.lower():
-            html, last_line = _whole_html_table(block, plan.text_lines)
+            html, last_line = _whole_html_table(block, plan.text_lines())
             for table in html_tables(html):
                 tables += 1
                 reader.read_table(index, table, tables, f"{table_extractor}.html", last_line)

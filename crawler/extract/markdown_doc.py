@@ -19,8 +19,6 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from itertools import compress
-from operator import itemgetter
 from typing import Any
 
 from markdown_it_pyrs import MarkdownIt
@@ -358,7 +356,7 @@ def _table_rows(node) -> tuple[list[list[str]], list[int]]:
 
 # Where a top-level section starts for certain: an ATX heading at the first column. Such a line
 # ends any paragraph, list or quote above it, unless it stands inside a fenced code block or an
-# HTML block, which _section_starts follows line by line.
+# HTML block, which layout follows.
 _HEADING_LINE_RE = re.compile(r"#{1,6}[ \t]+[^#\s]")  # an empty "## " starts no new topic
 _FENCE_LINE_RE = re.compile(r" {0,3}(`{3,}|~{3,})")
 # HTML blocks that run past blank lines (CommonMark types 1-5), with what ends each; any other
@@ -370,19 +368,23 @@ _HTML_UNTIL = ((re.compile(r" {0,3}<(?:script|pre|style|textarea)(?:[\s>]|$)", r
                (re.compile(r" {0,3}<![A-Za-z]"), re.compile(r">")),
                (re.compile(r" {0,3}<!\[CDATA\["), re.compile(r"\]\]>")))
 _HTML_LINE_RE = re.compile(r" {0,3}</?[A-Za-z]")
+# A blank line: empty, or of white space alone (any character str.isspace knows, as \s does).
+_BLANK_LINE_RE = re.compile(r"^[^\S\n]*\n", re.MULTILINE)
 
 
 @dataclass
 class Layout:
-    """What one pass over a document's lines tells before parsing it.
+    """What one pass over a document tells before parsing it.
 
-    ``section_starts``: line numbers where a heading-delimited section certainly begins (0 first).
+    ``section_starts``: line numbers where a heading-delimited section certainly begins (0 first),
+    and ``section_offsets`` where each of those lines starts in the text.
     Errs on the safe side: a line it cannot be sure of is never a start, so a section may run
     longer than its heading says, but is never cut inside a code block, HTML block, list or quote.
     ``code``: (first, last) content lines of each closed top-level fenced code block.
     """
 
     section_starts: list[int]
+    section_offsets: list[int]
     code: list[tuple[int, int]]
 
     def in_code(self, line: int) -> tuple[int, int] | None:
@@ -393,81 +395,117 @@ class Layout:
         return None
 
 
-# The first characters of the lines layout visits: "`~<#" and white space (every character
-# str.isspace accepts; a test holds the list to it). Looked up by C code alone (compress, map, a
-# set), the pick costs a card a fraction of a loop over its lines in Python.
-WHITE_SPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200b))) + \
-    "\u2028\u2029\u202f\u205f\u3000"
-_VISITED_FIRST_CHARACTERS = frozenset("`~<#" + WHITE_SPACE)
-_first_character = itemgetter(slice(0, 1))  # "" for an empty line, which is not visited
+# The lines layout reads, as start offset * 4 + kind: a heading's "#" first, or, after at most
+# three spaces, a fence's marks or an HTML tag's "<". Text, tables, list items and blank lines
+# change nothing unless an HTML block is open, and then only a blank line matters, looked for
+# between these lines.
+_HEADING, _FENCE, _HTML = 0, 1, 2
+_MARKS = (("`", _FENCE), ("~", _FENCE), ("<", _HTML))
 
 
-def layout(lines: list[str], until: int | None = None) -> Layout:
-    """The sections and fenced code blocks of a document's lines (see Layout); with ``until``,
-    only as far as the first section that begins after that line.
+def _marked_lines(text: str) -> list[int]:
+    """The lines layout reads, in order. Each is found from the places of one character, which
+    str.find locates at memchr speed (a search for "```" or a line break and "#" steps through
+    every character: most share a bit of its filter with the space), and each line is looked at
+    once: the search goes on from its end."""
+    events = []
+    position = text.find("#")
+    while position >= 0:
+        if position and text[position - 1] == "\n":  # a heading on the first line starts no section
+            events.append(position * 4 + _HEADING)
+        position = text.find("\n", position)
+        position = text.find("#", position + 1) if position >= 0 else -1
+    for character, kind in _MARKS:
+        position = text.find(character)
+        while position >= 0:
+            line_start = text.rfind("\n", max(0, position - 4), position) + 1
+            if (line_start or position <= 3) and position - line_start <= 3 \
+                    and text.count(" ", line_start, position) == position - line_start \
+                    and (kind == _HTML or text.startswith(character * 3, position)):
+                events.append(line_start * 4 + kind)
+            position = text.find("\n", position)
+            position = text.find(character, position + 1) if position >= 0 else -1
+    events.sort()
+    return events
 
-    Only the lines that may matter are visited, picked out by their first
-    character: lines of white space, and lines that may open or close a fence or an HTML block or
-    be a heading (text, table rows and list items are none of these). The patterns run only on
-    those. An HTML block that ends at a marker ("-->") is followed line by line, whatever its
-    lines start with. Empty lines (a third of a card's) are not visited either: all one does is
-    end an HTML block outside code, which is checked when the next visited line comes.
+
+def layout(text: str, until: int | None = None) -> Layout:
+    """The sections and fenced code blocks of a document (see Layout); with ``until``, only as
+    far as the first section that begins after that line.
+
+    Only the lines that may matter are read (_marked_lines). An HTML block that ends at a marker
+    ("-->") is passed over to the line of its marker, whatever the lines between start with; one
+    that a blank line ends holds back headings until a blank line outside fenced code.
     """
-    starts, code, fence, opened, in_html = [0], [], None, 0, False
-    html_until = -1  # the line that ends the HTML block being passed over
-    previous = -1  # the line visited last
-    for number in compress(range(len(lines)), map(_VISITED_FIRST_CHARACTERS.__contains__, map(_first_character, lines))):
-        if in_html and fence is None and "" in lines[max(previous, html_until) + 1:number]:
-            in_html = False
-        previous = number
-        if number <= html_until:
+    starts, offsets, code = [0], [0], []
+    fence: str | None = None
+    opened = 0
+    html_until = -1  # the offset where the HTML block being passed over ends
+    blank_from = -1  # while an HTML block that a blank line ends is open: where to look for that line
+    line, counted_to = 0, 0
+    for event in _marked_lines(text):
+        start, kind = event >> 2, event & 3
+        if start <= html_until:
             continue
-        line = lines[number]
+        line += text.count("\n", counted_to, start)
+        counted_to = start
         if fence is not None:
-            if fence[0] in line:
-                closing = _FENCE_LINE_RE.match(line)
+            if kind == _FENCE:
+                line_end = _line_end(text, start)
+                closing = _FENCE_LINE_RE.match(text, start)
                 if closing and closing[1][0] == fence[0] and len(closing[1]) >= len(fence) \
-                        and not line[closing.end():].strip():
+                        and not text[closing.end():line_end].strip():
                     fence = None
-                    if number > opened + 1:
-                        code.append((opened + 1, number - 1))
+                    if line > opened + 1:
+                        code.append((opened + 1, line - 1))
+                    if blank_from >= 0:  # blank lines in code end nothing
+                        blank_from = line_end + 1
             continue
-        if line[0] == "#":  # most visited lines: headings, told without stripping the line
-            if not in_html and number and _HEADING_LINE_RE.match(line):
-                starts.append(number)
-                if until is not None and number > until:
+        if blank_from >= 0:
+            blank_from = -1 if _BLANK_LINE_RE.search(text, blank_from, start) else start
+        if kind == _HEADING:
+            if blank_from < 0 and _HEADING_LINE_RE.match(text, start):
+                starts.append(line)
+                offsets.append(start)
+                if until is not None and line > until:
                     break
-            continue
-        stripped = line.lstrip(" ")
-        if not stripped or stripped.isspace():
-            in_html = False
-            continue
-        first = stripped[0]
-        if first in "`~":
-            opening = _FENCE_LINE_RE.match(line)
-            if opening and not (opening[1][0] == "`" and "`" in line[opening.end():]):
-                fence, opened = opening[1], number
-        elif first == "<":
-            for start, end in _HTML_UNTIL:
-                matched = start.match(line)
+        elif kind == _FENCE:
+            line_end = _line_end(text, start)
+            opening = _FENCE_LINE_RE.match(text, start)
+            if opening and not (opening[1][0] == "`" and text.find("`", opening.end(), line_end) >= 0):
+                fence, opened = opening[1], line
+        else:
+            line_end = _line_end(text, start)
+            for html_start, html_end in _HTML_UNTIL:
+                matched = html_start.match(text, start, line_end)
                 if matched:
-                    if not end.search(line, matched.end()):
-                        html_until = next((later for later in range(number + 1, len(lines))
-                                           if end.search(lines[later])), len(lines))
+                    if not html_end.search(text, matched.end(), line_end):
+                        ended = html_end.search(text, line_end + 1)
+                        if ended is None:  # never ended: nothing after it starts a section
+                            return Layout(starts, offsets, code)
+                        html_until = _line_end(text, ended.start())
+                        if blank_from >= 0:  # nor do blank lines inside it end the open block
+                            blank_from = html_until + 1
                     break
             else:
-                in_html = in_html or bool(_HTML_LINE_RE.match(line))
-    return Layout(starts, code)
+                if blank_from < 0 and _HTML_LINE_RE.match(text, start):
+                    blank_from = start
+    return Layout(starts, offsets, code)
+
+
+def _line_end(text: str, position: int) -> int:
+    """Where the line holding ``position`` ends: its line break, or the end of the text."""
+    end = text.find("\n", position)
+    return len(text) if end < 0 else end
 
 
 def parse_blocks(markdown: str, lines_of_interest: list[int] | None = None,
-                 sections: Layout | None = None, line_breaks: bool = False,
-                 source_lines: list[str] | None = None) -> list[Block]:
+                 sections: Layout | None = None, line_breaks: bool = False) -> list[Block]:
     """The blocks of a Markdown document, in reading order.
 
     With ``lines_of_interest`` (sorted line numbers), only the sections that hold one of those
     lines are parsed: a long card whose figures stand in two sections costs two sections' parse.
-    ``sections``: the document's layout, and ``source_lines`` its lines, when the caller has them.
+    ``sections``: the document's layout, when the caller has it.
     ``line_breaks``: the document's renderer breaks lines where the source does (GitHub's issues
     and comments), so a line is where a sentence ends even without a full stop.
     """
@@ -475,13 +513,14 @@ def parse_blocks(markdown: str, lines_of_interest: list[int] | None = None,
         reader = _Reader(markdown, line_breaks=line_breaks)
         reader.read(_parse(markdown))
         return reader.blocks
-    lines = markdown.split("\n") if source_lines is None else source_lines
-    starts = (sections or layout(lines)).section_starts + [len(lines)]
+    sections = sections or layout(markdown)
+    starts, offsets = sections.section_starts, sections.section_offsets
     blocks: list[Block] = []
     lists = 0  # list ids stay unique across the sections read
     for section in sorted({bisect_right(starts, line) - 1 for line in lines_of_interest}):
-        first, end = starts[section], starts[section + 1]
-        reader = _Reader("\n".join(lines[first:end]), first, line_breaks)
+        # A section runs to the line break before the next one's first line.
+        end = offsets[section + 1] - 1 if section + 1 < len(offsets) else len(markdown)
+        reader = _Reader(markdown[offsets[section]:end], starts[section], line_breaks)
         reader.blocks, reader.lists = blocks, lists
         reader.read(_parse(reader.source))
         lists = reader.lists

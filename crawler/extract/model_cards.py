@@ -595,7 +595,7 @@ def extract_card(content: str, *, with_metadata: bool = True) -> CardExtraction:
     if with_metadata:
         result.records += metadata_records
     plan = reading_plan(body)
-    blocks = parse_blocks(body, plan.lines, plan.layout, source_lines=plan.text_lines) if plan.lines else []
+    blocks = parse_blocks(body, plan.lines, plan.layout) if plan.lines else []
     templates, claimed = template_records(blocks, body[:3000])
     document = document_records(body, table_extractor="card_table", locator_prefix="", is_post=False,
                                 blocks=blocks, plan=plan, claimed=claimed)
