@@ -51,7 +51,7 @@ def test_layout_sections_and_code_spans():
     found = layout(text)
     assert found.section_starts == [0, 1, 9]
     assert found.section_offsets == [0, text.index("# A"), text.index("## B")]
-    assert found.code == [(4, 4)] and found.in_code(4) == (4, 4) and found.in_code(5) is None
+    assert found.code == [(4, 4)]
 
 
 def test_layout_never_cuts_an_unclosed_fence():
@@ -131,18 +131,20 @@ def test_a_block_is_asked_for_ascii_text_without_decoding_its_source():
     assert "raw" not in vars(paragraph)  # still not decoded
 
 
-def test_candidates_found_from_a_rare_byte_are_where_their_pattern_matches():
+def test_candidates_found_from_a_rare_byte_are_where_their_strings_stand():
     import random
+    import re
 
     from crawler.extract import documents
     pieces = [b"j", b"/", b"_", b"gpu_energy", b"j/tok", b"j/out", b"wh/", b"(", b"(w", b"(kw", b"(mj", b"((j",
-              b"k", b"per token", b"per tok", b"x", b"\n"]
+              b"k", b"per token", b"per tok", b"x", b"\n", b"\x82", "co₂".encode(), "₂".encode(), b"co\xe2\x82"]
     rng = random.Random(15)
-    for _ in range(2000):
+    for _ in range(3000):
         folded = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 60)))  # past 8 places: the fallback
-        assert documents._per_token_joules(folded) == \
-            [match.start() for match in documents._FOLDED_CANDIDATE_RES[5].finditer(folded)]
-    assert candidate_lines("a\nuses 3 J/token\nb\nThe gpu_energy=(5)\nper token: 4 Wh/query") == [1, 3, 4]
+        for strings, rare in documents._FOUND_FROM_A_RARE_BYTE:
+            pattern = re.compile(b"|".join(map(re.escape, strings)))
+            assert sorted(documents._places(folded, strings, rare)) == [m.start() for m in pattern.finditer(folded)]
+    assert candidate_lines("a\nuses 3 J/token\nb\nThe gpu_energy=(5)\nper token: 4 Wh/query\nCO₂") == [1, 3, 4, 5]
 
 
 def test_the_candidate_scan_finds_what_every_pattern_finds():

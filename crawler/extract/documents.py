@@ -71,18 +71,19 @@ _FOLDED_NUMBER_UNIT_RE = re.compile(rb"0(?:[wj]|[kmg][wj]| +[kmg]?[wj])(?:h|atts
 _FOLDED_CANDIDATE_RES = (_FOLDED_NUMBER_UNIT_RE, re.compile(rb"\((?:[wj]|[km][wj])"), re.compile("co(?:0|₂)".encode()),
                          re.compile(rb"hour"), re.compile(rb"gpu_energy"), re.compile(rb"j/(?:tok|out)"),
                          re.compile(rb"per token"), re.compile(rb"wh/"))
-# "j/tok" and "j/out" hold a byte few texts have more than a handful of: their places are found
-# from its places, which bytes.find locates at memchr speed, where the regex engine steps through
-# every byte. Each place costs a turn of a Python loop, as much as the regex spends on ~700 bytes,
-# so a byte more common than that (other patterns' "(", "_", "/", "k" in most cards) is no gain,
-# and a text where "j" is common (one byte in _J_SHARE) is searched with the pattern instead.
-_PER_TOKEN_JOULES = (b"j/tok", b"j/out")  # what _FOLDED_CANDIDATE_RES[5] matches
-_J_SHARE = 1000
+# Some strings hold a byte few texts have more than a handful of: the "j" of "j/tok" and "j/out",
+# and the last byte of "₂" in UTF-8 (0x82, in the UTF-8 of few common characters). Their places
+# are found from that byte's places, which bytes.find locates at memchr speed, where the search
+# for a string steps through the text. Each place costs a turn of a loop, so a text where the
+# byte is common (one byte in _RARE_SHARE) is searched for the strings instead. The other
+# strings' bytes are common in real cards: "/" in links, "_" in code, "(" everywhere.
+_FOUND_FROM_A_RARE_BYTE = (((b"j/tok", b"j/out"), 0), (("co₂".encode(),), 4))  # pattern 5, pattern 2's "co₂"
+_RARE_SHARE = 1000
 # Most are plain strings, found by bytes.find, whose search skips ahead by a string's length
 # where the regex engine steps through every byte: a 30 KB card's regex search costs ~170k
-# instructions, a find 20-70k (two finds for "co0" and "co₂", which never start at one place,
+# instructions, a find 20-70k (the finds for "co0" and "co₂", which never start at one place,
 # cost less than the one regex search for both).
-_FOUND_CANDIDATE_STRINGS = (b"co0", "co₂".encode(), b"hour", b"gpu_energy", b"per token", b"wh/")  # patterns 2-4, 6, 7
+_FOUND_CANDIDATE_STRINGS = (b"co0", b"hour", b"gpu_energy", b"per token", b"wh/")  # patterns 2-4, 6, 7
 _SCANNED_CANDIDATE_RES = (_FOLDED_CANDIDATE_RES[1],)
 # "uJ (1e-6J)": a power of ten in scientific notation says what a unit is, it measures nothing.
 _UNIT_SCALE_RE = re.compile(r"1(?:\.0+)?[eE][-+]?\d")
@@ -199,7 +200,8 @@ def _candidates_and_units(text: str) -> tuple[list[int], dict[int, int]]:
         while position >= 0:
             positions.append(position)
             position = folded.find(string, position + len(string))
-    positions += _per_token_joules(folded)
+    for strings, rare in _FOUND_FROM_A_RARE_BYTE:
+        positions += _places(folded, strings, rare)
     units_at = set(number_units)
     lines: list[int] = []
     units: dict[int, int] = {}
@@ -214,18 +216,25 @@ def _candidates_and_units(text: str) -> tuple[list[int], dict[int, int]]:
     return lines, units
 
 
-def _per_token_joules(folded: bytes) -> list[int]:
-    """Where _FOLDED_CANDIDATE_RES[5] ("j/tok", "j/out") matches in ``folded``, found from the
-    places of "j"; with the pattern's own search once "j" turns out common."""
+def _places(folded: bytes, strings: tuple[bytes, ...], rare: int) -> list[int]:
+    """Where the strings stand in ``folded`` (none overlaps itself or another), found from the
+    places of the byte they hold at index ``rare`` (see _FOUND_FROM_A_RARE_BYTE)."""
+    byte = strings[0][rare:rare + 1]
     starts: list[int] = []
-    position = folded.find(b"j")
-    for _ in range(8 + len(folded) // _J_SHARE):
+    position = folded.find(byte, rare)
+    for _ in range(8 + len(folded) // _RARE_SHARE):
         if position < 0:
             return starts
-        if folded.startswith(_PER_TOKEN_JOULES, position):
-            starts.append(position)
-        position = folded.find(b"j", position + 1)
-    return [match.start() for match in _FOLDED_CANDIDATE_RES[5].finditer(folded)] if position >= 0 else starts
+        if folded.startswith(strings, position - rare):
+            starts.append(position - rare)
+        position = folded.find(byte, position + 1)
+    if position >= 0:  # a common byte in this text: the strings' own searches go on from its place
+        for string in strings:
+            found = folded.find(string, position - rare)
+            while found >= 0:
+                starts.append(found)
+                found = folded.find(string, found + len(string))
+    return starts
 
 
 class _Document:
@@ -687,8 +696,11 @@ def reading_plan(text: str) -> ReadingPlan:
     candidates, number_units = _candidates_and_units(text)
     sections = layout(text, until=candidates[-1] if candidates else -1)
     plan = ReadingPlan(text, [], [], sections, number_units)
+    code_blocks, block = sections.code, 0  # both in order: one walk
     for number in candidates:
-        code = sections.in_code(number)
+        while block < len(code_blocks) and code_blocks[block][1] < number:
+            block += 1
+        code = code_blocks[block] if block < len(code_blocks) and code_blocks[block][0] <= number else None
         if code is None or (number == code[0] and _is_codecarbon_header(plan.text_lines()[number])):
             plan.lines.append(number)
         else:
