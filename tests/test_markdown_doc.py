@@ -54,6 +54,10 @@ def test_layout_sections_and_code_spans():
     assert found.code == [(4, 4)]
 
 
+def test_a_heading_on_the_first_line_starts_the_first_section_once():
+    assert layout("# Title\ntext\n## Next\n").section_starts == [0, 2]
+
+
 def test_layout_never_cuts_an_unclosed_fence():
     assert layout("a\n```\n# x\n## y\n").section_starts == [0]
 
@@ -178,3 +182,28 @@ def test_the_candidate_patterns_written_as_branches_match_as_their_plain_forms()
         folded = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 20)))
         for branches, written_plainly in plain.items():
             assert [m.span() for m in branches.finditer(folded)] == [m.span() for m in written_plainly.finditer(folded)]
+
+
+def _as_read(blocks):
+    return [(b.kind, b.line, b.end_line, b.section, b.list_id, b.quoted, b.text, b.rows, b.short_rows) for b in blocks]
+
+
+def test_a_table_no_figure_stands_in_is_parsed_with_empty_rows_and_reads_as_written():
+    text = ("## Results\n\nIt draws 300 W on an H100.\n\n| Benchmark | Score |\n|---|---|\n| MMLU | 67.3 |\n"
+            "| GSM8K | é 55.1 |\n| short |\n\nAfter the table.\n")
+    blocks = parse_blocks(text, lines_of_interest=[2])
+    table = next(block for block in blocks if block.kind == "table")
+    assert table.table_node is None  # its two body rows went to the parser blank
+    assert _as_read(blocks) == _as_read(parse_blocks(text))  # every block, rows included, as written
+    assert table.rows == [["Benchmark", "Score"], ["MMLU", "67.3"], ["GSM8K", "é 55.1"], ["short", ""]]
+    # A table a figure stands in is parsed as written.
+    (table,) = [block for block in parse_blocks(text, lines_of_interest=[6]) if block.kind == "table"]
+    assert table.table_node is not None and table.rows[1] == ["MMLU", "67.3"]
+
+
+def test_pipe_rows_that_are_not_a_table_go_to_the_parser_as_written():
+    # In a fence left open (read as Markdown from its heading on), and under a line that is no
+    # delimiter row: the section is parsed as written.
+    for text in ("It draws 300 W.\n\n```\n# Table\n| a | b |\n|---|---|\n| 1 | 2 |\n| 3 | 4 |\n",
+                 "It draws 300 W.\n\n| a | b |\n| - x |\n| 1 | 2 |\n| 3 | 4 |\n"):
+        assert _as_read(parse_blocks(text, lines_of_interest=[0])) == _as_read(parse_blocks(text))

@@ -145,7 +145,14 @@ class Block:
 
     @cached_attribute
     def _table(self) -> tuple[list[list[str]], list[int]]:
-        return _table_rows(self.table_node) if self.table_node is not None else ([], [])
+        if self.kind != "table":
+            return [], []
+        if self.table_node is not None:
+            return _table_rows(self.table_node)
+        # Its rows were blanked for the parse of its section (_without_unread_table_rows): the
+        # table is parsed again from its source.
+        table = next((node for node in _parse(self.raw).walk() if node.name == "table"), None)
+        return _table_rows(table) if table is not None else ([], [])
 
     @property
     def rows(self) -> list[list[str]]:
@@ -532,8 +539,75 @@ def parse_blocks(markdown: str, lines_of_interest: list[int] | None = None,
     for section in sorted({bisect_right(starts, line) - 1 for line in lines_of_interest}):
         # A section runs to the line break before the next one's first line.
         end = offsets[section + 1] - 1 if section + 1 < len(offsets) else len(markdown)
-        reader = _Reader(markdown[offsets[section]:end], starts[section], line_breaks)
+        source, first = markdown[offsets[section]:end], starts[section]
+        parsed, blanked = _without_unread_table_rows(source, [line - first for line in lines_of_interest])
+        read_from = len(blocks)
+        reader = _Reader(source, first, line_breaks)
         reader.blocks, reader.lists = blocks, lists
-        reader.read(_parse(reader.source))
+        tree = _parse(parsed)
+        if blanked and not _in_tables(tree, blanked, reader.lines):
+            blanked, tree = [], _parse(source)  # they stood elsewhere (in code, say): the section as written
+        reader.read(tree)
         lists = reader.lists
+        for block in blocks[read_from:] if blanked else ():
+            if block.kind == "table" and any(block.line <= first + line <= block.end_line for line in blanked):
+                block.table_node = None  # its rows, if ever asked for, are read from its source
     return blocks
+
+
+# A table row line: a pipe after at most three spaces. A delimiter row: pipes, dashes, colons and
+# spaces alone, with a dash.
+_PIPE_ROW_RE = re.compile(r" {0,3}\|")
+_DELIMITER_ROW_RE = re.compile(r"[|: \t]*-[-|: \t]*")
+
+
+def _without_unread_table_rows(source: str, read_lines: list[int]) -> tuple[str, list[int]]:
+    """``source`` with each body row of a table that no line of ``read_lines`` stands in written
+    as an empty row of the same length in UTF-8 ("|" and spaces), and the numbers of those lines.
+
+    markdown-it-pyrs spends ~4 µs on each table cell (a 5-row table costs 7 paragraphs), and a
+    table whose lines hold no figure is read for its text alone, which comes from the source.
+    Rows are blanked only in runs of pipe rows under a delimiter row, up to the blank line that
+    ends any table; the caller checks that each blanked line did stand in a table.
+    """
+    if "|" not in source or "-" not in source:
+        return source, []
+    lines = source.split("\n")
+    blanked: list[int] = []
+    number = 0
+    while number + 2 < len(lines):
+        if not (_PIPE_ROW_RE.match(lines[number]) and _PIPE_ROW_RE.match(lines[number + 1])
+                and _DELIMITER_ROW_RE.fullmatch(lines[number + 1])):
+            number += 1
+            continue
+        rows_end = number + 2
+        while rows_end < len(lines) and _PIPE_ROW_RE.match(lines[rows_end]):
+            rows_end += 1
+        table_end = rows_end  # a table ends at a blank line, and may take rows without a pipe
+        while table_end < len(lines) and lines[table_end].strip():
+            table_end += 1
+        if not any(number <= line < table_end for line in read_lines):
+            for row in range(number + 2, rows_end):
+                lines[row] = "|" + " " * (len(lines[row].encode("utf-8")) - 1)
+                blanked.append(row)
+        number = table_end
+    return ("\n".join(lines), blanked) if blanked else (source, [])
+
+
+def _in_tables(tree, lines: list[int], line_index: _LineIndex) -> bool:
+    """Whether each of the lines stands in a table of the parser's tree (at the top level, or in
+    lists and quotes: a table in a fence an author left open is code)."""
+    spans = []
+    stack = list(tree.children)
+    while stack:
+        node = stack.pop()
+        name = node.name
+        if name == "table":
+            start, end = node.srcmap or (0, 0)
+            spans.append((line_index.line(start), line_index.line(max(start, end - 1))))
+        elif name in _CONTAINERS:
+            stack.extend(node.children)
+    return all(any(first <= line <= last for first, last in spans) for line in lines)
+
+
+_CONTAINERS = {"bullet_list", "ordered_list", "list_item", "blockquote"}
