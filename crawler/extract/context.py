@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 from heapq import heapify, heappop, heapreplace
+from typing import Final
 
-_WORKLOAD_CUES = (
+_WORKLOAD_CUES: Final = (
     ("fine-tuning", r"fine[- _]?tun(?:e|ed|ing)|finetun(?:e|ed|ing)|\bsft\b|\blora\b"),
     ("training", r"pre[- ]?train(?:ed|ing)?|\btrain(?:ed|ing|s)?\b"),
     ("inference", r"inference|\binfer\b|generat(?:e|ion|ing)|serving|\bdecod(?:e|ing)\b|prefill|"
@@ -18,7 +19,7 @@ _WORKLOAD_CUES = (
 )
 # "0 % util" is written as its two spellings ("0 ?%" would have the stem "0", which every figure
 # of a sentence holds: a search of each, per sentence and per figure, for a cue that is rarely there).
-_PHASE_CUES = (
+_PHASE_CUES: Final = (
     ("idle", r"\bidle|\bidling|standby|\bp8\b|no (?:model|models) (?:is |are )?loaded|nothing (?:is )?loaded|"
              r"before (?:any |a )?(?:model|models) (?:is |are )?loaded|before loading|between generations|"
              r"while no prompt|no (?:activity|in-flight requests|requests|load\b)|not (?:calculating|computing|"
@@ -29,7 +30,7 @@ _PHASE_CUES = (
     ("decode", r"\bdecod(?:e|ing)\b"),
     ("steady", r"steady[- ]state|\bsteady\b|sustained|under ?(?:full )?load|at full load|fully active"),
 )
-_METHOD_CUES = (
+_METHOD_CUES: Final = (
     ("codecarbon", r"code\s?carbon"),
     ("zeus", r"\bzeus\b"),
     ("nvidia-smi", r"nvidia[- ]smi"),
@@ -59,7 +60,7 @@ def _alternatives(pattern: str) -> list[str]:
     return parts + [pattern[start:]]
 
 
-_META = set("\\()[]?*+{|.^$")
+_META: Final = set("\\()[]?*+{|.^$")
 
 
 def literal_stems(pattern: str) -> set[str] | None:
@@ -93,7 +94,7 @@ def literal_stems(pattern: str) -> set[str] | None:
 # longer text (a section's context) by str.find per stem, which costs less where the text is long
 # (measured: the scan takes ~7% fewer instructions on sentences of 150 characters, twice as many
 # on 5,000 characters).
-_SHORT_TEXT = 200
+_SHORT_TEXT: Final = 200
 
 
 def _cues_starting_with(patterns, stem: str, capture: bool) -> re.Pattern:
@@ -287,9 +288,9 @@ def _outer_label(match: re.Match, cues) -> str:
     return cues[match.lastindex - 1][0]  # type: ignore[operator]  # every cue is a group: one matched
 
 
-_WORKLOAD_RES = (_compile(_WORKLOAD_CUES), _WORKLOAD_CUES)
-_PHASE_RES = (_compile(_PHASE_CUES), _PHASE_CUES)
-_METHOD_RES = (_compile(_METHOD_CUES), _METHOD_CUES)
+_WORKLOAD_RES: Final = (_compile(_WORKLOAD_CUES), _WORKLOAD_CUES)
+_PHASE_RES: Final = (_compile(_PHASE_CUES), _PHASE_CUES)
+_METHOD_RES: Final = (_compile(_METHOD_CUES), _METHOD_CUES)
 
 
 def _earliest(text: str | None, compiled) -> str | None:
@@ -321,13 +322,13 @@ def phase_near(before: str, after: str) -> str | None:
 
 
 # What SentenceCues reads: a sentence's phase, workload and method (the indexes of this tuple).
-_SENTENCE_CLASSIFIERS = (_PHASE_RES, _WORKLOAD_RES, _METHOD_RES)
+_SENTENCE_CLASSIFIERS: Final = (_PHASE_RES, _WORKLOAD_RES, _METHOD_RES)
 PHASE, WORKLOAD, METHOD = range(len(_SENTENCE_CLASSIFIERS))
-_SENTENCE_STEMS = set().union(*(regex.stems or () for regex, _ in _SENTENCE_CLASSIFIERS))
+_SENTENCE_STEMS: Final = set().union(*(regex.stems or () for regex, _ in _SENTENCE_CLASSIFIERS))
 # The scanner gives the longest of these stems where several start; each classifier's own stem
 # there is the one of its stems that starts it (its stems are prefix-free: at most one does).
-_SENTENCE_SCANNER = re.compile(literal_trie(_SENTENCE_STEMS))
-_OWN_STEMS = {stem: tuple(next((own for own in regex.stems or () if stem.startswith(own)), None)
+_SENTENCE_SCANNER: Final = re.compile(literal_trie(_SENTENCE_STEMS))
+_OWN_STEMS: Final = {stem: tuple(next((own for own in regex.stems or () if stem.startswith(own)), None)
                           for regex, _ in _SENTENCE_CLASSIFIERS)
               for stem in _SENTENCE_STEMS}
 

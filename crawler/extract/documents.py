@@ -32,6 +32,7 @@ import time
 from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Final
 
 from mypy_extensions import mypyc_attr
 
@@ -50,12 +51,12 @@ from .tool_output import tool_output_records
 from .units import Figure, find_carbon, find_figures, find_gpu_hours
 
 # Far more than a real document takes (a 50 KB card: ~5 ms), far less than a stalled crawl.
-DOCUMENT_TIME_BUDGET_S = 10.0
-FIGURE_FIELDS = {"power": "power_w", "energy": "energy_j", "energy_per_token": "energy_per_token_j",
+DOCUMENT_TIME_BUDGET_S: Final = 10.0
+FIGURE_FIELDS: Final = {"power": "power_w", "energy": "energy_j", "energy_per_token": "energy_per_token_j",
                  "energy_per_query": "energy_per_query_j", "co2": "co2_kg", "gpu_hours": "gpu_hours"}
 # Figures that describe GPU work only when the text ties them to a GPU; carbon and GPU-hours in
 # a document about a model are about its compute.
-_NEEDS_GPU_TIE = {"power", "energy", "energy_per_token", "energy_per_query"}
+_NEEDS_GPU_TIE: Final = {"power", "energy", "energy_per_token", "energy_per_query"}
 # A line with none of these holds no figure: a number with a unit after it, a unit in brackets
 # (a table header's "(W)"), carbon, hours, CodeCarbon's columns, a per-token unit. Looked for in
 # the document's UTF-8 bytes with every digit made "0", tabs spaces, "[" "(" and letters lower
@@ -63,12 +64,12 @@ _NEEDS_GPU_TIE = {"power", "energy", "energy_per_token", "energy_per_query"}
 # speed, where a pattern starting with a character class or an alternation of different first
 # letters is tried at every position (ten times slower). Line numbers are the same in bytes as
 # in characters.
-_CANDIDATE_FOLD = bytes.maketrans(b"0123456789\t[ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"0000000000 (abcdefghijklmnopqrstuvwxyz")
+_CANDIDATE_FOLD: Final = bytes.maketrans(b"0123456789\t[ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"0000000000 (abcdefghijklmnopqrstuvwxyz")
 # "0 *[kmg]?[wj]..." (and "\([km]?[wj]" below), written as branches that each start with a
 # character or a class: the engine rejects a "0" that no unit follows (most of a card's digits) by
 # a byte compare, where the optional prefixes first cost it a repeat and a backtrack at every digit.
-_FOLDED_NUMBER_UNIT_RE = re.compile(rb"0(?:[wj]|[kmg][wj]| +[kmg]?[wj])(?:h|atts?|oules?)?(?![a-z])")
-_FOLDED_CANDIDATE_RES = (_FOLDED_NUMBER_UNIT_RE, re.compile(rb"\((?:[wj]|[km][wj])"), re.compile("co(?:0|₂)".encode()),
+_FOLDED_NUMBER_UNIT_RE: Final = re.compile(rb"0(?:[wj]|[kmg][wj]| +[kmg]?[wj])(?:h|atts?|oules?)?(?![a-z])")
+_FOLDED_CANDIDATE_RES: Final = (_FOLDED_NUMBER_UNIT_RE, re.compile(rb"\((?:[wj]|[km][wj])"), re.compile("co(?:0|₂)".encode()),
                          re.compile(rb"hour"), re.compile(rb"gpu_energy"), re.compile(rb"j/(?:tok|out)"),
                          re.compile(rb"per token"), re.compile(rb"wh/"))
 # Some strings hold a byte few texts have more than a handful of: the "j" of "j/tok" and "j/out",
@@ -77,38 +78,38 @@ _FOLDED_CANDIDATE_RES = (_FOLDED_NUMBER_UNIT_RE, re.compile(rb"\((?:[wj]|[km][wj
 # for a string steps through the text. Each place costs a turn of a loop, so a text where the
 # byte is common (one byte in _RARE_SHARE) is searched for the strings instead. The other
 # strings' bytes are common in real cards: "/" in links, "_" in code, "(" everywhere.
-_FOUND_FROM_A_RARE_BYTE = (((b"j/tok", b"j/out"), 0), (("co₂".encode(),), 4))  # pattern 5, pattern 2's "co₂"
-_RARE_SHARE = 1000
+_FOUND_FROM_A_RARE_BYTE: Final = (((b"j/tok", b"j/out"), 0), (("co₂".encode(),), 4))  # pattern 5, pattern 2's "co₂"
+_RARE_SHARE: Final = 1000
 # Most are plain strings, found by bytes.find, whose search skips ahead by a string's length
 # where the regex engine steps through every byte: a 30 KB card's regex search costs ~170k
 # instructions, a find 20-70k (the finds for "co0" and "co₂", which never start at one place,
 # cost less than the one regex search for both).
-_FOUND_CANDIDATE_STRINGS = (b"co0", b"hour", b"gpu_energy", b"per token", b"wh/")  # patterns 2-4, 6, 7
-_SCANNED_CANDIDATE_RES = (_FOLDED_CANDIDATE_RES[1],)
+_FOUND_CANDIDATE_STRINGS: Final = (b"co0", b"hour", b"gpu_energy", b"per token", b"wh/")  # patterns 2-4, 6, 7
+_SCANNED_CANDIDATE_RES: Final = (_FOLDED_CANDIDATE_RES[1],)
 # "uJ (1e-6J)": a power of ten in scientific notation says what a unit is, it measures nothing.
-_UNIT_SCALE_RE = re.compile(r"1(?:\.0+)?[eE][-+]?\d")
+_UNIT_SCALE_RE: Final = re.compile(r"1(?:\.0+)?[eE][-+]?\d")
 # "38/140W": a draw over its cap, the unit written once. The draw starts with a digit with none of
 # [\d.,/] before it, written as a digit then a lookbehind: a pattern that starts with a class is
 # scanned for at C speed, one that starts with a lookbehind is entered at every position.
-_DRAW_OVER_CAP_RE = re.compile(r"(\d(?<![\d.,/]\d)\d{0,3}(?:\.\d+)?)\s*/\s*\d{1,4}(?:\.\d+)?\s*(?:W|watts?)\b",
+_DRAW_OVER_CAP_RE: Final = re.compile(r"(\d(?<![\d.,/]\d)\d{0,3}(?:\.\d+)?)\s*/\s*\d{1,4}(?:\.\d+)?\s*(?:W|watts?)\b",
                                re.IGNORECASE)
 # A list item that is one line of a hardware spec sheet ("TDP: 125W", "System's: 750W",
 # "PSU: 1000W"): candidate parts' ratings, not figures of GPU work.
-_SPEC_LABEL_RE = re.compile(r"^\s*(?:tdp|tgp|tbp|system'?s?(?: power)?|psu|power suppl(?:y|ies)|recommended [\w ]{0,20}"
+_SPEC_LABEL_RE: Final = re.compile(r"^\s*(?:tdp|tgp|tbp|system'?s?(?: power)?|psu|power suppl(?:y|ies)|recommended [\w ]{0,20}"
                             r"|max(?:imum)? power|power limit|rated power|board power|power connectors?)\s*[:=]",
                             re.IGNORECASE)
 # A number glued to a word before it is part of a name or version ("pytorch-1.11 w/ CUDA").
-_GLUED_BEFORE_RE = re.compile(r"(?:[A-Za-z][-_.]?|\d[.,]|[-_]\d)$")  # "pytorch-1.11", the "5" of "1,5 kW"
+_GLUED_BEFORE_RE: Final = re.compile(r"(?:[A-Za-z][-_.]?|\d[.,]|[-_]\d)$")  # "pytorch-1.11", the "5" of "1,5 kW"
 # How much text before and after a table is its caption and its notes.
-_CAPTION_CHARS = 1000
+_CAPTION_CHARS: Final = 1000
 # How far back in a block a figure's batch size and GPU count are looked for.
-_EARLIER_CHARS = 600
-_WITH_ABBREVIATION_RE = re.compile(r"^/\s")  # "1.11 w/ CUDA": the w/ is "with"
+_EARLIER_CHARS: Final = 600
+_WITH_ABBREVIATION_RE: Final = re.compile(r"^/\s")  # "1.11 w/ CUDA": the w/ is "with"
 # "nvidia[- ]smi|\bnvml\b|\bzeus\b|codecarbon|code carbon|\bdcgm", each word's \b written after its
 # first letter ("n" with no word character before it): every alternative starts with a letter,
 # which the engine scans for at C speed (a \b first is tried at every position).
-_TOOL_WORDS_RE = re.compile(r"nvidia[- ]smi|n(?<!\wn)vml\b|z(?<!\wz)eus\b|codecarbon|code carbon|d(?<!\wd)cgm")
-_ROLE_KINDS = {"rated": "rated", "estimated": "estimated", "measured": "measured", "system": "measured"}
+_TOOL_WORDS_RE: Final = re.compile(r"nvidia[- ]smi|n(?<!\wn)vml\b|z(?<!\wz)eus\b|codecarbon|code carbon|d(?<!\wd)cgm")
+_ROLE_KINDS: Final = {"rated": "rated", "estimated": "estimated", "measured": "measured", "system": "measured"}
 
 
 @dataclass
@@ -673,7 +674,7 @@ class ReadingPlan:
 
 
 # An HTML table read past its block is bounded: a missing </table> costs at most this much text.
-_HTML_TABLE_LINES = 2000
+_HTML_TABLE_LINES: Final = 2000
 
 
 def _whole_html_table(block: Block, text_lines: list[str]) -> tuple[str, int]:

@@ -30,30 +30,31 @@ can exercise on the shapes of text seen in real posts.
 from __future__ import annotations
 
 import re
+from typing import Final
 
 from mypy_extensions import mypyc_attr
 
 from .context import CuePattern, CueScan
 from .records import cached_attribute
 
-RECORDED_ROLES = ("measured", "rated", "estimated", "system")
+RECORDED_ROLES: Final = ("measured", "rated", "estimated", "system")
 
 # Words that make the figure in their clause a cap or limit.
-CAP_CUES = (r"power[- ]?limit", r"power[- ]?cap", r"\bcap(?:ped|s)?\b", r"\blimit(?:ed|s|er)?\b",
+CAP_CUES: Final = (r"power[- ]?limit", r"power[- ]?cap", r"\bcap(?:ped|s)?\b", r"\blimit(?:ed|s|er)?\b",
             r"\bout of\b", r"-pl\b", r"\bpl\s*=", r"\bmax(?:imum)? power\b", r"\bset (?:it |them |the gpus? )?to\b",
             r"\benforc", r"\bdrop (?:it |them )?to\b", r"\bpower target", r"\bcurve\b", r"\bknee\b",
             r"\bfloor(?:s|ed)? at\b")
-PSU_CUES = (r"\bpsus?\b", r"power suppl", r"\bsuppl(?:y|ies)\b", r"\bplatinum\b", r"\bgold\b", r"\btitanium\b",
+PSU_CUES: Final = (r"\bpsus?\b", r"power suppl", r"\bsuppl(?:y|ies)\b", r"\bplatinum\b", r"\bgold\b", r"\btitanium\b",
             r"\bbronze\b", r"\bbreaker", r"\bcircuit", r"\boutlet", r"wall socket", r"\bups\b", r"\bpower brick",
             r"\bsystem'?s\s*:")
-COMPONENT_CUES = (r"\bcpus?\b", r"processor", r"\bram\b", r"\bdram\b", r"\bdimm", r"\bfans?\b",
+COMPONENT_CUES: Final = (r"\bcpus?\b", r"processor", r"\bram\b", r"\bdram\b", r"\bdimm", r"\bfans?\b",
                   r"motherboard", r"\bssds?\b", r"\bnvme", r"chipset", r"\bmonitor\b", r"\bcooler\b",
                   r"\bpump\b", r"\bsoc\b", r"\bpackage power", r"\brapl\b", r"\bxeon", r"\bepyc",
                   r"\bryzen", r"threadripper", r"\bcore i\d", r"\b(?:i3|i5|i7|i9)-\d{4,5}", r"\bboard\b(?! power)",
                   r"\bchassis")
 # Words that put the GPU back in the clause after a component cue ("CPU and GPU draw ...").
-GPU_CUES = (r"\bgpus?\b", r"graphics card", r"\bvram\b", r"\bcard\b", r"nvidia", r"\bcuda\b")
-SYSTEM_CUES = (r"from the wall", r"at the wall", r"wall[- ]?(?:power|meter|plug|socket|draw)",
+GPU_CUES: Final = (r"\bgpus?\b", r"graphics card", r"\bvram\b", r"\bcard\b", r"nvidia", r"\bcuda\b")
+SYSTEM_CUES: Final = (r"from the wall", r"at the wall", r"wall[- ]?(?:power|meter|plug|socket|draw)",
                r"whole (?:system|machine|server|node|box|rig|pc)", r"entire (?:system|machine|server|node)",
                r"total system", r"system power", r"\bpdu\b", r"smart plug", r"kill[- ]a[- ]watt",
                # "per server", "gpu node" ... written out whole: each is then a stem of its own (see
@@ -61,12 +62,12 @@ SYSTEM_CUES = (r"from the wall", r"at the wall", r"wall[- ]?(?:power|meter|plug|
                # the clause searched for the list.
                *(f"{word} {unit}" for word in ("per", "each", "whole", "gpu", "dgx", "hgx") for unit in ("server", "node")),
                r"(?:server|node) power")
-ESTIMATE_CUES = (r"\bestimat", r"ml ?co2 ?impact", r"impact calculator", r"\bguess", r"napkin",
+ESTIMATE_CUES: Final = (r"\bestimat", r"ml ?co2 ?impact", r"impact calculator", r"\bguess", r"napkin",
                  r"back[- ]of[- ](?:the[- ])?envelope", r"ballpark")
 # An assumption feeds a calculation or a plan: its figure is no answer.
-ASSUMPTION_CUES = (r"\bassum(?:e|es|ed|ing|ption)\b", r"\bi (?:think|believe|imagine|reckon)\b",
+ASSUMPTION_CUES: Final = (r"\bassum(?:e|es|ed|ing|ption)\b", r"\bi (?:think|believe|imagine|reckon)\b",
                    r"\bprobably\b", r"\bsuppose\b", r"\bsay\b")
-HYPOTHETICAL_CUES = (r"\bwould\b", r"\bcould\b", r"\bshould\b", r"\bmight\b", r"supposed to",
+HYPOTHETICAL_CUES: Final = (r"\bwould\b", r"\bcould\b", r"\bshould\b", r"\bmight\b", r"supposed to",
                      r"expected to", r"\bexpect(?:ed|ing)?\b", r"\bin theory\b", r"theoretical",
                      r"\bif (?:we|i|you|one)\b", r"\bwill (?:need|draw|use|consume|take)\b",
                      r"\bneed(?:s)? to\b", r"\bwant(?:s|ed)? to\b", r"\btarget\b", r"\bbudget\b",
@@ -74,16 +75,16 @@ HYPOTHETICAL_CUES = (r"\bwould\b", r"\bcould\b", r"\bshould\b", r"\bmight\b", r"
                      r"\bheadroom\b")
 # "Board power" is what the card reports drawing ("11W board power"); "total board power" (TBP) is
 # the rating.
-RATED_CUES = (r"\btdp\b", r"thermal design power", r"\brated\b", r"peak power capacity",
+RATED_CUES: Final = (r"\btdp\b", r"thermal design power", r"\brated\b", r"peak power capacity",
               r"power capacity", r"total board power", r"\btbp\b", r"\btgp\b", r"\bspec(?:s|ified)?\b",
               r"nameplate")
 # Carbon after offsets, renewable purchases or market-based accounting ("the total market-based
 # emissions were 0 tons CO2eq"): an accounting result, not the carbon of the work.
-ACCOUNTING_CUES = (r"market[- ]based", r"\boffset", r"net[- ]zero", r"carbon[- ]neutral", r"\bcompensat")
-DELTA_CUES = (r"\bsav(?:e|es|ed|ing|ings)\b", r"\brecover", r"\breduc(?:e|es|ed|tion|ing)\b",
+ACCOUNTING_CUES: Final = (r"market[- ]based", r"\boffset", r"net[- ]zero", r"carbon[- ]neutral", r"\bcompensat")
+DELTA_CUES: Final = (r"\bsav(?:e|es|ed|ing|ings)\b", r"\brecover", r"\breduc(?:e|es|ed|tion|ing)\b",
               r"\boverhead\b", r"\bdifference\b", r"\bdelta\b", r"\bincrease (?:of|by)\b",
               r"\bdecrease (?:of|by)\b", r"\bmore than (?:before|with)\b")
-OTHER_DEVICE_CUES = (r"\biphone", r"\bphone\b", r"\bcharg(?:e|er|ing)\b", r"\blaptop battery",
+OTHER_DEVICE_CUES: Final = (r"\biphone", r"\bphone\b", r"\bcharg(?:e|er|ing)\b", r"\blaptop battery",
                      r"\bhouse(?:hold)?\b", r"\bkettle\b", r"\bbulb\b", r"\bcar\b", r"\bfridge\b")
 
 # Clause breaks: punctuation that ends a clause, and words that start another one
@@ -93,7 +94,7 @@ OTHER_DEVICE_CUES = (r"\biphone", r"\bphone\b", r"\bcharg(?:e|er|ing)\b", r"\bla
 # checked after the word, only where it stands. A dash between spaces is found at its dash (the
 # spaces are most of a text's characters, and each would be a place to try): _clause_break_spans
 # gives such a break (the one with a group) its space back.
-_CLAUSE_BREAK_RE = re.compile(r",|;|\(|\)|\[|\]|=>|->|-(?<=\s-)(\s)|–(?<=\s–)(\s)|—(?<=\s—)(\s)"
+_CLAUSE_BREAK_RE: Final = re.compile(r",|;|\(|\)|\[|\]|=>|->|-(?<=\s-)(\s)|–(?<=\s–)(\s)|—(?<=\s—)(\s)"
                               r"|and\b(?<=\band)|but\b(?<=\bbut)|while\b(?<=\bwhile)|whereas\b(?<=\bwhereas)")
 
 
@@ -115,7 +116,7 @@ def _clause_break_spans(text: str):
 # The units after "per" by first letter, each letter's in the order "k?wh|mwh|kw\b|h\b|hr|hour|gb|gib|mb|
 # month|mo\b|year|yr|day|week|km|mile|\$|€|usd|eur|cent" gives them: the engine tries the alternatives
 # of an alternation in turn, and "per GPU" failed on each of 22.
-_RATE_AFTER_RE = re.compile(r"^\s*(?:(?:/|per\s+|a\s+)\s*(?:k(?:wh|w\b|m)|w(?:h|eek)|m(?:wh|b|onth|o\b|ile)|h(?:\b|r|our)"
+_RATE_AFTER_RE: Final = re.compile(r"^\s*(?:(?:/|per\s+|a\s+)\s*(?:k(?:wh|w\b|m)|w(?:h|eek)|m(?:wh|b|onth|o\b|ile)|h(?:\b|r|our)"
                             r"|g(?:b|ib)|y(?:ear|r)|day|\$|€|usd|eur|cent)|(?:monthly|yearly|annually|daily|weekly)\b)",
                             re.IGNORECASE)
 # "monthly power alone is about 5,600 kWh": a figure per period is a rate, whichever side says so.
@@ -124,23 +125,23 @@ _RATE_AFTER_RE = re.compile(r"^\s*(?:(?:/|per\s+|a\s+)\s*(?:k(?:wh|w\b|m)|w(?:h|
 # to them), which the engine scans for at C speed where a \b is tried at every position; then each
 # word's second letter as such a class, which the engine tests before trying the rest, and the \b
 # and the first letter checked after the word, only where it stands.
-_PERIOD_BEFORE_RE = re.compile(r"(?-i:[mMyYaAdDwWpP])(?:(?-i:[oO])nthly(?<=\bmonthly)|(?-i:[eE])(?:arly(?<=\byearly)"
+_PERIOD_BEFORE_RE: Final = re.compile(r"(?-i:[mMyYaAdDwWpP])(?:(?-i:[oO])nthly(?<=\bmonthly)|(?-i:[eE])(?:arly(?<=\byearly)"
                                r"|ekly(?<=\bweekly)|r (?<=\bper )(?:month|year|day|week))|(?-i:[nN])nual(?<=\bannual)(?:ly)?"
                                r"|(?-i:[aA])ily(?<=\bdaily))\b[^.]{0,40}$",
                                re.IGNORECASE)
 # "uses 40W more with a model loaded": a difference.
-_DELTA_AFTER_RE = re.compile(r"^\s*(?:of\s+power\s+)?(?:more|less|extra|higher|lower)\b", re.IGNORECASE)
-_MONEY_RE = re.compile(r"[$€£]\s*$|\b(?:usd|eur|cents?|dollars?)\s*$", re.IGNORECASE)
+_DELTA_AFTER_RE: Final = re.compile(r"^\s*(?:of\s+power\s+)?(?:more|less|extra|higher|lower)\b", re.IGNORECASE)
+_MONEY_RE: Final = re.compile(r"[$€£]\s*$|\b(?:usd|eur|cents?|dollars?)\s*$", re.IGNORECASE)
 # The last characters _MONEY_RE can match after white space (IGNORECASE: "ſ" is an "s"): a text
 # stripped of its white space at the end that ends otherwise holds no currency there.
-_MONEY_LAST = frozenset("$€£dDrRtTsSſ")
-_OPERATOR_AFTER_RE = re.compile(r"^\s*(?:[*×+]|/(?!\s*(?:gpu|card|device)\b)|=(?![>=]))", re.IGNORECASE)
-_OPERATOR_BEFORE_RE = re.compile(r"(?:[*×/+]|\bx)\s*$", re.IGNORECASE)
-_EQUALS_RE = re.compile(r"=(?![>=])")
-_DRAW_CAP_GAP_RE = re.compile(r"\s*/\s*")
-_NEAR_CHARS = 80
+_MONEY_LAST: Final = frozenset("$€£dDrRtTsSſ")
+_OPERATOR_AFTER_RE: Final = re.compile(r"^\s*(?:[*×+]|/(?!\s*(?:gpu|card|device)\b)|=(?![>=]))", re.IGNORECASE)
+_OPERATOR_BEFORE_RE: Final = re.compile(r"(?:[*×/+]|\bx)\s*$", re.IGNORECASE)
+_EQUALS_RE: Final = re.compile(r"=(?![>=])")
+_DRAW_CAP_GAP_RE: Final = re.compile(r"\s*/\s*")
+_NEAR_CHARS: Final = 80
 # A setting named right after its figure: "160W power limit", "the 290 W efficiency knee".
-_CAP_AFTER_RE = re.compile(r"\s*(?:\*\*)?\s*(?:power\s*|efficiency\s*|sweet\s*)?(?:knee|spot|target|setting|cap|limit)\b")
+_CAP_AFTER_RE: Final = re.compile(r"\s*(?:\*\*)?\s*(?:power\s*|efficiency\s*|sweet\s*)?(?:knee|spot|target|setting|cap|limit)\b")
 
 
 def _compile(cues: tuple[str, ...]) -> CuePattern:
@@ -152,7 +153,7 @@ CAP, PSU, COMPONENT, GPU, SYSTEM, ASSUMPTION, ESTIMATE, HYPOTHETICAL, RATED, DEL
                HYPOTHETICAL_CUES, RATED_CUES, DELTA_CUES, OTHER_DEVICE_CUES, ACCOUNTING_CUES))
 # The cue lists ROLE_RULES reads in a figure's clause, found in one scan of it: most clauses hold
 # the stems of none or one, and the others need no search.
-_CLAUSE_CUES = CueScan((PSU, CAP, DELTA, COMPONENT, GPU, OTHER_DEVICE, ASSUMPTION, HYPOTHETICAL, RATED, SYSTEM))
+_CLAUSE_CUES: Final = CueScan((PSU, CAP, DELTA, COMPONENT, GPU, OTHER_DEVICE, ASSUMPTION, HYPOTHETICAL, RATED, SYSTEM))
 
 
 def clause_around(sentence: str, start: int, end: int, previous_end: int = 0,
@@ -226,7 +227,7 @@ class _Around:
 # the first rule whose cue its text holds, in this order, else "measured".
 # A cue list is searched only when the clause holds one of its stems (``in a.cues``); without a
 # component cue, _component_nearer_than_gpu is False.
-ROLE_RULES = (
+ROLE_RULES: Final = (
     ("psu", lambda a: PSU in a.cues and PSU.search(a.clause)),
     ("cap", lambda a: (CAP in a.cues and CAP.search(a.before)) or _CAP_AFTER_RE.match(a.after)),
     ("delta", lambda a: (DELTA in a.cues and DELTA.search(a.clause)) or a.before.rstrip().endswith("+")

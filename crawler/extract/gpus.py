@@ -28,17 +28,18 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from typing import Final
 
-_VENDOR_TOKENS = {"nvidia", "geforce", "tesla", "quadro", "amd", "radeon"}
-_NOISE_TOKENS = _VENDOR_TOKENS | {"gpu", "gpus", "graphics", "card", "cards"}
+_VENDOR_TOKENS: Final = {"nvidia", "geforce", "tesla", "quadro", "amd", "radeon"}
+_NOISE_TOKENS: Final = _VENDOR_TOKENS | {"gpu", "gpus", "graphics", "card", "cards"}
 # Letters that may stick to a model number without making it another name: a plural, a memory size.
-_GLUED_SUFFIXES = {"s", "gb"}
-_SPELLED_COUNTS = {"single": 1, "two": 2, "dual": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+_GLUED_SUFFIXES: Final = {"s", "gb"}
+_SPELLED_COUNTS: Final = {"single": 1, "two": 2, "dual": 2, "three": 3, "four": 4, "five": 5, "six": 6,
                    "seven": 7, "eight": 8}
-_SPELLED_COUNT = "|".join(_SPELLED_COUNTS)
+_SPELLED_COUNT: Final = "|".join(_SPELLED_COUNTS)
 # "8x A100", "384 A100 80GB GPUs", "two RTX 4060 Ti". Without an "x", a number followed by a
 # suffix word is the model number itself ("3090 Ti", "4090s", "4080 Laptop"), not a count.
-_LEADING_COUNT_RE = re.compile(
+_LEADING_COUNT_RE: Final = re.compile(
     rf"^\s*(?:(?P<count>\d{{1,5}})\s*(?:(?:x|×|\*)\s*(?=\w)"
     r"|(?=[A-Za-z])(?!(?:gb|tb|ti|super|s|gpus?|cards?|laptop|mobile|x)\b))"
     rf"|(?P<spelled>{_SPELLED_COUNT})\s+)",
@@ -46,7 +47,7 @@ _LEADING_COUNT_RE = re.compile(
 )
 # "A100 x 8": the x stands apart, so model names such as "Tesla X900" are not counts; or the x
 # follows the model number ("T4x2", "RTX 3090 x2", as Kaggle names its accelerators).
-_TRAILING_COUNT_RE = re.compile(
+_TRAILING_COUNT_RE: Final = re.compile(
     r"(?:\s+(?:x|×|\*)\s+(?P<count>\d{1,5})|(?<=\d)\s?(?:x|×)(?P<glued>\d{1,2}))\s*$", re.IGNORECASE
 )
 
@@ -195,8 +196,8 @@ def normalise_gpu(raw: str) -> GpuMatch:
 
 # The letters a case-blind pattern matches for an ASCII letter besides its two cases: "İ" and "ı"
 # for i, "ſ" for s, the Kelvin sign for k (tests/test_gpus.py checks every character).
-FOLDED_LETTERS = {"i": "\u0130\u0131", "s": "\u017f", "k": "\u212a"}
-_TO_ASCII_LETTERS = {ord(letter): ascii_letter for ascii_letter, letters in FOLDED_LETTERS.items() for letter in letters}
+FOLDED_LETTERS: Final = {"i": "\u0130\u0131", "s": "\u017f", "k": "\u212a"}
+_TO_ASCII_LETTERS: Final = {ord(letter): ascii_letter for ascii_letter, letters in FOLDED_LETTERS.items() for letter in letters}
 
 
 def ascii_lower(word: str) -> str:
@@ -223,24 +224,24 @@ def _one_of(*words: str) -> str:
 # Each alternative starts with a class (a word's first letter by case_blind_first, "\d\d{0,2}" for
 # "\d{1,3}"), which the engine tests before entering it; a case-blind letter or a repeat first is
 # entered at every try.
-_MAKER_WORDS = ("NVIDIA", "Tesla", "GeForce", "Quadro", "AMD", "Instinct", "Radeon", "Intel", "Habana", "GPU")
-_LETTER = f"(?-i:[A-Za-z{''.join(FOLDED_LETTERS.values())}])"  # what [A-Z] matches case-blind
-_COUNT_BEFORE = rf"(?:\d\d{{0,3}}\s*[x×]\s*|{_one_of(*_SPELLED_COUNTS)}\s+)"
-_COUNT_AFTER = r"(?:(?:\s?[x×]\d{1,2}|\s[x×]\s\d{1,3})(?!\w|\.\d))"
-_MODEL = (
+_MAKER_WORDS: Final = ("NVIDIA", "Tesla", "GeForce", "Quadro", "AMD", "Instinct", "Radeon", "Intel", "Habana", "GPU")
+_LETTER: Final = f"(?-i:[A-Za-z{''.join(FOLDED_LETTERS.values())}])"  # what [A-Z] matches case-blind
+_COUNT_BEFORE: Final = rf"(?:\d\d{{0,3}}\s*[x×]\s*|{_one_of(*_SPELLED_COUNTS)}\s+)"
+_COUNT_AFTER: Final = r"(?:(?:\s?[x×]\d{1,2}|\s[x×]\s\d{1,3})(?!\w|\.\d))"
+_MODEL: Final = (
     rf"(?:{case_blind_first('RTX')}[\s_-]?(?:A|PRO[\s_-]?)?\d{{4}}|{case_blind_first('GTX')}[\s_-]?\d{{3,4}}"
     rf"|{case_blind_first('Titan')}[\s_-]+(?:RTX|V)|{case_blind_first('RX')}[\s_-]?\d{{4}}|{case_blind_first('Gaudi')}[\s_-]?\d"
     rf"|{case_blind_first('Jetson')}(?:[\s_-]+(?:AGX|Orin|Xavier)){{1,2}}|{case_blind_first('AGX')}[\s_-]+(?:Orin|Xavier)"
     rf"|{_one_of('Orin', 'Xavier')}[\s_-]+(?:AGX|Nano|NX)|{_LETTER}{_LETTER}?\d{{1,4}}[A-Z]{{0,2}})"
 )
-_MODEL_SUFFIX = (
+_MODEL_SUFFIX: Final = (
     rf"(?:[\s_-]+(?:{case_blind_first('SXM')}\d?|{case_blind_first('PCIe')}|{case_blind_first('NVL')}\d*"
     rf"|{case_blind_first('HBM')}\d?e?|{case_blind_first('GDDR')}\d\w?|\d\d{{0,2}}\s?Gi?B?"
     rf"|{_one_of('Ti', 'Super', 'SFF')}|{case_blind_first('XT')}X?|{_one_of('Max-Q', 'Laptop', 'Mobile')}"
     rf"|{case_blind_first('Ada')}(?:[\s_]Generation)?|{_one_of('Nano', 'NX')})"
     r"|\s*\((?:HBM\d?e?|GDDR\d\w?)\))"
 )
-_MENTION = (
+_MENTION: Final = (
     # Google TPUs: "TPU v3-8", "TPUv4", "Cloud TPU v5e", "v4-64 TPU", "TPUs".
     rf"(?:(?P<tpu>(?:{case_blind_first('TPU')}[\s_-]?v\d[a-z]?(?:-\d{{1,4}})?|{case_blind_first('v')}\d[a-z]?-\d{{1,4}}\s+TPU"
     rf"|{case_blind_first('TPU')})s?)"
@@ -266,7 +267,7 @@ def _first_letter_trie(words: tuple[tuple[str, str], ...]) -> list[str]:
 # "L(?:\d|L\d)", not "LL?\d": the same words, without an optional repeat's backtracking at
 # every word; the count's digits and spaces are read possessively (what follows a shorter run is
 # a digit or a space, never the "x" after it).
-_MENTION_STARTS = "(?=" + "|".join([
+_MENTION_STARTS: Final = "(?=" + "|".join([
     r"\d\d{0,3}+\s*+[x×]", rf"{_LETTER}(?:\d|{_LETTER}\d)", *_first_letter_trie((
         *((word.lower(), r"[\s_]") for word in _MAKER_WORDS), *((word, r"\s") for word in _SPELLED_COUNTS),
         ("tpu", ""), ("rtx", ""), ("gtx", ""), ("rx", ""), ("gaudi", ""),
@@ -275,12 +276,12 @@ _MENTION_STARTS = "(?=" + "|".join([
 # search is for that character (a class first: the engine skips to it at C speed, where a
 # lookbehind first is tried at every position), in the text after a space that stands for its
 # start (see _mentions_in_windows).
-_NOT_WORD_CHAR = f"(?-i:[^A-Za-z0-9{''.join(FOLDED_LETTERS.values())}])"
-_MENTION_AFTER_EDGE_RE = re.compile(_NOT_WORD_CHAR + _MENTION_STARTS + _MENTION, re.IGNORECASE)
+_NOT_WORD_CHAR: Final = f"(?-i:[^A-Za-z0-9{''.join(FOLDED_LETTERS.values())}])"
+_MENTION_AFTER_EDGE_RE: Final = re.compile(_NOT_WORD_CHAR + _MENTION_STARTS + _MENTION, re.IGNORECASE)
 # A GeForce model number on its own ("my 5090", "dual 3090s", "2x 3090", "a 1080 Ti") is a card
 # only when the words around it say so: an article or count before it, or Ti/Super/s/GPU/card
 # after it. "4090 tokens" or "in 2080 steps" stay numbers.
-_BARE_GEFORCE_RE = re.compile(
+_BARE_GEFORCE_RE: Final = re.compile(
     r"(?<![\w.,])(?:(?P<article>my|an?|the)\s+)?"
     r"(?P<gpu>(?P<count>" + _COUNT_BEFORE + r")?\d{4}"
     r"(?P<suffix>(?:\s?(?:Ti|Super)|\s(?:Laptop|Mobile))?(?:s|\s(?:GPU|card)s?)?))"
@@ -304,9 +305,9 @@ class GpuMention:
 # maker words) and ends at most MENTION_TAIL after it (six suffixes and a count).
 # The anchor patterns start with a digit's class, which the engine scans for at C speed (an
 # alternation or a repeat first is entered at every position).
-_MODEL_DIGIT_RE = re.compile(r"[0-9](?:(?<=[A-Za-z][0-9])|(?<=[A-Za-z][\s_-][0-9]))")
-_NAMES_WITHOUT_DIGITS = ("tpu", "titan", "jetson", "orin", "xavier", "agx")
-_FOUR_DIGITS_RE = re.compile(r"[0-9][0-9]{3}")
+_MODEL_DIGIT_RE: Final = re.compile(r"[0-9](?:(?<=[A-Za-z][0-9])|(?<=[A-Za-z][\s_-][0-9]))")
+_NAMES_WITHOUT_DIGITS: Final = ("tpu", "titan", "jetson", "orin", "xavier", "agx")
+_FOUR_DIGITS_RE: Final = re.compile(r"[0-9][0-9]{3}")
 MENTION_LEAD, MENTION_TAIL = 80, 200
 
 

@@ -19,23 +19,23 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from markdown_it_pyrs import MarkdownIt
 from mypy_extensions import mypyc_attr
 
 from .records import cached_attribute
 
-_PARSER = MarkdownIt("commonmark").enable("table")
+_PARSER: Final = MarkdownIt("commonmark").enable("table")
 # The parser recurses once per nested container: a line of 50,000 ">" (or "1. " repeated) overflows
 # its stack and kills the process. No real document nests quotes and lists this deep.
-MAX_CONTAINER_DEPTH = 50
-_DEEP_CONTAINERS_RE = re.compile(r"(?m)^[ \t]*(?:(?:>|[-+*]|\d{1,9}[.)])[ \t]*){%d}" % (MAX_CONTAINER_DEPTH + 1))
+MAX_CONTAINER_DEPTH: Final = 50
+_DEEP_CONTAINERS_RE: Final = re.compile(r"(?m)^[ \t]*(?:(?:>|[-+*]|\d{1,9}[.)])[ \t]*){%d}" % (MAX_CONTAINER_DEPTH + 1))
 # What a line nested that deep holds somewhere: two container marks in a row. The signs are
 # grouped by a character each holds: a text without ">" (most sections) holds none of the five
 # ">" signs, and a one-character test is a memchr, where each sign's own search steps through the
 # text ("" stands in every text: its signs are always searched for).
-_NESTING_SIGNS_BY_CHARACTER = ((">", (">>", "> >", "> -", "> 1", "- >")), ("*", ("* *",)), ("+", ("+ +",)),
+_NESTING_SIGNS_BY_CHARACTER: Final = ((">", (">>", "> >", "> -", "> 1", "- >")), ("*", ("* *",)), ("+", ("+ +",)),
                                (")", (") 1",)), ("", ("- -", ". 1", ". -")))
 
 
@@ -51,7 +51,7 @@ def _may_nest_deep(source: str) -> bool:
 
 # markdown-it-pyrs 0.4 panics on a "[" before an unclosed code span ("see [the `x"): the inline
 # parser indexes past its bracket stack. Without square brackets it does not.
-_BRACKETS_AS_PARENTHESES = str.maketrans("[]", "()")
+_BRACKETS_AS_PARENTHESES: Final = str.maketrans("[]", "()")
 
 
 class MarkdownParserPanic(ValueError):
@@ -77,8 +77,8 @@ def _parse(source: str):
 
 
 # Markdown structure inside an unclosed fence: a heading or a bold-label bullet.
-_MARKDOWN_LINE_RE = re.compile(r"^(?:#{1,6}\s+\S|\s{0,3}[-*+]\s+\*\*[^*\n]{1,80}\*\*)", re.MULTILINE)
-_INLINE_SKIPPED = {"image", "html_inline"}
+_MARKDOWN_LINE_RE: Final = re.compile(r"^(?:#{1,6}\s+\S|\s{0,3}[-*+]\s+\*\*[^*\n]{1,80}\*\*)", re.MULTILINE)
+_INLINE_SKIPPED: Final = {"image", "html_inline"}
 
 
 # Not a native class when compiled with mypyc: its cached_attribute values live in the instance's
@@ -167,20 +167,20 @@ class Block:
 
 # Inline markup in a block's source: images, links (their text kept), inline HTML, emphasis and
 # code marks, backslash escapes; and the container marks at line starts (quotes, list markers).
-_IMAGE_RE = re.compile(r"!\[[^\]\[\n]{0,500}\]\([^)\n]{0,500}\)")
-_LINK_RE = re.compile(r"\[([^\]\[\n]{0,500})\](?:\([^)\n]{0,500}\)|\[[^\]\n]{0,100}\])")
-_TAG_RE = re.compile(r"</?[A-Za-z][^<>\n]{0,500}>")
+_IMAGE_RE: Final = re.compile(r"!\[[^\]\[\n]{0,500}\]\([^)\n]{0,500}\)")
+_LINK_RE: Final = re.compile(r"\[([^\]\[\n]{0,500})\](?:\([^)\n]{0,500}\)|\[[^\]\n]{0,100}\])")
+_TAG_RE: Final = re.compile(r"</?[A-Za-z][^<>\n]{0,500}>")
 # Emphasis marks open before a non-space or close after one ("**80W**"); a "*" between spaces is
 # a literal ("180 * 0.5"), as CommonMark reads it.
-_MARK_RE = re.compile(r"\*{1,3}(?=\S)|(?<=\S)\*{1,3}|(?<![A-Za-z0-9])_{1,3}(?=\S)|(?<=\S)_{1,3}(?![A-Za-z0-9])"
+_MARK_RE: Final = re.compile(r"\*{1,3}(?=\S)|(?<=\S)\*{1,3}|(?<![A-Za-z0-9])_{1,3}(?=\S)|(?<=\S)_{1,3}(?![A-Za-z0-9])"
                       r"|`+|\\(?=[!-/:-@\[-`{-~])")
-_MARK_CHARACTERS = ("*", "_", "`", "\\")
+_MARK_CHARACTERS: Final = ("*", "_", "`", "\\")
 # Matched at each line's start (it never holds a line break): a search for it would try every
 # position of the block.
-_LINE_START_RE = re.compile(r"[ \t]*(?:>[ \t]?)*[ \t]*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+(?:\[[ xX]\][ \t]+)?)?")
-_HEADING_MARKS_RE = re.compile(r"^[ \t]*#{1,6}[ \t]*|(?<![ \t])[ \t]+#+[ \t]*$|\n[=-]+[ \t]*$", re.MULTILINE)
-_HARD_BREAK_RE = re.compile(r"(?<! ) {2,}\n|\\\n")
-_WRAPPED_LINE_RE = re.compile(r"\n(?![A-Z])")
+_LINE_START_RE: Final = re.compile(r"[ \t]*(?:>[ \t]?)*[ \t]*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+(?:\[[ xX]\][ \t]+)?)?")
+_HEADING_MARKS_RE: Final = re.compile(r"^[ \t]*#{1,6}[ \t]*|(?<![ \t])[ \t]+#+[ \t]*$|\n[=-]+[ \t]*$", re.MULTILINE)
+_HARD_BREAK_RE: Final = re.compile(r"(?<! ) {2,}\n|\\\n")
+_WRAPPED_LINE_RE: Final = re.compile(r"\n(?![A-Z])")
 
 
 def _without_line_starts(source: str) -> str:
@@ -336,7 +336,7 @@ class _Reader:
                                  quoted=quoted, info=info, literal=content))
 
 
-_BLOCK_NAMES = {"paragraph", "bullet_list", "ordered_list", "blockquote", "table", "fence",
+_BLOCK_NAMES: Final = {"paragraph", "bullet_list", "ordered_list", "blockquote", "table", "fence",
                 "code_block", "html_block", "heading", "hr"}
 
 
@@ -369,18 +369,18 @@ def _table_rows(node) -> tuple[list[list[str]], list[int]]:
 # Where a top-level section starts for certain: an ATX heading at the first column. Such a line
 # ends any paragraph, list or quote above it, unless it stands inside a fenced code block or an
 # HTML block, which layout follows.
-_FENCE_LINE_RE = re.compile(r" {0,3}(`{3,}|~{3,})")
+_FENCE_LINE_RE: Final = re.compile(r" {0,3}(`{3,}|~{3,})")
 # HTML blocks that run past blank lines (CommonMark types 1-5), with what ends each; any other
 # HTML line opens a block that a blank line ends (types 6 and 7).
-_HTML_UNTIL = ((re.compile(r" {0,3}<(?:script|pre|style|textarea)(?:[\s>]|$)", re.IGNORECASE),
+_HTML_UNTIL: Final = ((re.compile(r" {0,3}<(?:script|pre|style|textarea)(?:[\s>]|$)", re.IGNORECASE),
                 re.compile(r"</(?:script|pre|style|textarea)>", re.IGNORECASE)),
                (re.compile(r" {0,3}<!--"), re.compile(r"-->")),
                (re.compile(r" {0,3}<\?"), re.compile(r"\?>")),
                (re.compile(r" {0,3}<![A-Za-z]"), re.compile(r">")),
                (re.compile(r" {0,3}<!\[CDATA\["), re.compile(r"\]\]>")))
-_HTML_LINE_RE = re.compile(r" {0,3}</?[A-Za-z]")
+_HTML_LINE_RE: Final = re.compile(r" {0,3}</?[A-Za-z]")
 # A blank line: empty, or of white space alone (any character str.isspace knows, as \s does).
-_BLANK_LINE_RE = re.compile(r"^[^\S\n]*\n", re.MULTILINE)
+_BLANK_LINE_RE: Final = re.compile(r"^[^\S\n]*\n", re.MULTILINE)
 
 
 @dataclass
@@ -403,8 +403,10 @@ class Layout:
 # three spaces, a fence's marks or an HTML tag's "<". Text, tables, list items and blank lines
 # change nothing unless an HTML block is open, and then only a blank line matters, looked for
 # between these lines.
-_HEADING, _FENCE, _HTML = 0, 1, 2
-_MARKS = (("`", _FENCE), ("~", _FENCE), ("<", _HTML))
+_HEADING: Final = 0
+_FENCE: Final = 1
+_HTML: Final = 2
+_MARKS: Final = (("`", _FENCE), ("~", _FENCE), ("<", _HTML))
 
 
 def _marked_lines(text: str) -> list[int]:
@@ -557,8 +559,8 @@ def parse_blocks(markdown: str, lines_of_interest: list[int] | None = None,
 
 # A table row line: a pipe after at most three spaces. A delimiter row: pipes, dashes, colons and
 # spaces alone, with a dash.
-_PIPE_ROW_RE = re.compile(r" {0,3}\|")
-_DELIMITER_ROW_RE = re.compile(r"[|: \t]*-[-|: \t]*")
+_PIPE_ROW_RE: Final = re.compile(r" {0,3}\|")
+_DELIMITER_ROW_RE: Final = re.compile(r"[|: \t]*-[-|: \t]*")
 
 
 def _without_unread_table_rows(source: str, read_lines: list[int]) -> tuple[str, list[int]]:
@@ -610,4 +612,4 @@ def _in_tables(tree, lines: list[int], line_index: _LineIndex) -> bool:
     return all(any(first <= line <= last for first, last in spans) for line in lines)
 
 
-_CONTAINERS = {"bullet_list", "ordered_list", "list_item", "blockquote"}
+_CONTAINERS: Final = {"bullet_list", "ordered_list", "list_item", "blockquote"}

@@ -14,7 +14,7 @@ import functools
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import yaml
 
@@ -28,24 +28,24 @@ from .markdown_doc import Block, parse_blocks
 from .records import number_or_none, truncate, without_surrogates
 from .units import find_carbon, find_figures, parse_number
 
-_FRONT_MATTER_RE = re.compile(r"\A\s*---[ \t]*(?:\r\n|\r|\n)([\S\s]*?)(?:\r\n|\r|\n)---[ \t]*(?:\r\n|\n|\Z)")
+_FRONT_MATTER_RE: Final = re.compile(r"\A\s*---[ \t]*(?:\r\n|\r|\n)([\S\s]*?)(?:\r\n|\r|\n)---[ \t]*(?:\r\n|\n|\Z)")
 # Its two ends, found apart: the closing line is searched for (the engine skips to line breaks)
 # where the lazy group above tries the closing pattern at every character of the block.
-_FRONT_MATTER_OPENING_RE = re.compile(r"\A\s*---[ \t]*(?:\r\n|\r|\n)")
-_FRONT_MATTER_CLOSING_RE = re.compile(r"(?:\r\n|\r|\n)---[ \t]*(?:\r\n|\n|\Z)")
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_GRAMS_RE = re.compile(r"^\s*([\d_.,]+)\s*(g|gram|grams|kg|t|tonnes?)?\s*(?:co2(?:eq|e)?)?\s*$",
+_FRONT_MATTER_OPENING_RE: Final = re.compile(r"\A\s*---[ \t]*(?:\r\n|\r|\n)")
+_FRONT_MATTER_CLOSING_RE: Final = re.compile(r"(?:\r\n|\r|\n)---[ \t]*(?:\r\n|\n|\Z)")
+_YAML_LOADER: Final = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_GRAMS_RE: Final = re.compile(r"^\s*([\d_.,]+)\s*(g|gram|grams|kg|t|tonnes?)?\s*(?:co2(?:eq|e)?)?\s*$",
                        re.IGNORECASE)
-_MASS_TO_KG = {"g": 0.001, "gram": 0.001, "grams": 0.001, "kg": 1.0, "kilogram": 1.0, "kilograms": 1.0,
+_MASS_TO_KG: Final = {"g": 0.001, "gram": 0.001, "grams": 0.001, "kg": 1.0, "kilogram": 1.0, "kilograms": 1.0,
                "t": 1000.0, "ton": 1000.0, "tons": 1000.0, "tonne": 1000.0, "tonnes": 1000.0}
-_MISSING = re.compile(r"^\s*(?:\[?\s*more information needed\s*\]?|n/?a|none|unknown|-|tbd)?\s*$",
+_MISSING: Final = re.compile(r"^\s*(?:\[?\s*more information needed\s*\]?|n/?a|none|unknown|-|tbd)?\s*$",
                       re.IGNORECASE)
 # What _MISSING matches in an ASCII value with its spaces made single and none at its ends, lower-cased:
 # a set lookup where the pattern (case-blind, an alternation) costs as much as the rest of a field.
-_MISSING_VALUES = frozenset({"", "n/a", "na", "none", "unknown", "-", "tbd"} |
+_MISSING_VALUES: Final = frozenset({"", "n/a", "na", "none", "unknown", "-", "tbd"} |
                             {opening + "more information needed" + closing
                              for opening in ("", "[", "[ ") for closing in ("", "]", " ]")})
-_FIGURE_FIELDS = ("power_w", "energy_j", "energy_per_token_j", "energy_per_query_j", "co2_kg", "gpu_hours")
+_FIGURE_FIELDS: Final = ("power_w", "energy_j", "energy_per_token_j", "energy_per_query_j", "co2_kg", "gpu_hours")
 
 
 @dataclass
@@ -89,7 +89,7 @@ def _workload_from_training_type(value) -> str:
     return "training"  # the metadata describes training (pre-training or unstated)
 
 
-_CALCULATOR_RE = re.compile(r"ml\s*co2|mlco2|impact calculator|lacoste", re.IGNORECASE)
+_CALCULATOR_RE: Final = re.compile(r"ml\s*co2|mlco2|impact calculator|lacoste", re.IGNORECASE)
 
 
 def _method_from_source(value) -> str | None:
@@ -102,7 +102,7 @@ def _method_from_source(value) -> str | None:
 
 
 # json.dumps(entry, ensure_ascii=False, default=str), without building an encoder per card.
-_METADATA_JSON = json.JSONEncoder(ensure_ascii=False, default=str)
+_METADATA_JSON: Final = json.JSONEncoder(ensure_ascii=False, default=str)
 
 
 def co2_eq_emissions_records(metadata: dict) -> list[dict]:
@@ -150,7 +150,7 @@ def co2_eq_emissions_records(metadata: dict) -> list[dict]:
 # The Environmental Impact template's labels, and the variants cards write: "Hours used" /
 # "Hours Used" / "Total GPU hours" / "Training Time"; "Carbon Emitted (Power consumption x Time x
 # Carbon produced based on location of power grid)"; AutoTrain's "CO2 Emissions (in grams)".
-_TEMPLATE_LABELS = (
+_TEMPLATE_LABELS: Final = (
     ("hardware", r"hardware(?: type| used)?|gpu(?: model| type)?"),
     ("gpu_hours", r"(?:total )?(?:gpu )?hours used|total gpu hours|gpu hours"),
     ("training_time", r"training time|training duration|time used"),
@@ -159,22 +159,22 @@ _TEMPLATE_LABELS = (
     ("cloud provider", r"cloud provider"),
     ("compute region", r"compute region|location"),
 )
-_TEMPLATE_LINE_RE = re.compile(
+_TEMPLATE_LINE_RE: Final = re.compile(
     r"^\s*(?P<label>" + "|".join(f"(?P<{name.replace(' ', '_')}>{pattern})" for name, pattern in _TEMPLATE_LABELS)
     + r")\s*(?P<paren>\([^)]*\))?\s*:\s*(?P<value>.*)$", re.IGNORECASE | re.DOTALL)
 # (label name, its group's number): which label matched, without building each group's name.
-_LABEL_GROUPS = tuple((name, _TEMPLATE_LINE_RE.groupindex[name.replace(" ", "_")]) for name, _ in _TEMPLATE_LABELS)
-_FIGURE_LABELS = {"gpu_hours", "training_time", "carbon", "energy"}
+_LABEL_GROUPS: Final = tuple((name, _TEMPLATE_LINE_RE.groupindex[name.replace(" ", "_")]) for name, _ in _TEMPLATE_LABELS)
+_FIGURE_LABELS: Final = {"gpu_hours", "training_time", "carbon", "energy"}
 # A paragraph is split into its lines only when one of them may be a template figure's label.
-_TEMPLATE_WORDS_RE = re.compile(r"hours|carbon|co2|emission|energy|training time|hardware|gpu", re.IGNORECASE)
-_LEADING_NUMBER_RE = re.compile(r"(?:~|about|around|approx(?:\.|imately)?|roughly)?\s*(\d[\d,]*(?:\.\d+)?)"
+_TEMPLATE_WORDS_RE: Final = re.compile(r"hours|carbon|co2|emission|energy|training time|hardware|gpu", re.IGNORECASE)
+_LEADING_NUMBER_RE: Final = re.compile(r"(?:~|about|around|approx(?:\.|imately)?|roughly)?\s*(\d[\d,]*(?:\.\d+)?)"
                                 r"(?:\s*(?:-|–|to)\s*(\d[\d,]*(?:\.\d+)?))?", re.IGNORECASE)
-_UNIT_IN_LABEL_RE = re.compile(r"\b(grams?|g|kg|kilograms?|tonnes?|tons?|t)\b", re.IGNORECASE)
+_UNIT_IN_LABEL_RE: Final = re.compile(r"\b(grams?|g|kg|kilograms?|tonnes?|tons?|t)\b", re.IGNORECASE)
 
 
 # Words one of the labels holds: a block whose source has none (most) is no template line, and its
 # text need not be worked out. Single words, so markup inside a label ("**Carbon** Emitted") does not hide it.
-_TEMPLATE_LABEL_WORDS = ("hardware", "gpu", "hours", "training", "time", "carbon", "co2", "emission", "energy",
+_TEMPLATE_LABEL_WORDS: Final = ("hardware", "gpu", "hours", "training", "time", "carbon", "co2", "emission", "energy",
                          "cloud", "compute", "location")
 
 
@@ -205,9 +205,9 @@ def _template_fields(text: str) -> tuple[str, str] | None:
 
 # Durations as templates write them: "72 (3 days)", "About 400 hours", "14 days", "3 hours and 26
 # minutes", "960 - 1080 hours"; a bare number is hours.
-_DURATION_PART_RE = re.compile(r"(\d[\d,]*(?:\.\d+)?)(?:\s*(?:-|–|to)\s*(\d[\d,]*(?:\.\d+)?))?\s*"
+_DURATION_PART_RE: Final = re.compile(r"(\d[\d,]*(?:\.\d+)?)(?:\s*(?:-|–|to)\s*(\d[\d,]*(?:\.\d+)?))?\s*"
                                r"(weeks?|days?|hours?|hrs?|h\b|minutes?|mins?|seconds?|secs?)?", re.IGNORECASE)
-_HOURS_PER_UNIT = {"week": 168.0, "day": 24.0, "hour": 1.0, "hr": 1.0, "h": 1.0, "minute": 1 / 60, "min": 1 / 60,
+_HOURS_PER_UNIT: Final = {"week": 168.0, "day": 24.0, "hour": 1.0, "hr": 1.0, "h": 1.0, "minute": 1 / 60, "min": 1 / 60,
                    "second": 1 / 3600, "sec": 1 / 3600}
 
 
@@ -232,8 +232,8 @@ def _hours(value: str) -> tuple[float, list[float] | None] | None:
     return (total, [low_total, high_total]) if high_total != low_total else (total, None)
 
 
-_PER_SOMETHING_RE = re.compile(r"\s*/")  # "0.4 kg/kWh": a rate, not the carbon emitted
-_ESTIMATE_RE = re.compile(r"\bestimat")  # matched against lower-cased text
+_PER_SOMETHING_RE: Final = re.compile(r"\s*/")  # "0.4 kg/kWh": a rate, not the carbon emitted
+_ESTIMATE_RE: Final = re.compile(r"\bestimat")  # matched against lower-cased text
 
 
 def _carbon_kg(value: str) -> float | None:
@@ -345,7 +345,7 @@ def _template_record(values: dict, blocks: list[Block], items, context: str) -> 
 # More values than any card's metadata holds (a long model-index has a few thousand). YAML aliases
 # let 500 bytes stand for a billion values ("billion laughs"); loading shares them, but anything
 # that walks or prints the metadata would expand them.
-MAX_METADATA_VALUES = 100_000
+MAX_METADATA_VALUES: Final = 100_000
 
 
 def _expanded_size(value) -> int:
@@ -383,18 +383,18 @@ class _NotSimple(Exception):
 # The YAML most front matter is written in: "key: value" lines, nested mappings by indentation,
 # and lists of plain words ("[en, fr]", or "- item" lines), in printable ASCII. Anything else
 # (quotes, comments after a value, anchors, multi-line values, tabs, non-ASCII) goes to PyYAML.
-_OUTSIDE_SIMPLE_YAML_RE = re.compile(r"[^\x20-\x7e\n]")
+_OUTSIDE_SIMPLE_YAML_RE: Final = re.compile(r"[^\x20-\x7e\n]")
 # A line: its indent, then "key:" with a value or none, "- item", a comment or nothing; trailing
 # spaces are not part of a value. Other lines ("-x", "key:value", "? x") are not simple. A value
 # runs to its last character that is no space: greedy, where a lazy group ("(.*?) *") tried the end
 # of the line after every character of the value.
-_SIMPLE_LINE_RE = re.compile(r"( *)(?:([A-Za-z][A-Za-z0-9_-]*):(?: +(.*[^ ]|))?|- +(.*[^ ]|)|#.*)? *")
+_SIMPLE_LINE_RE: Final = re.compile(r"( *)(?:([A-Za-z][A-Za-z0-9_-]*):(?: +(.*[^ ]|))?|- +(.*[^ ]|)|#.*)? *")
 # A plain scalar with none of YAML's indicators: no ": ", " #", quote, flow or block mark in it.
-_SIMPLE_SCALAR_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _./+()-]*")
-_SIMPLE_DECIMAL_RE = re.compile(r"0|[1-9][0-9]{0,17}")
-_SIMPLE_FLOAT_RE = re.compile(r"[0-9]{1,15}\.[0-9]{1,15}")
-_SIMPLE_MAX_DEPTH = 20
-_YAML_TAG = "tag:yaml.org,2002:"
+_SIMPLE_SCALAR_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _./+()-]*")
+_SIMPLE_DECIMAL_RE: Final = re.compile(r"0|[1-9][0-9]{0,17}")
+_SIMPLE_FLOAT_RE: Final = re.compile(r"[0-9]{1,15}\.[0-9]{1,15}")
+_SIMPLE_MAX_DEPTH: Final = 20
+_YAML_TAG: Final = "tag:yaml.org,2002:"
 
 
 def _simple_scalar(text: str):
@@ -571,7 +571,7 @@ def _repeats(record: dict, known: list[dict]) -> bool:
 
 # The longest real cards are a few hundred KB (mostly evaluation tables); past this a card is
 # generated text, and the rest is not worth the time.
-MAX_CARD_CHARS = 500_000
+MAX_CARD_CHARS: Final = 500_000
 
 
 def extract_card(content: str, *, with_metadata: bool = True) -> CardExtraction:

@@ -23,7 +23,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, Final
 
 from .context import classify_method, classify_phase, classify_workload
 from .datafiles import Problem
@@ -34,39 +34,39 @@ from .records import truncate
 from .tables import DocumentTable
 from .units import find_carbon, find_figures, find_gpu_hours, parse_count, parse_number, symbol_kind_and_factor
 
-_UNIT_IN_HEADER_RE = re.compile(r"\(([^)]*)\)|\[([^\]]*)\]|\bin\s+(\w+)\s*$", re.IGNORECASE)
+_UNIT_IN_HEADER_RE: Final = re.compile(r"\(([^)]*)\)|\[([^\]]*)\]|\bin\s+(\w+)\s*$", re.IGNORECASE)
 # A carbon column's mass unit, once "CO2", "eq" and spaces are taken off the header's unit:
 # "tCO2eq", "tons CO2eq", "metric tons CO2eq", "kg CO₂e", "gCO2".
-_CARBON_MASS_UNITS = {"t": 1000.0, "ton": 1000.0, "tons": 1000.0, "tonne": 1000.0, "tonnes": 1000.0,
+_CARBON_MASS_UNITS: Final = {"t": 1000.0, "ton": 1000.0, "tons": 1000.0, "tonne": 1000.0, "tonnes": 1000.0,
                       "metricton": 1000.0, "metrictons": 1000.0, "mt": 1000.0,
                       "kg": 1.0, "kgs": 1.0, "kilogram": 1.0, "kilograms": 1.0,
                       "g": 0.001, "gram": 0.001, "grams": 0.001}
-_CARBON_HEADER_RE = re.compile(r"carbon|co2|co₂|emission")  # matched against lower-cased text
-_CO2_SUFFIX_RE = re.compile(r"(?:of)?co2(?:equivalent|eq|e)?$")
+_CARBON_HEADER_RE: Final = re.compile(r"carbon|co2|co₂|emission")  # matched against lower-cased text
+_CO2_SUFFIX_RE: Final = re.compile(r"(?:of)?co2(?:equivalent|eq|e)?$")
 # A rating stated in lower-cased text: "peak power capacity", "thermal design power", "rated power",
 # "power capacity" or the word "tdp". Tested as substrings (the first holds the last): the
 # alternation, whose branches start differently, was entered at every position of the caption.
-_RATED_PHRASES = ("power capacity", "thermal design power", "rated power")
-_TDP_WORD_RE = re.compile(r"\btdp\b")
-_TDP_STATEMENT_RE = re.compile(r"TDP of\s+([\d.,]+\s*(?:[-–]\s*[\d.,]+)?\s*W)")
-_MEASURING_METHODS = {"nvml", "nvidia-smi", "codecarbon", "zeus", "external-meter"}
-_TOTAL_RE = re.compile(r"^\s*(?:total|sum|overall)\b", re.IGNORECASE)
-_RATE_HEADER_RE = re.compile(r"/\s*k?wh|per\s+k?wh|intensity|price|cost|\$|€", re.IGNORECASE)
+_RATED_PHRASES: Final = ("power capacity", "thermal design power", "rated power")
+_TDP_WORD_RE: Final = re.compile(r"\btdp\b")
+_TDP_STATEMENT_RE: Final = re.compile(r"TDP of\s+([\d.,]+\s*(?:[-–]\s*[\d.,]+)?\s*W)")
+_MEASURING_METHODS: Final = {"nvml", "nvidia-smi", "codecarbon", "zeus", "external-meter"}
+_TOTAL_RE: Final = re.compile(r"^\s*(?:total|sum|overall)\b", re.IGNORECASE)
+_RATE_HEADER_RE: Final = re.compile(r"/\s*k?wh|per\s+k?wh|intensity|price|cost|\$|€", re.IGNORECASE)
 # Carbon after offsets or renewable purchases: an accounting result, not the carbon of the work.
-_ACCOUNTING_HEADER_RE = re.compile(r"market[- ]based|offset|net\b", re.IGNORECASE)
-_EMPTY_CELLS = {"", "-", "\\-", "—", "–", "n/a", "na", "none", "unknown", "?", "tbd"}
-_FOOTNOTE_MARKS = "*†‡§¹²³"
-_DIGIT_THEN_LETTER_RE = re.compile(r"\d\s*[A-Za-z]")  # a unit written in the cell ("400 W")
-_SCIENTIFIC_RE = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d{1,3}")
-_STAGE_VALUE_RE = re.compile(r"stage\s*\d+\s*:\s*~?\s*(\d[\d.,]*)\s*([kKmMbB](?![a-z]))?", re.IGNORECASE)
-_GPU_HEADER_RE = re.compile(r"^\s*(?:gpus?|gpu (?:model|name|type)|hardware(?: type)?|device|accelerator)s?\s*$",
+_ACCOUNTING_HEADER_RE: Final = re.compile(r"market[- ]based|offset|net\b", re.IGNORECASE)
+_EMPTY_CELLS: Final = {"", "-", "\\-", "—", "–", "n/a", "na", "none", "unknown", "?", "tbd"}
+_FOOTNOTE_MARKS: Final = "*†‡§¹²³"
+_DIGIT_THEN_LETTER_RE: Final = re.compile(r"\d\s*[A-Za-z]")  # a unit written in the cell ("400 W")
+_SCIENTIFIC_RE: Final = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d{1,3}")
+_STAGE_VALUE_RE: Final = re.compile(r"stage\s*\d+\s*:\s*~?\s*(\d[\d.,]*)\s*([kKmMbB](?![a-z]))?", re.IGNORECASE)
+_GPU_HEADER_RE: Final = re.compile(r"^\s*(?:gpus?|gpu (?:model|name|type)|hardware(?: type)?|device|accelerator)s?\s*$",
                             re.IGNORECASE)
 # A unit per something in a header: "J/token", "J/out_tok", "mJ per token", "Wh/query", "W/GPU".
-_PER_UNIT_HEADER_RE = re.compile(r"(?<![A-Za-z])(?P<unit>[kmM]?J|k?Wh|W)\s*(?:/|per\s+)\s*"
+_PER_UNIT_HEADER_RE: Final = re.compile(r"(?<![A-Za-z])(?P<unit>[kmM]?J|k?Wh|W)\s*(?:/|per\s+)\s*"
                                  r"(?P<per>out[_ ]?tok(?:en)?s?|tok(?:en)?s?|quer(?:y|ies)|requests?|prompts?|"
                                  r"samples?|images?|GPU)\b", re.IGNORECASE)
-_MINIMUM_HEADER_RE = re.compile(r"\bmin(?:imum)?\b")
-_BATCH_HEADER_RE = re.compile(r"\s*(?:batch(?:[ _-]?size)?|bs)\s*")
+_MINIMUM_HEADER_RE: Final = re.compile(r"\bmin(?:imum)?\b")
+_BATCH_HEADER_RE: Final = re.compile(r"\s*(?:batch(?:[ _-]?size)?|bs)\s*")
 
 
 @dataclass(frozen=True)
@@ -214,7 +214,7 @@ def _cell_value(cell: str, role: ColumnRole) -> tuple[float, float | None, float
     raise ValueError(text)
 
 
-_METRIC_WORDS_RE = re.compile(r"energy|power|watt|co2|co₂|carbon|emission|gpu[- ]hours?|[jw]\s*/\s*\w", re.IGNORECASE)
+_METRIC_WORDS_RE: Final = re.compile(r"energy|power|watt|co2|co₂|carbon|emission|gpu[- ]hours?|[jw]\s*/\s*\w", re.IGNORECASE)
 
 
 def _names_a_metric(label: str) -> bool:

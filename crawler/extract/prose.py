@@ -8,6 +8,7 @@ are read by units and figure_roles; where its context comes from, by documents.
 from __future__ import annotations
 
 import re
+from typing import Final
 
 from .gpus import ascii_lower, case_blind_first
 
@@ -15,7 +16,7 @@ from .gpus import ascii_lower, case_blind_first
 # ("(?<=[.!?])\s+(?=[A-Z(\"'\[*])|\n+"), written to start with the white space both start with:
 # the engine then skips through the words at C speed instead of entering the pattern at each
 # character.
-_SENTENCE_END_RE = re.compile(r"\s(?:(?<=[.!?]\s)\s*(?=[A-Z(\"'\[*])|(?<=\n)\n*)")
+_SENTENCE_END_RE: Final = re.compile(r"\s(?:(?<=[.!?]\s)\s*(?=[A-Z(\"'\[*])|(?<=\n)\n*)")
 # Each pattern below is an alternation whose alternatives start with a case-sensitive class (a
 # word's first letter, case_blind_first) or a digit: the engine tests each alternative's first
 # character before entering it, so it passes over the other words of a sentence in a few tests.
@@ -32,14 +33,14 @@ def _first_letter_alternatives(words) -> str:
     return "|".join(f"{case_blind_first(first)}(?:{'|'.join(rests)})" for first, rests in grouped.items())
 
 
-_BATCH = (
+_BATCH: Final = (
     r"(?:" + case_blind_first("batch") + r"(?:[\s_-]?size)?(?:\s+of)?\s*(?:=|:)?\s*(\d{1,5}+)\b"
     r"|" + case_blind_first("bs") + r"\s*=\s*(\d{1,5}+)\b"
     r"|(\d{1,5}+)\s*(?:prompts|requests|sequences)?\s*per batch\b)"
 )
-_WORD_COUNTS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+_WORD_COUNTS: Final = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
                 "single": 1, "dual": 2}
-_GPU_COUNT = (
+_GPU_COUNT: Final = (
     r"(?:(\d{1,5}+|" + _first_letter_alternatives(_WORD_COUNTS) + r")\s*+(?:x\s*)?"
     r"(?:(?!per\b)[A-Za-z][\w-]{1,11}\s+){0,2}gpus?\b(?![- ]?hours?)"
     r"|" + case_blind_first("gpu") + r"\s*(?:quantity|count)\s*[:=]?\s*(\d{1,5})\b"
@@ -51,8 +52,8 @@ _GPU_COUNT = (
 # starts (where "\b" would hold). They are searched for from the non-word character before the
 # word (a class first, which the engine skips to at C speed; "\b" first is tried at every
 # position), in the text after a space that stands for its start (_search_at_word_starts).
-_BATCH_RE = re.compile(r"\W" + _BATCH, re.IGNORECASE)
-_GPU_COUNT_RE = re.compile(r"\W" + _GPU_COUNT, re.IGNORECASE)
+_BATCH_RE: Final = re.compile(r"\W" + _BATCH, re.IGNORECASE)
+_GPU_COUNT_RE: Final = re.compile(r"\W" + _GPU_COUNT, re.IGNORECASE)
 
 
 def _search_at_word_starts(pattern: re.Pattern, text: str) -> re.Match | None:
@@ -62,7 +63,7 @@ def _search_at_word_starts(pattern: re.Pattern, text: str) -> re.Match | None:
 
 # A "sentence" longer than this (a pasted log on one line) is read in pieces of about this size,
 # cut at white space, so the work per figure stays bounded.
-MAX_SENTENCE_CHARS = 1000
+MAX_SENTENCE_CHARS: Final = 1000
 
 
 def sentences(text: str) -> list[tuple[int, str]]:

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Final
 
 from parsel import Selector
 
 from .records import without_surrogates
 
-_TABLE_TAG_RE = re.compile(r"<(/?)table\b", re.IGNORECASE)
+_TABLE_TAG_RE: Final = re.compile(r"<(/?)table\b", re.IGNORECASE)
 # Tables nested deeper than this are page layout, not data; parsing them costs time that grows
 # with the square of the depth (every row's cells hold every deeper table's text).
-MAX_TABLE_NESTING = 3
+MAX_TABLE_NESTING: Final = 3
 
 
 @dataclass
@@ -32,10 +33,10 @@ class DocumentTable:
 
 # A link's text holds no "[" and a tag no "<": a run of thousands of "[" or "<" fails at once at
 # each, instead of scanning to the end of the cell from each.
-_LINK_RE = re.compile(r"\[([^\]\[]*)\]\([^)]*\)")
-_EMPHASIS_RE = re.compile(r"[*_`]{1,3}")
-_TAG_RE = re.compile(r"<[^<>]+>")
-_MARKUP_CHARS = frozenset("[*_`<")
+_LINK_RE: Final = re.compile(r"\[([^\]\[]*)\]\([^)]*\)")
+_EMPHASIS_RE: Final = re.compile(r"[*_`]{1,3}")
+_TAG_RE: Final = re.compile(r"<[^<>]+>")
+_MARKUP_CHARS: Final = frozenset("[*_`<")
 
 
 def clean_cell(text: str) -> str:

@@ -28,42 +28,43 @@ import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Final
 
 from .records import truncate
 
 # No tool prints lines this long (an 8-GPU Zeus repr is ~300 characters); longer ones are skipped.
-MAX_LINE_CHARS = 2_000
+MAX_LINE_CHARS: Final = 2_000
 # Lines one table or series is read for: a day of 1 s samples of one GPU; the rest is left unread.
-MAX_BLOCK_LINES = 86_400
+MAX_BLOCK_LINES: Final = 86_400
 # Lines above tool output searched for the command that made it (its sampling options).
-COMMAND_CONTEXT_LINES = 8
+COMMAND_CONTEXT_LINES: Final = 8
 # How many rows of a series the excerpt shows before it is cut.
-EXCERPT_ROWS = 6
+EXCERPT_ROWS: Final = 6
 
-_NUMBER = r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
-_WATTS_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*W$")
-_PLAIN_NUMBER_RE = re.compile(r"^\d+(?:\.\d+)?$")
-_CLOCK_RE = re.compile(r"^(\d{1,2}):(\d\d):(\d\d)$")
+_NUMBER: Final = r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
+_WATTS_RE: Final = re.compile(r"^(\d+(?:\.\d+)?)\s*W$")
+_PLAIN_NUMBER_RE: Final = re.compile(r"^\d+(?:\.\d+)?$")
+_CLOCK_RE: Final = re.compile(r"^(\d{1,2}):(\d\d):(\d\d)$")
 # "power.draw [W]" or, with ``nounits``, "power.draw": a query property name and its unit.
-_QUERY_COLUMN_RE = re.compile(r"^([a-z][a-z0-9_.]*)(?: \[[^\]]*\])?$")
-_QUERY_POWER_COLUMNS = ("power.draw", "power.draw.average", "power.draw.instant")
-_QUERY_CAP_COLUMNS = ("power.limit", "enforced.power.limit", "power.default_limit", "power.max_limit",
+_QUERY_COLUMN_RE: Final = re.compile(r"^([a-z][a-z0-9_.]*)(?: \[[^\]]*\])?$")
+_QUERY_POWER_COLUMNS: Final = ("power.draw", "power.draw.average", "power.draw.instant")
+_QUERY_CAP_COLUMNS: Final = ("power.limit", "enforced.power.limit", "power.default_limit", "power.max_limit",
                       "power.min_limit")
-_QUERY_IDENTITY_COLUMNS = ("index", "pci.bus_id", "uuid")
+_QUERY_IDENTITY_COLUMNS: Final = ("index", "pci.bus_id", "uuid")
 # Sampling options as written in a command, also inside inline code ("`nvidia-smi dmon -d 5`").
-_LOOP_SECONDS_RE = re.compile(r"(?<![\w-])(?:-l|--loop)(?:=|\s+)(\d+(?:\.\d+)?)\b")
-_LOOP_MS_RE = re.compile(r"(?<![\w-])(?:-lms|--loop-ms)(?:=|\s+)(\d+)\b")
-_DELAY_RE = re.compile(r"(?<![\w-])-d\s*(\d+(?:\.\d+)?)\b")
-_ZEUS_TIME_RE = re.compile(rf"\btime=({_NUMBER})")
+_LOOP_SECONDS_RE: Final = re.compile(r"(?<![\w-])(?:-l|--loop)(?:=|\s+)(\d+(?:\.\d+)?)\b")
+_LOOP_MS_RE: Final = re.compile(r"(?<![\w-])(?:-lms|--loop-ms)(?:=|\s+)(\d+)\b")
+_DELAY_RE: Final = re.compile(r"(?<![\w-])-d\s*(\d+(?:\.\d+)?)\b")
+_ZEUS_TIME_RE: Final = re.compile(rf"\btime=({_NUMBER})")
 # Zeus 0.7 named the GPU energies "energy"; 0.8+ "gpu_energy" beside "cpu_energy" and "dram_energy".
-_ZEUS_ENERGY_RE = re.compile(r"\b(gpu_energy|cpu_energy|dram_energy|energy)=\{([^{}]{0,1000})\}")
-_ZEUS_PAIR_RE = re.compile(rf"(\d+)\s*:\s*({_NUMBER})")
+_ZEUS_ENERGY_RE: Final = re.compile(r"\b(gpu_energy|cpu_energy|dram_energy|energy)=\{([^{}]{0,1000})\}")
+_ZEUS_PAIR_RE: Final = re.compile(rf"(\d+)\s*:\s*({_NUMBER})")
 # Its "@" is what _may_hold_tool_output looks for before "[codecarbon ".
-_CODECARBON_RE = re.compile(r"^\[codecarbon [A-Z]+ @ (\d{1,2}:\d\d:\d\d)\]\s*")
-_CODECARBON_V1_RE = re.compile(
+_CODECARBON_RE: Final = re.compile(r"^\[codecarbon [A-Z]+ @ (\d{1,2}:\d\d:\d\d)\]\s*")
+_CODECARBON_V1_RE: Final = re.compile(
     rf"^(?:(?P<power_of>GPU|CPU|RAM) Power Consumption : Power\(kW=(?P<kw>{_NUMBER})\)"
     rf"|Energy consumed (?P<energy_of>GPU|CPU|RAM) : Energy\(kwh=(?P<kwh>{_NUMBER})\))\s*$")
-KWH_TO_J = 3_600_000.0
+KWH_TO_J: Final = 3_600_000.0
 
 
 @dataclass

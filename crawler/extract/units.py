@@ -13,12 +13,13 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Final
 
 # Each unit the symbols below name: the quantity it measures and its factor to the canonical unit.
 # A table, not pint at run time: importing pint and building its registry cost ~0.7 s CPU at the
 # first figure of every crawl, for 17 factors. The test holds each factor (and each rate built from
 # one, "Wh / (1000 * query)", and each inverse, "tokens/kWh") equal to pint's float for float.
-UNIT_FACTORS = {
+UNIT_FACTORS: Final = {
     "watt": ("power", 1.0), "kilowatt": ("power", 1000.0),
     "milliwatt": ("power", 0.001), "megawatt": ("power", 1000000.0),
     "joule": ("energy", 1.0), "kilojoule": ("energy", 1000.0),
@@ -30,11 +31,11 @@ UNIT_FACTORS = {
     "minute": ("duration", 60.0), "hour": ("duration", 3600.0),
 }
 # An energy per one of these is an energy per token or per query.
-_ENERGY_PER = {"token": "energy_per_token", "query": "energy_per_query"}
+_ENERGY_PER: Final = {"token": "energy_per_token", "query": "energy_per_query"}
 
 # Unit symbols as written, to the names of UNIT_FACTORS. Keys are matched case-insensitively except
 # where the case changes the meaning (mW vs MW), which is why those few stand in _CASED_SYMBOLS.
-_SYMBOLS = {
+_SYMBOLS: Final = {
     "w": "watt", "watt": "watt", "watts": "watt",
     "kw": "kilowatt", "kilowatt": "kilowatt", "kilowatts": "kilowatt",
     "j": "joule", "joule": "joule", "joules": "joule",
@@ -45,12 +46,12 @@ _SYMBOLS = {
     "ms": "millisecond", "min": "minute", "mins": "minute", "minute": "minute", "minutes": "minute",
     "h": "hour", "hr": "hour", "hrs": "hour", "hour": "hour", "hours": "hour",
 }
-_CASED_SYMBOLS = {
+_CASED_SYMBOLS: Final = {
     "MW": "megawatt", "mW": "milliwatt",
     "MWh": "megawatt_hour", "mWh": "milliwatt_hour",
     "MJ": "megajoule", "mJ": "millijoule",
 }
-_PER_UNITS = {
+_PER_UNITS: Final = {
     "token": "token", "tokens": "token", "tok": "token",
     "query": "query", "queries": "query", "request": "query", "requests": "query",
     "prompt": "query", "prompts": "query", "inference": "query", "inferences": "query",
@@ -60,38 +61,38 @@ _PER_UNITS = {
 # Atomic, and never started inside a run of digits: a run of 10,000 digits with no unit after it
 # is tried once, not once per digit with every split of the run (quadratic and worse).
 # Scientific notation included: "1e-300" is one number, not a 300 after a dash.
-_NUMBER = r"(?<!\d)(?>(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d{1,3}(?![\d.]))?)"
+_NUMBER: Final = r"(?<!\d)(?>(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d{1,3}(?![\d.]))?)"
 # Alternatives that start alike are written together ("a(?:bout|round|...)"): the engine tries each
 # alternative of an alternation in turn, a few hundred instructions apiece, where none of them
 # matches as much as where one does; what they match, and in which order, is the same.
-_APPROX = r"[~≈]|a(?:bout|round|pprox(?:\.|imately)?)\s+|roughly\s+|c(?:irca\s+|a\.\s*)"
+_APPROX: Final = r"[~≈]|a(?:bout|round|pprox(?:\.|imately)?)\s+|roughly\s+|c(?:irca\s+|a\.\s*)"
 # Where a figure may start: an approximation word or mark, or its number. The engine tries a
 # pattern at every position; these lookaheads turn most positions away in one test each. The
 # first is a class read case-sensitively (it lists both cases: no other character folds to these,
 # and a case-blind class costs a case fold of every character); the second lets only the
 # approximation words through of the letters the first admits ("a" of "about", not of "data").
-_APPROX_STARTS = r"about|around|approx|roughly|circa|ca\."
-_STARTS_A_FIGURE = rf"(?=(?-i:[~≈\d.aArRcC\-−]))(?=[~≈\d.\-−]|{_APPROX_STARTS})"
-_STARTS_A_QUANTITY = rf"(?=(?-i:[~≈\d.aArRcC]))(?=[~≈\d.]|{_APPROX_STARTS})"  # no sign
+_APPROX_STARTS: Final = r"about|around|approx|roughly|circa|ca\."
+_STARTS_A_FIGURE: Final = rf"(?=(?-i:[~≈\d.aArRcC\-−]))(?=[~≈\d.\-−]|{_APPROX_STARTS})"
+_STARTS_A_QUANTITY: Final = rf"(?=(?-i:[~≈\d.aArRcC]))(?=[~≈\d.]|{_APPROX_STARTS})"  # no sign
 # The units by first letter, each letter's in the order "kilowatts?|kilojoules?|millijoules?|
 # megajoules?|watts?|joules?|seconds?|secs?|minutes?|mins?|hours?|hrs?|GWh|MWh|kWh|mWh|Wh|MW|kW|mW|W|
 # MJ|kJ|mJ|J|ms|min|s|h" gives them (matched case-blind: MWh and mWh are one alternative).
-_UNIT = (
+_UNIT: Final = (
     r"k(?:ilowatts?|ilojoules?|Wh|W|J)|m(?:illijoules?|egajoules?|inutes?|ins?|Wh|W|J|s|in)|w(?:atts?|h|)|"
     r"j(?:oules?|)|s(?:econds?|ecs?|)|h(?:ours?|rs?|)|GWh"
 )
 # The characters the units and the rate words (_PER) can start with, as IGNORECASE matches them,
 # those a range's repeated unit or its dash can, and the rate words alone: a lookahead for one of them fails at once
 # where the alternatives after it would each be tried and fail (a number followed by no unit).
-_UNIT_OR_PER_START = r"(?=[kmwjshgtqrpi])"
-_RANGE_START = r"(?=[kwmjt~\-–—])"
-_PER_START = r"(?=[tqrpis])"
-_PER = r"tokens?|tok|quer(?:y|ies)|requests?|prompts?|inferences?|samples?"
+_UNIT_OR_PER_START: Final = r"(?=[kmwjshgtqrpi])"
+_RANGE_START: Final = r"(?=[kwmjt~\-–—])"
+_PER_START: Final = r"(?=[tqrpis])"
+_PER: Final = r"tokens?|tok|quer(?:y|ies)|requests?|prompts?|inferences?|samples?"
 # The unit a range may repeat after its first number ("50w to 70w"); the figure's own unit follows.
-_RANGE_UNIT = r"(?:k?w|watts?|k?wh|[km]?j)(?![A-Za-z0-9])"
-_PER_COUNT = r"1k|1K|\d{1,3}(?:,\d{3})+|\d+"
+_RANGE_UNIT: Final = r"(?:k?w|watts?|k?wh|[km]?j)(?![A-Za-z0-9])"
+_PER_COUNT: Final = r"1k|1K|\d{1,3}(?:,\d{3})+|\d+"
 
-_FIGURE_RE = re.compile(
+_FIGURE_RE: Final = re.compile(
     _STARTS_A_FIGURE +
     rf"(?P<approx>{_APPROX})?"
     # A sign glued to the number ("-300 W", "−300 W"), not a dash after a word ("GPU-300").
@@ -117,7 +118,7 @@ _FIGURE_RE = re.compile(
 # (_matches). A superset of the places a match starts: the pattern decides. Other texts hold more
 # characters that can start a figure ("≈", "−", digits of other scripts, İ and ı that match "i"
 # under IGNORECASE) and are searched with the pattern itself.
-_ASCII_FIGURE_START_RE = re.compile("|".join(
+_ASCII_FIGURE_START_RE: Final = re.compile("|".join(
     [r"a[bBrRpP]", r"A[bBrRpP]", r"r[oO]", r"R[oO]", r"c[iIaA]", r"C[iIaA]", "~", r"-(?<![\w.]-)", r"\.(?<![0-9]\.)"]
     + [f"{digit}(?<![0-9]{digit})" for digit in "0123456789"]))
 
@@ -139,10 +140,10 @@ def _matches(pattern: re.Pattern, text: str) -> list[re.Match] | Iterator[re.Mat
     return found
 
 
-_COUNT_RE = re.compile(
+_COUNT_RE: Final = re.compile(
     rf"^\s*(?P<num>{_NUMBER})\s*(?P<mult>[kKmMbBtT])?\s*$"
 )
-_COUNT_MULTIPLIERS = {"k": 10**3, "m": 10**6, "b": 10**9, "t": 10**12}
+_COUNT_MULTIPLIERS: Final = {"k": 10**3, "m": 10**6, "b": 10**9, "t": 10**12}
 
 
 class UnitError(ValueError):
@@ -320,18 +321,18 @@ def parse_figure(text: str) -> Figure | None:
 # Carbon as people write it: "30.16 kg CO2 eq.", "75.05 tCO2eq", "~5.3 kg CO₂eq", "1.2 tons CO2e",
 # "64.52 kg CO2_2", "6.8 kgCO2". The unit must name CO2 (a bare "0.6 kg" is read only where a
 # label says it is carbon: see carbon_value).
-_MASS_UNITS = {"g": 0.001, "gram": 0.001, "grams": 0.001, "kg": 1.0, "kilogram": 1.0, "kilograms": 1.0,
+_MASS_UNITS: Final = {"g": 0.001, "gram": 0.001, "grams": 0.001, "kg": 1.0, "kilogram": 1.0, "kilograms": 1.0,
                "kgs": 1.0, "t": 1000.0, "ton": 1000.0, "tons": 1000.0, "tonne": 1000.0,
                "tonnes": 1000.0, "metric ton": 1000.0, "metric tons": 1000.0,
                "lb": 0.45359237, "lbs": 0.45359237, "pound": 0.45359237, "pounds": 0.45359237}
-_MASS = r"metric tons?|kilograms?|kgs?|grams?|g|tonnes?|tons?|t|pounds?|lbs?"
-_CO2 = r"(?:of\s+)?co(?:2|₂)(?:[\s_-]?(?:eq|e)\b\.?|e\b|eq\.?|_2)?"
-_CARBON_RE = re.compile(
+_MASS: Final = r"metric tons?|kilograms?|kgs?|grams?|g|tonnes?|tons?|t|pounds?|lbs?"
+_CO2: Final = r"(?:of\s+)?co(?:2|₂)(?:[\s_-]?(?:eq|e)\b\.?|e\b|eq\.?|_2)?"
+_CARBON_RE: Final = re.compile(
     rf"{_STARTS_A_QUANTITY}(?P<approx>{_APPROX})?(?P<num>{_NUMBER})"
     rf"(?:\s*(?:-|–|to)\s*(?P<num2>{_NUMBER}))?\s*(?P<unit>{_MASS})(?:(?=\s*(?:of\s+)?co[2₂])|\b)\.?\s*(?P<co2>{_CO2})?",
     re.IGNORECASE)
 # GPU-hours: "10 V100 GPU hours", "147K H100 hours", "1.3M GPU-hours", "600 GPU hours".
-_GPU_HOURS_RE = re.compile(
+_GPU_HOURS_RE: Final = re.compile(
     rf"{_STARTS_A_QUANTITY}(?P<approx>{_APPROX})?(?P<num>{_NUMBER})\s*(?:(?P<mult>[kKmM])\b\s*)?"
     r"(?P<gpu>(?:[A-Za-z]{1,6}[- ]?)?[A-Z]{1,3}\d{2,4}[A-Za-z0-9-]{0,8}\s+)?"
     r"(?:gpu|accelerator)?[- ]?hours?\b",
