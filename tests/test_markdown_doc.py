@@ -207,3 +207,18 @@ def test_pipe_rows_that_are_not_a_table_go_to_the_parser_as_written():
     for text in ("It draws 300 W.\n\n```\n# Table\n| a | b |\n|---|---|\n| 1 | 2 |\n| 3 | 4 |\n",
                  "It draws 300 W.\n\n| a | b |\n| - x |\n| 1 | 2 |\n| 3 | 4 |\n"):
         assert _as_read(parse_blocks(text, lines_of_interest=[0])) == _as_read(parse_blocks(text))
+
+
+def test_the_mark_pattern_written_from_its_marks_matches_as_its_plain_form():
+    import random
+    import re
+
+    from crawler.extract.markdown_doc import _MARK_RE
+    plain = re.compile(r"\*{1,3}(?=\S)|(?<=\S)\*{1,3}|(?<![A-Za-z0-9])_{1,3}(?=\S)|(?<=\S)_{1,3}(?![A-Za-z0-9])"
+                       r"|`+|\\(?=[!-/:-@\[-`{-~])")
+    pieces = ["*", "**", "***", "****", "_", "__", "___", "a", "1", " ", "\n", "`", "``", "\\", "\\*", "!", "é", "\t",
+              "x_y", "*a*", "_a_"]
+    rng = random.Random(37)
+    for _ in range(5000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 14)))
+        assert [m.span() for m in _MARK_RE.finditer(text)] == [m.span() for m in plain.finditer(text)], repr(text)
