@@ -373,7 +373,6 @@ def _table_rows(node) -> tuple[list[list[str]], list[int]]:
 # Where a top-level section starts for certain: an ATX heading at the first column. Such a line
 # ends any paragraph, list or quote above it, unless it stands inside a fenced code block or an
 # HTML block, which layout follows.
-_FENCE_LINE_RE: Final = re.compile(r" {0,3}(`{3,}|~{3,})")
 # HTML blocks that run past blank lines (CommonMark types 1-5), with what ends each; any other
 # HTML line opens a block that a blank line ends (types 6 and 7).
 _HTML_UNTIL: Final = ((re.compile(r" {0,3}<(?:script|pre|style|textarea)(?:[\s>]|$)", re.IGNORECASE),
@@ -462,9 +461,8 @@ def layout(text: str, until: int | None = None) -> Layout:
         if fence is not None:
             if kind == _FENCE:
                 line_end = _line_end(text, start)
-                closing = _FENCE_LINE_RE.match(text, start)
-                if closing and closing[1][0] == fence[0] and len(closing[1]) >= len(fence) \
-                        and not text[closing.end():line_end].strip():
+                closing, marks_end = _fence_marks(text, start)
+                if closing[:1] == fence[0] and len(closing) >= len(fence) and not text[marks_end:line_end].strip():
                     fence = None
                     if line > opened + 1:
                         code.append((opened + 1, line - 1))
@@ -481,9 +479,9 @@ def layout(text: str, until: int | None = None) -> Layout:
                     break
         elif kind == _FENCE:
             line_end = _line_end(text, start)
-            opening = _FENCE_LINE_RE.match(text, start)
-            if opening and not (opening[1][0] == "`" and text.find("`", opening.end(), line_end) >= 0):
-                fence, opened = opening[1], line
+            opening, marks_end = _fence_marks(text, start)
+            if opening and not (opening[0] == "`" and text.find("`", marks_end, line_end) >= 0):
+                fence, opened = opening, line
         else:
             line_end = _line_end(text, start)
             for html_start, html_end in _HTML_UNTIL:
@@ -501,6 +499,22 @@ def layout(text: str, until: int | None = None) -> Layout:
                 if blank_from < 0 and _HTML_LINE_RE.match(text, start):
                     blank_from = start
     return Layout(starts, offsets, code)
+
+
+def _fence_marks(text: str, start: int) -> tuple[str, int]:
+    """The marks of the fence the line at ``start`` opens or closes (at most three spaces, then
+    three or more of one of "`" and "~"), and where they end; "" when it is no fence line. Told
+    character by character, as headings are (_is_heading)."""
+    end = len(text)
+    first = start
+    while first < end and first - start < 3 and text[first] == " ":
+        first += 1
+    if first == end or text[first] not in "`~":
+        return "", first
+    mark, marks_end = text[first], first
+    while marks_end < end and text[marks_end] == mark:
+        marks_end += 1
+    return (text[first:marks_end], marks_end) if marks_end - first >= 3 else ("", first)
 
 
 def _is_heading(text: str, start: int) -> bool:
@@ -561,9 +575,9 @@ def parse_blocks(markdown: str, lines_of_interest: list[int] | None = None,
     return blocks
 
 
-# A table row line: a pipe after at most three spaces. A delimiter row: pipes, dashes, colons and
-# spaces alone, with a dash.
-_PIPE_ROW_RE: Final = re.compile(r" {0,3}\|")
+# A table row line starts with a pipe after at most three spaces. A delimiter row: pipes, dashes,
+# colons and spaces alone, with a dash.
+_PIPE_ROW_STARTS: Final = ("|", " |", "  |", "   |")
 _DELIMITER_ROW_RE: Final = re.compile(r"[|: \t]*-[-|: \t]*")
 
 
@@ -582,12 +596,12 @@ def _without_unread_table_rows(source: str, read_lines: list[int]) -> tuple[str,
     blanked: list[int] = []
     number = 0
     while number + 2 < len(lines):
-        if not (_PIPE_ROW_RE.match(lines[number]) and _PIPE_ROW_RE.match(lines[number + 1])
+        if not (lines[number + 1].startswith(_PIPE_ROW_STARTS) and lines[number].startswith(_PIPE_ROW_STARTS)
                 and _DELIMITER_ROW_RE.fullmatch(lines[number + 1])):
             number += 1
             continue
         rows_end = number + 2
-        while rows_end < len(lines) and _PIPE_ROW_RE.match(lines[rows_end]):
+        while rows_end < len(lines) and lines[rows_end].startswith(_PIPE_ROW_STARTS):
             rows_end += 1
         table_end = rows_end  # a table ends at a blank line, and may take rows without a pipe
         while table_end < len(lines) and lines[table_end].strip():
