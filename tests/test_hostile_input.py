@@ -330,6 +330,7 @@ GROWTH_CASES = {
     "a run of < in a table cell": lambda n: "| a | Power (W) |\n|---|---|\n| " + "<" * n + " | 300 |",
     "fence openings": lambda n: "```\n" * (n // 4) + "300 W H100",
     "list nesting": lambda n: "".join("  " * min(depth, 60) + "- x\n" for depth in range(n // 60)) + "300 W H100",
+    "tables between figures": lambda n: "| a | b |\n|---|---|\n| 1 | 2 |\n\nAn H100 draws 300 W.\n\n" * (n // 50),
 }
 
 
