@@ -414,9 +414,9 @@ _MARKS: Final = (("`", _FENCE), ("~", _FENCE), ("<", _HTML))
 
 def _marked_lines(text: str) -> list[int]:
     """The lines layout reads, in order. Each is found from the places of one character, which
-    str.find locates at memchr speed (a search for "```" or a line break and "#" steps through
-    every character: most share a bit of its filter with the space), and each line is looked at
-    once: the search goes on from its end."""
+    str.find locates at memchr speed (a search for a string such as "```" or a line break and "#"
+    steps through nearly every character: its skip filter lets the space and common letters
+    through), and each line is looked at once: the search goes on from its end."""
     events = []
     position = text.find("#")
     while position >= 0:
