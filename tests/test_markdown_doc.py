@@ -199,6 +199,11 @@ def test_a_table_no_figure_stands_in_is_parsed_with_empty_rows_and_reads_as_writ
     # A table a figure stands in is parsed as written.
     (table,) = [block for block in parse_blocks(text, lines_of_interest=[6]) if block.kind == "table"]
     assert table.table_node is not None and table.rows[1] == ["MMLU", "67.3"]
+    # The parser reads a line of white space other than spaces and tabs as a row: the table goes on
+    # past it to the figure's line, and is parsed as written.
+    text = "| a | b |\n|---|---|\n| 1 | 2 |\n\u00a0\n| 300 W | x |\n"
+    (table,) = [block for block in parse_blocks(text, lines_of_interest=[4]) if block.kind == "table"]
+    assert (table.line, table.end_line) == (0, 4) and table.table_node is not None
 
 
 def test_pipe_rows_that_are_not_a_table_go_to_the_parser_as_written():

@@ -612,8 +612,10 @@ def _without_unread_table_rows(source: str, read_lines: list[int]) -> tuple[str,
         rows_end = number + 2
         while rows_end < len(lines) and lines[rows_end].startswith(_PIPE_ROW_STARTS):
             rows_end += 1
-        table_end = rows_end  # a table ends at a blank line, and may take rows without a pipe
-        while table_end < len(lines) and lines[table_end].strip():
+        # A table ends at a blank line (of spaces and tabs: the parser reads a line of other white
+        # space as a row), and may take rows without a pipe.
+        table_end = rows_end
+        while table_end < len(lines) and lines[table_end].strip(" \t"):
             table_end += 1
         if not _holds_one_of(read_lines, number, table_end - 1):
             for row in range(number + 2, rows_end):
