@@ -42,7 +42,7 @@ from .dataset_tables import CODECARBON_COLUMNS, extract_codecarbon
 from .figure_roles import ACCOUNTING, GPU as GPU_WORDS
 from .figure_roles import RECORDED_ROLES, SentenceText, clause_around, figure_role
 from .gpus import GpuMention, find_gpus
-from .markdown_doc import Block, Layout, layout, parse_blocks
+from .markdown_doc import Block, Layout, holds_one_of, layout, parse_blocks
 from .power_tables import table_records
 from .prose import batch_size, gpu_count, sentences
 from .records import cached_attribute, truncate
@@ -763,8 +763,7 @@ def document_records(text: str, *, table_extractor: str, locator_prefix: str, ti
             break
         if tool_lines and any(start <= block.end_line and block.line <= end for start, end in tool_lines):
             continue
-        first = bisect_left(plan.lines, block.line)
-        if first == len(plan.lines) or plan.lines[first] > block.end_line:
+        if not holds_one_of(plan.lines, block.line, block.end_line):
             continue  # nothing on the block's lines looks like a figure
         if block.kind == "table" and len(block.rows) > 1:
             tables += 1

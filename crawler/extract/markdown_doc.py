@@ -573,7 +573,7 @@ def parse_blocks(markdown: str, lines_of_interest: list[int] | None = None,
         reader.read(tree)
         lists = reader.lists
         for block in blocks[read_from:] if blanked else ():
-            if block.kind == "table" and _holds_one_of(blanked, block.line - first, block.end_line - first):
+            if block.kind == "table" and holds_one_of(blanked, block.line - first, block.end_line - first):
                 block.table_node = None  # its rows, if ever asked for, are read from its source
     return blocks
 
@@ -584,7 +584,7 @@ _PIPE_ROW_STARTS: Final = ("|", " |", "  |", "   |")
 _DELIMITER_ROW_RE: Final = re.compile(r"[|: \t]*-[-|: \t]*")
 
 
-def _holds_one_of(lines: list[int], first: int, last: int) -> bool:
+def holds_one_of(lines: list[int], first: int, last: int) -> bool:
     """Whether one of the sorted ``lines`` is in first..last."""
     index = bisect_left(lines, first)
     return index < len(lines) and lines[index] <= last
@@ -617,7 +617,7 @@ def _without_unread_table_rows(source: str, read_lines: list[int]) -> tuple[str,
         table_end = rows_end
         while table_end < len(lines) and lines[table_end].strip(" \t"):
             table_end += 1
-        if not _holds_one_of(read_lines, number, table_end - 1):
+        if not holds_one_of(read_lines, number, table_end - 1):
             for row in range(number + 2, rows_end):
                 lines[row] = "|" + " " * (len(lines[row].encode("utf-8")) - 1)
                 blanked.append(row)
